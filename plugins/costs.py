@@ -1,0 +1,84 @@
+"""Cost plugins: the data term of J(Theta), its output layer, and delta(L).
+
+Costs are computed from z(L) rather than from h, so saturated units (z = +-800)
+never take log(0): log(sigmoid(z)) = -softplus(-z) and log(1 - sigmoid(z)) = -softplus(z).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from runner.core.activations import sigmoid
+
+
+def softplus(z: np.ndarray) -> np.ndarray:
+    """log(1 + exp(z)) without overflow: max(z, 0) + log1p(exp(-|z|))."""
+    return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """exp(z_k) / sum_j exp(z_j) per row, shifted by the row max so exp cannot overflow."""
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@dataclass
+class CrossEntropy:
+    """The course's cost: J = (1/m) sum_i sum_k [-y log h - (1 - y) log(1 - h)], h = sigmoid(z).
+
+    Per unit this equals softplus(z) - y z. With sigmoid outputs, dJ_i/dz = h - y:
+    the sigmoid's derivative cancels the log's, hence delta(L) = a(L) - y.
+    """
+
+    name: str = field(default="cross_entropy", init=False)
+
+    def output(self, z):
+        return sigmoid(z)
+
+    def value(self, z, h, Y):
+        return float(np.sum(softplus(z) - Y * z) / z.shape[0])
+
+    def delta(self, z, h, Y):
+        return h - Y
+
+
+@dataclass
+class MeanSquaredError:
+    """J = (1/(2m)) sum_i sum_k (h - y)^2 with sigmoid outputs; delta(L) = (h - y) .* h .* (1 - h)."""
+
+    name: str = field(default="mse", init=False)
+
+    def output(self, z):
+        return sigmoid(z)
+
+    def value(self, z, h, Y):
+        return float(0.5 * np.sum((h - Y) ** 2) / z.shape[0])
+
+    def delta(self, z, h, Y):
+        return (h - Y) * h * (1.0 - h)
+
+
+@dataclass
+class SoftmaxCrossEntropy:
+    """Softmax outputs, J = -(1/m) sum_i sum_k y log h = (1/m) sum_i [logsumexp(z_i) - y_i . z_i].
+
+    With one-hot targets dJ_i/dz = h - y, as for the sigmoid pair. For K = 1 (two
+    classes) a single softmax unit would be constant, so two classes use the
+    sigmoid form: h = sigmoid(z), identical to cross_entropy.
+    """
+
+    name: str = field(default="softmax_cross_entropy", init=False)
+
+    def output(self, z):
+        return sigmoid(z) if z.shape[1] == 1 else softmax(z)
+
+    def value(self, z, h, Y):
+        if z.shape[1] == 1:
+            return float(np.sum(softplus(z) - Y * z) / z.shape[0])
+        z_max = z.max(axis=1, keepdims=True)
+        log_sum_exp = z_max[:, 0] + np.log(np.exp(z - z_max).sum(axis=1))
+        return float(np.sum(log_sum_exp - np.sum(Y * z, axis=1)) / z.shape[0])
+
+    def delta(self, z, h, Y):
+        return h - Y

@@ -1,0 +1,214 @@
+"""Optimizer plugins. Each minimizes the same J(Theta) and calls callback(epoch, Theta) after every epoch.
+
+Optimizers see only the objective's J and D: lambda lives in the cost side, so a
+per-sample or mini-batch step uses that batch's mean data gradient plus the
+penalty's gradient with m = the training-set size, exactly as the full batch does.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import minimize as scipy_minimize
+
+from plugins._checks import non_negative_integer, positive_integer, positive_number, require
+from runner.core.network import roll, unroll
+
+
+@dataclass
+class _GradientSteps:
+    """Shared loop of the first-order optimizers: batches per epoch, one `update` per batch."""
+
+    lr: float = 0.1
+    epochs: int = 100
+    batch_size: int | None = None
+    shuffle: bool = True
+
+    def __post_init__(self):
+        positive_number("lr", self.lr)
+        non_negative_integer("epochs", self.epochs)
+        if self.batch_size is not None:
+            positive_integer("batch_size", self.batch_size)
+        require(isinstance(self.shuffle, bool), "shuffle", self.shuffle, "true or false")
+
+    def minimize(self, objective, Theta, rng, callback):
+        m = objective.m
+        require(self.batch_size is None or self.batch_size <= m, "batch_size", self.batch_size,
+                f"an integer from 1 to the training-set size m = {m}")
+        Theta = [T.copy() for T in Theta]
+        state = self.start(Theta)
+        for epoch in range(1, self.epochs + 1):
+            for rows in self.batches(m, rng):
+                _, D = objective.value_and_gradient(Theta, rows)
+                self.update(Theta, D, state)
+            callback(epoch, Theta)
+        return Theta
+
+    def batches(self, m, rng):
+        """The rows of each update in one epoch: all at once, or shuffled/sequential batches."""
+        if self.batch_size is None or self.batch_size >= m and not self.shuffle:
+            yield None
+            return
+        order = rng.permutation(m) if self.shuffle else np.arange(m)
+        for start in range(0, m, self.batch_size):
+            rows = order[start : start + self.batch_size]
+            yield slice(rows[0], rows[0] + 1) if rows.size == 1 else np.sort(rows)
+
+    def start(self, Theta):
+        """Optimizer state (velocities, moments) for the given weights."""
+        return None
+
+    def update(self, Theta, D, state):
+        """Plain gradient step, in place: Theta(l) := Theta(l) - lr * D(l)."""
+        for T, Dl in zip(Theta, D):
+            T -= self.lr * Dl
+
+
+@dataclass
+class BatchGD(_GradientSteps):
+    """Full-batch gradient descent: one update per epoch, Theta := Theta - lr * D over all m samples."""
+
+    lr: float = 2.0
+    epochs: int = 1000
+    batch_size: None = field(default=None, init=False)
+    shuffle: bool = field(default=False, init=False)
+    name: str = field(default="batch_gd", init=False)
+
+
+@dataclass
+class SGD(_GradientSteps):
+    """Per-sample gradient descent as the course states it: for each sample in turn forward,
+    backprop and update at once. Shuffled every epoch from the run's seed unless shuffle=false."""
+
+    lr: float = 0.1
+    epochs: int = 30
+    batch_size: int = field(default=1, init=False)
+    name: str = field(default="sgd", init=False)
+
+
+@dataclass
+class MiniBatch(_GradientSteps):
+    """Mini-batch gradient descent: updates from the mean gradient of batch_size samples."""
+
+    lr: float = 0.5
+    epochs: int = 100
+    batch_size: int = 32
+    name: str = field(default="minibatch", init=False)
+
+
+@dataclass
+class Momentum(_GradientSteps):
+    """Gradient descent with velocity: v := mu v - lr D; Theta := Theta + v (classical) or
+    Theta := Theta + mu v - lr D (Nesterov, in Sutskever et al.'s form)."""
+
+    lr: float = 0.1
+    epochs: int = 100
+    batch_size: int | None = 32
+    momentum: float = 0.9
+    nesterov: bool = False
+    name: str = field(default="momentum", init=False)
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(isinstance(self.momentum, (int, float)) and 0 <= self.momentum < 1, "momentum", self.momentum, "a number in [0, 1)")
+        require(isinstance(self.nesterov, bool), "nesterov", self.nesterov, "true or false")
+
+    def start(self, Theta):
+        return [np.zeros_like(T) for T in Theta]
+
+    def update(self, Theta, D, velocity):
+        for T, Dl, v in zip(Theta, D, velocity):
+            v *= self.momentum
+            v -= self.lr * Dl
+            T += self.momentum * v - self.lr * Dl if self.nesterov else v
+
+
+@dataclass
+class Adam(_GradientSteps):
+    """Adam (Kingma & Ba 2015): bias-corrected first and second moments of D.
+
+    m_t = b1 m + (1 - b1) D;  v_t = b2 v + (1 - b2) D^2;
+    Theta := Theta - lr * sqrt(1 - b2^t) / (1 - b1^t) * m_t / (sqrt(v_t) + epsilon).
+    """
+
+    lr: float = 0.01
+    epochs: int = 100
+    batch_size: int | None = 32
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+    name: str = field(default="adam", init=False)
+
+    def __post_init__(self):
+        super().__post_init__()
+        for key in ("beta1", "beta2"):
+            value = getattr(self, key)
+            require(isinstance(value, (int, float)) and 0 <= value < 1, key, value, "a number in [0, 1)")
+        positive_number("epsilon", self.epsilon)
+
+    def start(self, Theta):
+        return {"t": 0, "m": [np.zeros_like(T) for T in Theta], "v": [np.zeros_like(T) for T in Theta]}
+
+    def update(self, Theta, D, state):
+        state["t"] += 1
+        t = state["t"]
+        step = self.lr * np.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
+        for T, Dl, m1, v in zip(Theta, D, state["m"], state["v"]):
+            m1 *= self.beta1
+            m1 += (1 - self.beta1) * Dl
+            v *= self.beta2
+            v += (1 - self.beta2) * Dl * Dl
+            T -= step * m1 / (np.sqrt(v) + self.epsilon)
+
+
+@dataclass
+class _Scipy:
+    """scipy.optimize.minimize on the unrolled Theta with backprop's analytic gradient;
+    one epoch is one iteration of the method (the course trains with fmincg)."""
+
+    epochs: int = 100
+    method: str = field(default="L-BFGS-B", init=False)
+
+    def __post_init__(self):
+        non_negative_integer("epochs", self.epochs)
+
+    def minimize(self, objective, Theta, rng, callback):
+        shapes = [T.shape for T in Theta]
+        if self.epochs == 0:
+            return [T.copy() for T in Theta]
+
+        def J_and_gradient(theta):
+            J, D = objective.value_and_gradient(roll(theta, shapes))
+            return J, unroll(D)
+
+        iteration = [0]
+        last = [None]
+
+        def after_iteration(theta):
+            iteration[0] += 1
+            last[0] = theta.copy()
+            callback(iteration[0], roll(last[0], shapes))
+
+        result = scipy_minimize(J_and_gradient, unroll(Theta).astype(float), jac=True, method=self.method,
+                                callback=after_iteration, options={"maxiter": self.epochs})
+        if last[0] is None or not np.array_equal(last[0], result.x):
+            after_iteration(result.x)  # the last reported weights are the ones returned
+        return roll(result.x.copy(), shapes)
+
+
+@dataclass
+class LBFGS(_Scipy):
+    """Limited-memory BFGS (scipy's L-BFGS-B without bounds)."""
+
+    epochs: int = 200
+    method: str = field(default="L-BFGS-B", init=False)
+    name: str = field(default="lbfgs", init=False)
+
+
+@dataclass
+class CG(_Scipy):
+    """Nonlinear conjugate gradient (Polak-Ribiere, scipy's CG): the closest peer of the course's fmincg."""
+
+    epochs: int = 50
+    method: str = field(default="CG", init=False)
+    name: str = field(default="cg", init=False)

@@ -1,0 +1,68 @@
+"""Hidden-unit activations g(z) and their derivatives g'(z).
+
+Each derivative is written in terms of the unit's output a = g(z), as the course
+does for the sigmoid (g'(z) = g(z) .* (1 - g(z))): backprop then needs only the
+stored activations, not z.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """g(z) = 1 / (1 + exp(-z)), evaluated without overflow for any z.
+
+    exp is only ever taken of -|z|, so it lies in (0, 1]; for z < 0 the
+    equivalent form exp(z) / (1 + exp(z)) is used.
+    """
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0, e) / (1.0 + e)
+
+
+def sigmoid_gradient(a: np.ndarray) -> np.ndarray:
+    """g'(z) = g(z) .* (1 - g(z)), given a = g(z)."""
+    return a * (1.0 - a)
+
+
+def tanh_gradient(a: np.ndarray) -> np.ndarray:
+    """d tanh(z)/dz = 1 - tanh(z)^2, given a = tanh(z)."""
+    return 1.0 - a * a
+
+
+def relu(z: np.ndarray) -> np.ndarray:
+    """g(z) = max(0, z)."""
+    return np.maximum(z, 0.0)
+
+
+def relu_gradient(a: np.ndarray) -> np.ndarray:
+    """g'(z) = 1 where z > 0 else 0 (a > 0 exactly when z > 0)."""
+    return (a > 0).astype(a.dtype)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A hidden-unit nonlinearity: g and g' (the latter as a function of a = g(z))."""
+
+    name: str
+    g: Callable[[np.ndarray], np.ndarray]
+    gradient: Callable[[np.ndarray], np.ndarray]
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    "sigmoid": Activation("sigmoid", sigmoid, sigmoid_gradient),
+    "tanh": Activation("tanh", np.tanh, tanh_gradient),
+    "relu": Activation("relu", relu, relu_gradient),
+}
+
+
+def get_activation(name: str) -> Activation:
+    """Look an activation up by name; a clear ValueError for an unknown one."""
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(
+            f"activation={name!r} is unknown; accepted: {', '.join(ACTIVATIONS)}"
+        ) from None

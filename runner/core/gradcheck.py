@@ -1,0 +1,89 @@
+"""Gradient checking by central differences.
+
+For a coordinate (or direction) v:  num = (J(theta + eps v) - J(theta - eps v)) / (2 eps),
+compared with backprop's D . v.  The reported error is the course's relative
+difference ||num - bp|| / ||num + bp|| over the checked coordinates.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from runner.core.network import roll, unroll
+from runner.core.protocols import Weights
+
+MODES = ("full", "sample", "direction")
+
+
+@dataclass(frozen=True)
+class GradCheck:
+    """Result of one check: the relative difference, how it was checked, and its cost."""
+
+    rel_error: float
+    mode: str
+    n_checked: int
+    n_evaluations: int
+
+
+def choose_mode(n_params: int, full_limit: int = 5000) -> str:
+    """Every coordinate for small networks, a random sample of them otherwise."""
+    return "full" if n_params <= full_limit else "sample"
+
+
+def relative_difference(num: np.ndarray, bp: np.ndarray) -> float:
+    """||num - bp|| / ||num + bp|| (0 when both are zero)."""
+    denominator = np.linalg.norm(num + bp)
+    if denominator == 0.0:
+        return 0.0 if np.linalg.norm(num - bp) == 0.0 else float("inf")
+    return float(np.linalg.norm(num - bp) / denominator)
+
+
+def gradient_check(
+    J: Callable[[Weights], float],
+    Theta: Weights,
+    D: Weights,
+    mode: str = "full",
+    eps: float = 1e-4,
+    n_samples: int = 200,
+    rng: np.random.Generator | None = None,
+) -> GradCheck:
+    """Compare backprop's D with central differences of J around Theta.
+
+    mode "full" checks every coordinate (2P evaluations of J), "sample" a random
+    subset of n_samples coordinates, "direction" one random unit direction
+    (two evaluations of J).
+    """
+    if mode not in MODES:
+        raise ValueError(f"gradcheck mode={mode!r} is unknown; accepted: {', '.join(MODES)}")
+    if eps <= 0:
+        raise ValueError(f"gradcheck eps={eps!r} must be > 0")
+    shapes = [T.shape for T in Theta]
+    theta = unroll(Theta).astype(float)
+    grad = unroll(D)
+    rng = rng if rng is not None else np.random.default_rng(0)
+
+    def J_at(vector: np.ndarray) -> float:
+        return J(roll(vector, shapes))
+
+    if mode == "direction":
+        v = rng.standard_normal(theta.size)
+        v /= np.linalg.norm(v)
+        num = np.array([(J_at(theta + eps * v) - J_at(theta - eps * v)) / (2 * eps)])
+        return GradCheck(relative_difference(num, np.array([grad @ v])), mode, 1, 2)
+
+    if mode == "full":
+        coords = np.arange(theta.size)
+    else:
+        coords = rng.choice(theta.size, size=min(n_samples, theta.size), replace=False)
+    num = np.empty(coords.size)
+    for i, k in enumerate(coords):
+        saved = theta[k]
+        theta[k] = saved + eps
+        plus = J_at(theta)
+        theta[k] = saved - eps
+        minus = J_at(theta)
+        theta[k] = saved
+        num[i] = (plus - minus) / (2 * eps)
+    return GradCheck(relative_difference(num, grad[coords]), mode, coords.size, 2 * coords.size)

@@ -1,0 +1,122 @@
+"""Forward propagation, backpropagation and J(Theta) of a fully connected network.
+
+Symbols are those of `runner.core.protocols`. Samples are rows, so the course's
+column-vector formulas appear transposed: z(l+1) = a(l) Theta(l)^T with the bias
+unit handled as Theta[l][:, 0] added to every row (no column of ones is built).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from runner.core.activations import Activation
+from runner.core.protocols import Cost, Regularization, Weights
+
+
+def theta_shapes(layer_sizes: list[int]) -> list[tuple[int, int]]:
+    """Shapes of Theta: (s_{l+1}, s_l + 1) for each pair of consecutive layers."""
+    return [(s_out, s_in + 1) for s_in, s_out in zip(layer_sizes[:-1], layer_sizes[1:])]
+
+
+def unroll(Theta: Weights) -> np.ndarray:
+    """All of Theta as one vector, layer by layer, each matrix in row-major order."""
+    return np.concatenate([T.ravel() for T in Theta])
+
+
+def roll(theta: np.ndarray, shapes: list[tuple[int, int]]) -> Weights:
+    """The inverse of `unroll`: views of theta reshaped to the given Theta shapes."""
+    sizes = [r * c for r, c in shapes]
+    if theta.size != sum(sizes):
+        raise ValueError(f"vector of {theta.size} weights does not fit shapes {shapes}")
+    ends = np.cumsum(sizes)
+    return [theta[end - size : end].reshape(shape) for end, size, shape in zip(ends, sizes, shapes)]
+
+
+def one_hot(y: np.ndarray, K: int) -> np.ndarray:
+    """Targets Y of shape (m, K): row i has a 1 in column y_i; for K = 1 the column is y itself."""
+    if K == 1:
+        return y.reshape(-1, 1).astype(float)
+    Y = np.zeros((y.size, K))
+    Y[np.arange(y.size), y] = 1.0
+    return Y
+
+
+def forward(Theta: Weights, X: np.ndarray, g: Activation, cost: Cost) -> tuple[list[np.ndarray], np.ndarray]:
+    """Forward propagation: a(1) = X, a(l+1) = g(z(l+1)), z(l+1) = a(l) Theta(l)^T.
+
+    The last layer uses the cost's output function (sigmoid or softmax).
+    Returns the activations [a(1), ..., a(L)] (a(L) = h) and z(L).
+    """
+    a = [X]
+    for l, T in enumerate(Theta):
+        z = a[-1] @ T[:, 1:].T
+        z += T[:, 0]
+        a.append(cost.output(z) if l == len(Theta) - 1 else g.g(z))
+    return a, z
+
+
+def backprop(Theta: Weights, a: list[np.ndarray], delta_L: np.ndarray, g: Activation) -> Weights:
+    """Unregularized gradients D(l) = Delta(l) / m from the activations and delta(L).
+
+    delta(l) = (delta(l+1) Theta(l))[:, 1:] .* g'(z(l))   (bias column dropped),
+    Delta(l) = delta(l+1)^T [1, a(l)], summed over the m rows at once.
+    """
+    m = a[0].shape[0]
+    D = [np.empty_like(T) for T in Theta]
+    delta = delta_L
+    for l in range(len(Theta) - 1, -1, -1):
+        D[l][:, 0] = delta.sum(axis=0) / m
+        np.matmul(delta.T, a[l], out=D[l][:, 1:])
+        D[l][:, 1:] /= m
+        if l > 0:
+            delta = (delta @ Theta[l][:, 1:]) * g.gradient(a[l])
+    return D
+
+
+@dataclass
+class NetworkObjective:
+    """J(Theta) = cost over the training set + regularization penalty, and its gradient D."""
+
+    X: np.ndarray
+    Y: np.ndarray
+    activation: Activation
+    cost: Cost
+    regularization: Regularization
+
+    @property
+    def m(self) -> int:
+        return int(self.X.shape[0])
+
+    def value(self, Theta: Weights, rows: slice | np.ndarray | None = None) -> float:
+        """J(Theta) on the given rows; the penalty always divides by the full m."""
+        X, Y = self._rows(rows)
+        a, z = forward(Theta, X, self.activation, self.cost)
+        return float(self.cost.value(z, a[-1], Y) + self.regularization.penalty(Theta, self.m))
+
+    def value_and_gradient(self, Theta: Weights, rows: slice | np.ndarray | None = None) -> tuple[float, Weights]:
+        """J and D(l) = Delta(l)/m_rows + d penalty/d Theta(l) (bias columns excluded)."""
+        X, Y = self._rows(rows)
+        a, z = forward(Theta, X, self.activation, self.cost)
+        J = self.cost.value(z, a[-1], Y) + self.regularization.penalty(Theta, self.m)
+        D = backprop(Theta, a, self.cost.delta(z, a[-1], Y), self.activation)
+        self.regularization.add_gradient(D, Theta, self.m)
+        return float(J), D
+
+    def _rows(self, rows):
+        if rows is None:
+            return self.X, self.Y
+        return self.X[rows], self.Y[rows]
+
+
+def predict(Theta: Weights, X: np.ndarray, g: Activation, cost: Cost) -> np.ndarray:
+    """Class labels: argmax over the K outputs, or h >= 0.5 when K = 1."""
+    h = forward(Theta, X, g, cost)[0][-1]
+    if h.shape[1] == 1:
+        return (h[:, 0] >= 0.5).astype(int)
+    return np.argmax(h, axis=1)
+
+
+def accuracy(Theta: Weights, X: np.ndarray, y: np.ndarray, g: Activation, cost: Cost) -> float:
+    """Fraction of samples whose predicted label equals y."""
+    return float(np.mean(predict(Theta, X, g, cost) == y))
