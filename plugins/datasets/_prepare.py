@@ -1,0 +1,80 @@
+"""Shared steps that turn raw (X, labels) into seeded, scaled train/validation/test splits.
+
+Symbols (see runner.core.protocols): m samples, n features, K classes;
+X has shape (m, n), y holds integer labels 0..K-1, shape (m,).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+SCALES = ("none", "standard", "minmax")
+
+
+def encode_labels(labels) -> tuple[np.ndarray, list]:
+    """Map labels of any sortable type to y in 0..K-1; classes[y[i]] == labels[i], classes sorted."""
+    classes, y = np.unique(np.asarray(labels), return_inverse=True)
+    return y.reshape(-1).astype(np.int64), classes.tolist()
+
+
+def stratified_order(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A seeded row order in which every prefix holds the classes in about their overall proportions.
+
+    A row of class c with random rank r among the m_c rows of its class gets the key
+    (r + u) / m_c with u ~ U[0, 1); sorting by the key interleaves the shuffled classes.
+    """
+    key = np.empty(len(y))
+    for c in np.unique(y):
+        rows = np.flatnonzero(y == c)
+        key[rows] = (rng.permutation(len(rows)) + rng.random(len(rows))) / len(rows)
+    return np.argsort(key, kind="stable")
+
+
+def split_size(fraction: float, m: int, name: str) -> int:
+    """round(fraction * m), half up; a ValueError if a fraction > 0 would give an empty split."""
+    size = int(np.floor(fraction * m + 0.5))
+    if fraction > 0 and size == 0:
+        raise ValueError(f"{name}={fraction!r} gives an empty split of m={m} samples; "
+                         f"accepted: {name}=0 or {name} >= {0.5 / m:.3g}")
+    return size
+
+
+def split_rows(y: np.ndarray, val_fraction: float, test_fraction: float,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Stratified row indices (train, val, test); a part is None when its fraction is 0.
+
+    Test takes the first round(test_fraction * m) rows of a stratified order, validation
+    the next round(val_fraction * m), training the rest, which must hold at least 2 classes.
+    """
+    m = len(y)
+    n_test = split_size(test_fraction, m, "test_fraction")
+    n_val = split_size(val_fraction, m, "val_fraction")
+    order = stratified_order(y, rng)
+    train = order[n_test + n_val:]
+    if len(np.unique(y[train])) < 2:
+        raise ValueError(f"val_fraction={val_fraction!r} and test_fraction={test_fraction!r} leave "
+                         f"{len(train)} training samples of m={m} with fewer than 2 classes; "
+                         "accepted: smaller fractions or more samples")
+    test = order[:n_test] if test_fraction > 0 else None
+    val = order[n_test:n_test + n_val] if val_fraction > 0 else None
+    return train, val, test
+
+
+def fit_scaling(X_train: np.ndarray, scale: str) -> tuple[np.ndarray, np.ndarray]:
+    """(shift, factor) for x' = (x - shift) / factor, fitted on the training rows only.
+
+    standard: shift = mean, factor = std; minmax: shift = min, factor = max - min;
+    none: 0 and 1. A constant feature gets factor 1, so it maps to 0 instead of dividing by 0.
+    """
+    n = X_train.shape[1]
+    if scale == "standard":
+        shift, factor = X_train.mean(axis=0), X_train.std(axis=0)
+    elif scale == "minmax":
+        shift, factor = X_train.min(axis=0), np.ptp(X_train, axis=0)
+    else:
+        shift, factor = np.zeros(n), np.ones(n)
+    return shift, np.where(factor > 0, factor, 1.0)
+
+
+def apply_scaling(X: np.ndarray, shift: np.ndarray, factor: np.ndarray) -> np.ndarray:
+    """(X - shift) / factor as a float64, C-contiguous array."""
+    return np.ascontiguousarray((X - shift) / factor, dtype=np.float64)

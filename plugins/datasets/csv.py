@@ -1,0 +1,67 @@
+"""A dataset read from a CSV file with a header row: one target column, numeric feature columns."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from plugins._checks import require
+from plugins.datasets._base import SplitScaleDataset
+
+
+@dataclass
+class CsvDataset(SplitScaleDataset):
+    """Every column but target is a feature; target's values (text or numbers) are the labels."""
+
+    path: str
+    target: str
+    name: str = field(default="csv", init=False)
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(isinstance(self.path, (str, os.PathLike)) and Path(self.path).is_file(),
+                "path", self.path, f"the path of an existing CSV file (relative ones start at {os.getcwd()})")
+        require(isinstance(self.target, str) and self.target != "", "target", self.target,
+                "the name of a column of the CSV file")
+
+    def read(self) -> pd.DataFrame:
+        """The file's rows; a ValueError if it has no header or no data rows."""
+        try:
+            frame = pd.read_csv(self.path)
+        except pd.errors.EmptyDataError:
+            frame = pd.DataFrame()
+        require(len(frame) > 0, "path", str(self.path),
+                "a CSV file with a header row and at least one data row (this one is empty)")
+        return frame
+
+    def features_and_labels(self, rng):
+        """X from every column but target, the labels from target; the file's content is checked here."""
+        frame = self.read()
+        where = f"path={str(self.path)!r}"
+        require(self.target in frame.columns, "target", self.target,
+                f"a column of {self.path}: " + ", ".join(map(str, frame.columns)))
+        labels = frame[self.target]
+        reject_first(labels, labels.isna(), f"{where}: target column {self.target!r}", "a label in every row")
+        require(labels.nunique() >= 2, "target", self.target,
+                f"a column with at least 2 classes (it holds only {labels.iloc[0]!r})")
+        features = frame.drop(columns=[self.target])
+        require(features.shape[1] > 0, "path", str(self.path), "a CSV file with feature columns besides target")
+        for column in features.columns:
+            numeric = pd.to_numeric(features[column], errors="coerce")
+            reject_first(features[column], numeric.isna(), f"{where}: feature column {column!r}",
+                         "numeric feature columns without missing values")
+            features[column] = numeric
+        return features.to_numpy(dtype=np.float64), labels.to_numpy()
+
+
+def reject_first(values: pd.Series, bad: pd.Series, what: str, accepted: str) -> None:
+    """A ValueError naming the first bad data row (0-based, header excluded) and its value, if any."""
+    rows = np.flatnonzero(bad.to_numpy())
+    if len(rows):
+        row = int(rows[0])
+        value = values.iloc[row]
+        shown = "a missing value" if pd.isna(value) else f"the value {value!r}"
+        raise ValueError(f"{what} has {shown} at data row {row}; accepted: {accepted}")

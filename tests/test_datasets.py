@@ -1,0 +1,238 @@
+"""Dataset plugins: shapes, seeded splits, train-only scaling, label encoding, CSV files, argument checks."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from sklearn.datasets import load_wine
+
+from plugins.datasets import BreastCancer, CsvDataset, Digits, Iris, Moons, Spirals, Wine, Xor
+from plugins.datasets._prepare import apply_scaling, encode_labels, fit_scaling, split_rows
+from runner.core.protocols import Dataset
+
+
+def rng(seed=0):
+    """A fresh generator, the only source of randomness a dataset may use."""
+    return np.random.default_rng(seed)
+
+
+def parts(splits):
+    """The splits that exist, in the order train, val, test."""
+    return [s for s in (splits.train, splits.val, splits.test) if s is not None]
+
+
+def sorted_rows(X):
+    """X's rows in lexicographic order, to compare two sets of rows as multisets."""
+    return X[np.lexsort(X.T[::-1])]
+
+
+def write_csv(tmp_path, text, name="data.csv"):
+    """A CSV file with the given text in the test's temp dir; its path as a string."""
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+ALL = {"digits": Digits, "iris": Iris, "breast_cancer": BreastCancer, "wine": Wine,
+       "xor": Xor, "moons": Moons, "spirals": Spirals}
+EXPECTED = {  # m, n, K, image_shape
+    "digits": (1797, 64, 10, (8, 8)), "iris": (150, 4, 3, None), "breast_cancer": (569, 30, 2, None),
+    "wine": (178, 13, 3, None), "xor": (400, 2, 2, None), "moons": (400, 2, 2, None),
+    "spirals": (400, 2, 2, None),
+}
+
+
+@pytest.mark.parametrize("config_name", ALL)
+def test_each_dataset_loads_with_expected_shapes(config_name):
+    dataset = ALL[config_name](val_fraction=0.2, test_fraction=0.2, scale="standard")  # as Hydra calls it
+    m, n, K, image_shape = EXPECTED[config_name]
+    splits = dataset.load(rng())
+    assert isinstance(dataset, Dataset) and dataset.name == config_name
+    assert sum(s.m for s in parts(splits)) == m
+    assert splits.n_features == n and splits.n_classes == K and splits.image_shape == image_shape
+    assert splits.classes == list(range(K))
+    for s in parts(splits):
+        assert s.X.dtype == np.float64 and s.X.flags.c_contiguous and s.y.dtype == np.int64
+        assert s.X.shape == (s.m, n) and set(np.unique(s.y)) <= set(range(K))
+    assert len(np.unique(splits.train.y)) == K
+
+
+@pytest.mark.parametrize("make", [Iris, lambda **kw: Moons(noise=0.2, **kw)])
+def test_same_seed_same_splits_different_seed_different(make):
+    a, b, c = make().load(rng(1)), make().load(rng(1)), make().load(rng(2))
+    for sa, sb, sc in zip(parts(a), parts(b), parts(c)):
+        np.testing.assert_array_equal(sa.X, sb.X)
+        np.testing.assert_array_equal(sa.y, sb.y)
+    assert not np.array_equal(a.train.X, c.train.X)
+
+
+def test_zero_fractions_give_no_val_or_test_and_all_rows_in_train():
+    splits = Iris(val_fraction=0, test_fraction=0, scale="none").load(rng())
+    assert splits.val is None and splits.test is None and splits.train.m == 150
+    only_val = Iris(val_fraction=0.3, test_fraction=0.0).load(rng())
+    assert only_val.test is None and only_val.val.m == 45 and only_val.train.m == 105
+
+
+def test_split_sizes_match_fractions_and_are_stratified():
+    splits = BreastCancer(val_fraction=0.15, test_fraction=0.25).load(rng())
+    assert (splits.train.m, splits.val.m, splits.test.m) == (569 - 85 - 142, 85, 142)
+    overall = np.bincount(np.concatenate([s.y for s in parts(splits)])) / 569
+    for s in parts(splits):
+        np.testing.assert_allclose(np.bincount(s.y) / s.m, overall, atol=0.02)
+
+
+def test_splits_partition_the_original_rows():
+    splits = Wine(scale="none").load(rng(3))
+    X = load_wine().data
+    np.testing.assert_array_equal(sorted_rows(np.vstack([s.X for s in parts(splits)])), sorted_rows(X))
+
+
+def test_standard_scaling_is_fitted_on_train_only():
+    splits = Wine(scale="standard").load(rng())
+    np.testing.assert_allclose(splits.train.X.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(splits.train.X.std(axis=0), 1, atol=1e-12)
+    assert not np.allclose(splits.test.X.mean(axis=0), 0, atol=1e-6)
+
+
+def test_minmax_scaling_is_fitted_on_train_only():
+    splits = Wine(scale="minmax").load(rng())
+    np.testing.assert_allclose(splits.train.X.min(axis=0), 0)
+    np.testing.assert_allclose(splits.train.X.max(axis=0), 1)
+    test_X = splits.test.X
+    assert not (np.allclose(test_X.min(axis=0), 0) and np.allclose(test_X.max(axis=0), 1))
+
+
+@pytest.mark.parametrize("scale", ["standard", "minmax"])
+def test_constant_features_scale_to_zero_without_dividing_by_zero(scale):
+    splits = Digits(scale=scale).load(rng())  # digits' corner pixels are always 0
+    constant = np.ptp(splits.train.X, axis=0) == 0
+    assert constant.any() and all(np.isfinite(s.X).all() for s in parts(splits))
+    X_train = np.array([[1.0, 5.0], [3.0, 5.0]])
+    scaled = apply_scaling(X_train, *fit_scaling(X_train, scale))
+    np.testing.assert_array_equal(scaled[:, 1], [0.0, 0.0])
+
+
+def test_none_scaling_keeps_the_values():
+    X = np.array([[1.0, -2.0], [3.0, 7.0]])
+    np.testing.assert_array_equal(apply_scaling(X, *fit_scaling(X, "none")), X)
+
+
+def test_string_and_float_labels_map_to_sorted_integers():
+    y, classes = encode_labels(np.array(["pear", "apple", "fig", "apple"], dtype=object))
+    assert classes == ["apple", "fig", "pear"] and y.tolist() == [2, 0, 1, 0] and y.dtype == np.int64
+    y, classes = encode_labels([2.5, -1.0, 2.5])
+    assert classes == [-1.0, 2.5] and y.tolist() == [1, 0, 1]
+
+
+CSV_TEXT = "a,b,label\n" + "".join(f"{i},{i % 3 * 0.5},{'yes' if i % 2 else 'no'}\n" for i in range(20))
+
+
+def test_csv_happy_path(tmp_path):
+    dataset = CsvDataset(path=write_csv(tmp_path, CSV_TEXT), target="label", val_fraction=0.25,
+                         test_fraction=0.25, scale="none")
+    splits = dataset.load(rng())
+    assert dataset.name == "csv" and isinstance(dataset, Dataset)
+    assert splits.classes == ["no", "yes"] and splits.n_features == 2 and splits.image_shape is None
+    assert [s.m for s in parts(splits)] == [10, 5, 5]
+    X = np.vstack([s.X for s in parts(splits)])
+    y = np.concatenate([s.y for s in parts(splits)])
+    np.testing.assert_array_equal(y, X[:, 0] % 2)  # odd a -> "yes" -> 1
+    assert sorted(X[:, 0]) == list(range(20))
+
+
+def test_csv_numeric_labels_keep_their_values_as_classes(tmp_path):
+    text = "x,kind\n" + "".join(f"{i},{[3, 10, 7][i % 3]}\n" for i in range(30))
+    splits = CsvDataset(write_csv(tmp_path, text), "kind").load(rng())
+    assert splits.classes == [3, 7, 10]
+
+
+BAD_ARGUMENTS = [
+    (lambda: Iris(val_fraction=1.5), "val_fraction", "1.5"),
+    (lambda: Iris(val_fraction=-0.1), "val_fraction", "-0.1"),
+    (lambda: Iris(test_fraction=1.0), "test_fraction", "1.0"),
+    (lambda: Iris(val_fraction=0.5, test_fraction=0.5), "test_fraction", "0.5"),
+    (lambda: Iris(val_fraction="0.2"), "val_fraction", "'0.2'"),
+    (lambda: Iris(test_fraction=True), "test_fraction", "True"),
+    (lambda: Iris(test_fraction=None), "test_fraction", "None"),
+    (lambda: Digits(scale="zscore"), "scale", "zscore"),
+    (lambda: Wine(scale=None), "scale", "None"),
+    (lambda: Moons(n_samples=0), "n_samples", "0"),
+    (lambda: Xor(n_samples=10.5), "n_samples", "10.5"),
+    (lambda: Spirals(n_samples="100"), "n_samples", "'100'"),
+    (lambda: Moons(noise=-0.1), "noise", "-0.1"),
+    (lambda: Xor(noise="high"), "noise", "high"),
+    (lambda: Spirals(turns=0), "turns", "0"),
+    (lambda: CsvDataset(path="no/such/file.csv", target="y"), "path", "no/such/file.csv"),
+    (lambda: CsvDataset(path=3, target="y"), "path", "3"),
+]
+
+
+@pytest.mark.parametrize("make, argument, value", BAD_ARGUMENTS)
+def test_bad_arguments_raise_a_one_line_value_error_naming_them(make, argument, value):
+    with pytest.raises(ValueError) as error:
+        make()
+    message = str(error.value)
+    assert argument in message and value in message and "accepted" in message and "\n" not in message
+
+
+BAD_CSV = [  # file text, target, words the message must hold
+    ("", "label", ["path", "empty"]),
+    ("a,label\n", "label", ["path", "empty"]),
+    ("a,b,label\n1,2,x\n3,4,y\n", "kind", ["target", "kind", "a, b, label"]),
+    ("a,b,label\n1,2,x\n3,oops,y\n5,6,x\n", "label", ["path", "'b'", "oops", "row 1"]),
+    ("a,b,label\n1,2,x\n3,4,y\n,6,x\n", "label", ["path", "'a'", "missing", "row 2"]),
+    ("a,label\n1,x\n2,x\n3,x\n", "label", ["target", "label", "2 classes", "'x'"]),
+    ("a,label\n1,x\n2,\n3,y\n", "label", ["path", "'label'", "missing", "row 1"]),
+    ("label\nx\ny\n", "label", ["path", "feature columns"]),
+]
+
+
+@pytest.mark.parametrize("text, target, words", BAD_CSV)
+def test_bad_csv_content_raises_on_load_naming_the_problem(tmp_path, text, target, words):
+    path = write_csv(tmp_path, text)
+    dataset = CsvDataset(path=path, target=target)  # the file exists; its content is checked on load
+    with pytest.raises(ValueError) as error:
+        dataset.load(rng())
+    message = str(error.value)
+    assert all(word in message for word in words), message
+    assert "\n" not in message
+
+
+def test_a_split_too_small_to_hold_a_sample_raises():
+    with pytest.raises(ValueError, match="val_fraction=0.001"):
+        Iris(val_fraction=0.001).load(rng())
+
+
+def test_a_training_part_with_one_class_raises():
+    with pytest.raises(ValueError, match="fewer than 2 classes"):
+        Moons(n_samples=3, val_fraction=0.3, test_fraction=0.3).load(rng())
+
+
+@settings(max_examples=150, deadline=None)
+@given(class_sizes=st.lists(st.integers(1, 30), min_size=2, max_size=5),
+       val_fraction=st.floats(0, 0.99), test_fraction=st.floats(0, 0.99), seed=st.integers(0, 2**32 - 1))
+def test_valid_fractions_partition_the_rows(class_sizes, val_fraction, test_fraction, seed):
+    """For valid fractions either a clear ValueError, or train/val/test partition 0..m-1 in the stated sizes."""
+    assume(val_fraction + test_fraction < 1)
+    y = np.repeat(np.arange(len(class_sizes)), class_sizes)
+    m = len(y)
+    try:
+        train, val, test = split_rows(y, val_fraction, test_fraction, rng(seed))
+    except ValueError as error:
+        assert "fraction" in str(error)
+        return
+    chosen = [rows for rows in (train, val, test) if rows is not None]
+    np.testing.assert_array_equal(np.sort(np.concatenate(chosen)), np.arange(m))
+    for rows, fraction in ((val, val_fraction), (test, test_fraction)):
+        assert (rows is None) == (fraction == 0)
+        assert rows is None or abs(len(rows) - fraction * m) <= 0.5
+    assert len(np.unique(y[train])) >= 2
+
+
+@settings(max_examples=100, deadline=None)
+@given(labels=st.lists(st.text(max_size=3) | st.sampled_from(["a", "b"]), min_size=1, max_size=30))
+def test_encoded_labels_decode_to_the_originals(labels):
+    y, classes = encode_labels(np.array(labels, dtype=object))
+    assert classes == sorted(set(labels))
+    assert [classes[i] for i in y] == labels
