@@ -66,9 +66,9 @@ def backprop(Theta: Weights, a: list[np.ndarray], delta_L: np.ndarray, g: Activa
     D = [np.empty_like(T) for T in Theta]
     delta = delta_L
     for l in range(len(Theta) - 1, -1, -1):
-        D[l][:, 0] = delta.sum(axis=0) / m
-        np.matmul(delta.T, a[l], out=D[l][:, 1:])
-        D[l][:, 1:] /= m
+        D[l][:, 0] = delta.sum(axis=0)
+        D[l][:, 1:] = delta.T @ a[l]  # matmul into a strided view would bypass BLAS
+        D[l] /= m
         if l > 0:
             delta = (delta @ Theta[l][:, 1:]) * g.gradient(a[l])
     return D

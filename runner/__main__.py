@@ -1,0 +1,38 @@
+"""`python -m runner`: Hydra's command line, with user errors shown as one line and exit code 2.
+
+Pass --debug (or set HYDRA_FULL_ERROR=1) to see full tracebacks.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+
+def cli() -> int:
+    debug = "--debug" in sys.argv or os.environ.get("HYDRA_FULL_ERROR") == "1"
+    if "--debug" in sys.argv:
+        sys.argv.remove("--debug")
+    if debug:
+        os.environ["BACKPROP_LAB_DEBUG"] = "1"
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # let errors reach us, so we decide how they are shown
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from runner.app import main
+    from runner.errors import UserError, one_line
+
+    try:
+        main()
+    except (UserError, HydraException, OmegaConfBaseException) as error:
+        if debug:
+            raise
+        print(f"error: {one_line(error)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the run was ended as KILLED", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

@@ -1,0 +1,85 @@
+"""The Hydra entry point: compose the config, run the experiment, print a summary.
+
+This module and runner.__main__ are the only places that know Hydra.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from runner.errors import UserError, one_line
+from runner.experiment import Outcome, objective_value, run_experiment, worst_value
+from runner.paths import PROJECT_ROOT, outputs_dir
+
+OmegaConf.register_new_resolver("blab.outputs", lambda: str(outputs_dir()), replace=True)
+
+
+def git_commit() -> str | None:
+    """The project's git commit, when it is a checkout with git available."""
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+                                text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def run_tags(config: dict, hydra_cfg) -> dict[str, str]:
+    """Tags that make a run findable and re-runnable: choices, config hash, git commit, overrides."""
+    resolved = OmegaConf.to_yaml(OmegaConf.create(config), sort_keys=True)
+    tags = {"config_hash": hashlib.sha256(resolved.encode()).hexdigest()[:16],
+            "overrides": " ".join(hydra_cfg.overrides.task) or "(none)",
+            "command": "python -m runner " + " ".join(hydra_cfg.overrides.task)}
+    tags.update({f"choice.{group}": str(choice) for group, choice in hydra_cfg.runtime.choices.items()
+                 if not group.startswith("hydra/") and choice is not None})
+    commit = git_commit()
+    if commit:
+        tags["git_commit"] = commit
+    return tags
+
+
+def summary(outcome: Outcome) -> str:
+    """The few lines a user reads after a run."""
+    m = outcome.metrics
+    fmt = lambda key: f"{m[key]:.4f}" if key in m else "-"  # noqa: E731
+    check = outcome.gradcheck
+    check_text = f"{check.rel_error:.2e} ({check.mode}, {check.n_checked} coordinates)" if check else "-"
+    store = outcome.tracking_uri
+    ui = f"mlflow ui --backend-store-uri {store}" if not store.startswith("http") else f"open {store}"
+    lines = [f"run {outcome.run_id}: {outcome.status}" + (f" ({outcome.reason})" if outcome.reason else ""),
+             f"  accuracy   train {fmt('train_accuracy')}  val {fmt('val_accuracy')}  test {fmt('test_accuracy')}",
+             f"  final cost {fmt('train_cost')}   gradient check {check_text}",
+             f"  wall time  {outcome.seconds:.2f} s   weights {outcome.weights_path}",
+             f"  dashboard  {ui}"]
+    return "\n".join(lines)
+
+
+@hydra.main(config_path=str(PROJECT_ROOT / "conf"), config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> float:
+    """Run one experiment; return the configured objective (for sweepers such as Optuna)."""
+    hydra_cfg = HydraConfig.get()
+    try:
+        config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+        outcome = run_experiment(config, Path(hydra_cfg.runtime.output_dir), run_tags(config, hydra_cfg))
+    except (UserError, OmegaConfBaseException) as error:
+        # Raised past Hydra's job wrapper an Exception would be reported twice; SystemExit is not.
+        if os.environ.get("BACKPROP_LAB_DEBUG") == "1":
+            raise
+        print(f"error: {one_line(error)}", file=sys.stderr)
+        sys.exit(2)
+    print(summary(outcome))
+    objective = config.get("tracking", {}).get("objective", "val_cost")
+    if outcome.status != "FINISHED":
+        if hydra_cfg.mode != RunMode.MULTIRUN:
+            sys.exit(1)
+        return worst_value(objective)
+    return objective_value(outcome.metrics, objective)

@@ -1,0 +1,17 @@
+"""Errors the runner reports to users as one line, with exit code 2."""
+
+
+class UserError(Exception):
+    """Bad input from the user: shown as one line, no traceback, exit code 2."""
+
+
+def one_line(error: BaseException) -> str:
+    """Fold a (possibly multi-line) message into one line; Hydra lists options one per line."""
+    from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+
+    if isinstance(error, MissingMandatoryValue):
+        return f"{error.full_key} is missing; accepted: a value given as {error.full_key}=VALUE"
+    if isinstance(error, OmegaConfBaseException) and getattr(error, "full_key", None):
+        return f"{error.full_key}: {' '.join(str(error.msg).split())}"
+    text = str(error).split("Config search path")[0].replace("\n\t", ", ").replace(":,", ":")
+    return " ".join(text.split())

@@ -1,0 +1,85 @@
+"""Validation of the config's own (non-plugin) settings: seed, gradient check, tracking."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from runner.core.gradcheck import MODES
+from runner.errors import UserError
+
+PLUGIN_GROUPS = ("dataset", "architecture", "initializer", "optimizer", "cost", "regularization")
+OBJECTIVES = {"val_cost": "minimize", "val_accuracy": "maximize", "train_cost": "minimize",
+              "train_accuracy": "maximize", "test_accuracy": "maximize"}
+
+
+def _check(ok: bool, key: str, value, accepted: str) -> None:
+    if not ok:
+        raise UserError(f"{key}={value!r} is invalid; accepted: {accepted}")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class GradcheckSettings:
+    """When and how backprop is checked against central differences."""
+
+    every: int = 0
+    mode: str = "auto"
+    eps: float = 1e-4
+    coordinates: int = 200
+    rows: int = 200
+
+    def __post_init__(self):
+        _check(_is_int(self.every) and self.every >= 0, "gradcheck.every", self.every,
+               "an integer >= 0 (0: check only at the start and the end)")
+        _check(self.mode in ("auto", *MODES), "gradcheck.mode", self.mode, "auto, " + ", ".join(MODES))
+        _check(_is_number(self.eps) and self.eps > 0, "gradcheck.eps", self.eps, "a number > 0")
+        _check(_is_int(self.coordinates) and self.coordinates >= 1, "gradcheck.coordinates",
+               self.coordinates, "an integer >= 1")
+        _check(_is_int(self.rows) and self.rows >= 1, "gradcheck.rows", self.rows, "an integer >= 1")
+
+
+@dataclass(frozen=True)
+class TrackingSettings:
+    """Where and how a run is recorded."""
+
+    experiment: str = "backprop-lab"
+    uri: str | None = None
+    progress: str = "auto"
+    objective: str = "val_cost"
+
+    def __post_init__(self):
+        _check(isinstance(self.experiment, str) and self.experiment.strip() != "", "tracking.experiment",
+               self.experiment, "a non-empty name")
+        _check(self.uri is None or isinstance(self.uri, str), "tracking.uri", self.uri, "a tracking URI or null")
+        _check(self.progress in ("auto", "on", "off"), "tracking.progress", self.progress, "auto, on, off")
+        _check(self.objective in OBJECTIVES, "tracking.objective", self.objective, ", ".join(OBJECTIVES))
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """The top-level settings of one run."""
+
+    seed: int
+    gradcheck: GradcheckSettings
+    tracking: TrackingSettings
+
+    @classmethod
+    def from_dict(cls, cfg: dict) -> "RunSettings":
+        """Build and validate from the resolved config (plain dict); unknown keys are rejected."""
+        _check(_is_int(cfg.get("seed")) and cfg["seed"] >= 0, "seed", cfg.get("seed"), "an integer >= 0")
+        return cls(cfg["seed"], _section(GradcheckSettings, "gradcheck", cfg.get("gradcheck") or {}),
+                   _section(TrackingSettings, "tracking", cfg.get("tracking") or {}))
+
+
+def _section(kind, name: str, values: dict):
+    known = kind.__dataclass_fields__
+    for key in values:
+        if key not in known:
+            raise UserError(f"unknown key {name}.{key}; accepted keys: {', '.join(known)}")
+    return kind(**values)

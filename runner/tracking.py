@@ -1,0 +1,124 @@
+"""Recording a run in MLflow: params, tags, buffered metrics (sent with log_batch), artifacts.
+
+Metrics are kept in memory and sent in batches of up to 1000, because one
+log_metric call to SQLite costs milliseconds; they are also written to
+metrics.csv in the run's output folder, so nothing is lost if the store is.
+"""
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import time
+from pathlib import Path
+
+from runner.errors import UserError
+from runner.paths import default_artifact_root, default_tracking_uri
+
+MAX_METRICS_PER_BATCH = 1000
+MAX_PARAMS_PER_BATCH = 100
+MAX_PARAM_LENGTH = 6000
+
+logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def resolve_tracking_uri(configured: str | None) -> str:
+    """MLFLOW_TRACKING_URI if set, else the config's tracking.uri, else SQLite under outputs/."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or configured or default_tracking_uri()
+
+
+def flatten(config: dict, prefix: str = "") -> dict[str, str]:
+    """{'optimizer': {'lr': 0.1}} -> {'optimizer.lr': '0.1'}; lists stay whole ('[25, 25]')."""
+    flat = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = str(value)[:MAX_PARAM_LENGTH]
+    return flat
+
+
+class Tracker:
+    """One MLflow run: created by `start`, fed metrics and artifacts, closed by `finish`."""
+
+    def __init__(self, uri: str, experiment: str, local_dir: Path):
+        from mlflow.tracking import MlflowClient
+
+        self.uri = uri
+        self.local_dir = Path(local_dir)
+        self.client = MlflowClient(tracking_uri=uri)
+        self.experiment_id = self._experiment_id(experiment)
+        self.run_id: str | None = None
+        self._pending: list = []
+        self.history: list[tuple[str, float, int]] = []
+
+    def _experiment_id(self, name: str) -> str:
+        try:
+            found = self.client.get_experiment_by_name(name)
+            if found is not None:
+                return found.experiment_id
+            local = not self.uri.startswith(("http://", "https://", "databricks"))
+            return self.client.create_experiment(name, artifact_location=default_artifact_root() if local else None)
+        except Exception as error:  # any failure to reach or create the store is the user's setup
+            from mlflow.exceptions import MlflowException
+
+            if isinstance(error, MlflowException) and "already exists" in str(error):
+                return self.client.get_experiment_by_name(name).experiment_id
+            raise UserError(f"tracking URI {self.uri!r} cannot be used ({' '.join(str(error).split())[:200]}); "
+                            "accepted: a reachable MLflow tracking URI (set MLFLOW_TRACKING_URI)") from None
+
+    def start(self, run_name: str, tags: dict[str, str], params: dict[str, str], parent_run_id: str | None = None) -> str:
+        """Create the run (RUNNING) and record its params and tags."""
+        from mlflow.entities import Param
+
+        if parent_run_id:
+            tags = {**tags, "mlflow.parentRunId": parent_run_id}
+        run = self.client.create_run(self.experiment_id, tags=tags, run_name=run_name)
+        self.run_id = run.info.run_id
+        items = [Param(k, v) for k, v in params.items()]
+        for start in range(0, len(items), MAX_PARAMS_PER_BATCH):
+            self.client.log_batch(self.run_id, params=items[start : start + MAX_PARAMS_PER_BATCH])
+        return self.run_id
+
+    def metric(self, key: str, value: float, step: int) -> None:
+        """Buffer one metric value; sent by `flush`."""
+        from mlflow.entities import Metric
+
+        self._pending.append(Metric(key, float(value), int(time.time() * 1000), int(step)))
+        self.history.append((key, float(value), int(step)))
+
+    def flush(self) -> None:
+        """Send the buffered metrics in batches of at most 1000."""
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_METRICS_PER_BATCH], self._pending[MAX_METRICS_PER_BATCH:]
+            self.client.log_batch(self.run_id, metrics=batch)
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def write_metrics_csv(self) -> Path:
+        """All metrics of the run as metrics.csv (key, value, step) in the run's output folder."""
+        path = self.local_dir / "metrics.csv"
+        with open(path, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["key", "value", "step"])
+            writer.writerows(self.history)
+        return path
+
+    def artifact(self, path: Path, artifact_path: str | None = None) -> None:
+        """Upload a file, or a folder's contents, as artifacts of the run."""
+        path = Path(path)
+        if path.is_dir():
+            self.client.log_artifacts(self.run_id, str(path), artifact_path)
+        elif path.exists():
+            self.client.log_artifact(self.run_id, str(path), artifact_path)
+
+    def finish(self, status: str) -> None:
+        """Flush what is buffered and end the run as FINISHED, FAILED or KILLED."""
+        try:
+            self.flush()
+        finally:
+            self.client.set_terminated(self.run_id, status)
