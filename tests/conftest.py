@@ -1,0 +1,146 @@
+"""Shared test helpers: an independent reference of the course's network, and small problems.
+
+`Textbook` is written apart from runner.core on purpose: it follows ex4's nnCostFunction
+sample by sample, with column vectors and an explicit bias unit 1 prepended to every
+layer (a(1) = [1; x], z(l+1) = Theta(l) a(l)), so an error shared with the vectorized
+core cannot hide in both. Layers count from 0 here too, like the core's lists.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import count
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_blas_thread():
+    """Tiny matrices run faster on one BLAS thread; two threads on 2 busy cores are up to 30x slower."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+# g and g'(z), both as functions of z (the core writes g' as a function of a = g(z)).
+G = {
+    "sigmoid": (_sigmoid, lambda z: _sigmoid(z) * (1.0 - _sigmoid(z))),
+    "tanh": (np.tanh, lambda z: 1.0 / np.cosh(z) ** 2),
+    "relu": (lambda z: np.maximum(z, 0.0), lambda z: (z > 0).astype(float)),
+}
+
+
+class Textbook:
+    """The course's per-sample forward pass, cost and backprop (ex4 nnCostFunction, loop form)."""
+
+    @staticmethod
+    def forward(Theta, x, activation="sigmoid", cost="cross_entropy"):
+        """[1; x] -> ... -> h for one sample x; returns the biased activations, the z's and h."""
+        g = G[activation][0]
+        a = [np.concatenate(([1.0], x))]
+        zs = []
+        for l, T in enumerate(Theta):
+            z = T @ a[-1]
+            zs.append(z)
+            if l < len(Theta) - 1:
+                a.append(np.concatenate(([1.0], g(z))))
+        if cost == "softmax_cross_entropy" and z.size > 1:
+            e = np.exp(z - z.max())
+            h = e / e.sum()
+        else:
+            h = _sigmoid(z)
+        return a, zs, h
+
+    @staticmethod
+    def cost_and_gradient(Theta, X, Y, activation="sigmoid", cost="cross_entropy",
+                          regularization="none", lam=0.0, m=None):
+        """J and D over the rows of X; the penalty divides by m (the rows' count by default)."""
+        m_rows = X.shape[0]
+        m = m_rows if m is None else m
+        g_prime = G[activation][1]
+        J = 0.0
+        Delta = [np.zeros_like(T, dtype=float) for T in Theta]
+        for x, y in zip(X, Y):
+            a, zs, h = Textbook.forward(Theta, x, activation, cost)
+            if cost == "mse":
+                J += 0.5 * np.sum((h - y) ** 2)
+                delta = (h - y) * h * (1.0 - h)
+            elif cost == "softmax_cross_entropy" and h.size > 1:
+                J += -np.sum(y * np.log(h))
+                delta = h - y
+            else:
+                J += np.sum(-y * np.log(h) - (1.0 - y) * np.log(1.0 - h))
+                delta = h - y
+            for l in range(len(Theta) - 1, -1, -1):
+                Delta[l] += np.outer(delta, a[l])
+                if l > 0:
+                    delta = (Theta[l].T @ delta)[1:] * g_prime(zs[l - 1])
+        J /= m_rows
+        D = [Dl / m_rows for Dl in Delta]
+        for l, T in enumerate(Theta):
+            W = T[:, 1:]
+            if regularization == "l2":
+                J += lam / (2 * m) * np.sum(W**2)
+                D[l][:, 1:] += lam / m * W
+            elif regularization == "l1":
+                J += lam / m * np.sum(np.abs(W))
+                D[l][:, 1:] += lam / m * np.sign(W)
+        return J, D
+
+
+@pytest.fixture
+def textbook():
+    """The independent per-sample reference implementation."""
+    return Textbook
+
+
+@dataclass
+class Problem:
+    """A small classification problem: X (m, n), labels y, targets Y (m, K) and a Theta."""
+
+    X: np.ndarray
+    y: np.ndarray
+    Y: np.ndarray
+    Theta: list
+
+
+def random_problem(layer_sizes, m=6, seed=0, activation="sigmoid"):
+    """Random X, labels and Theta whose non-bias weights have |w| in [0.2, 1] (L1's kink stays far).
+
+    For relu, seeds are skipped until every hidden |z| > 0.05, so the central differences
+    (step 1e-4) never straddle the kink at z = 0 and every hidden layer has a live unit.
+    """
+    n, K = layer_sizes[0], layer_sizes[-1]
+    for s in count(seed):
+        rng = np.random.default_rng(s)
+        X = rng.standard_normal((m, n))
+        Theta = []
+        for s_in, s_out in zip(layer_sizes[:-1], layer_sizes[1:]):
+            W = rng.uniform(0.2, 1.0, (s_out, s_in)) * rng.choice([-1.0, 1.0], (s_out, s_in))
+            Theta.append(np.column_stack([rng.uniform(-0.5, 0.5, s_out), W]))
+        classes = max(K, 2)
+        y = np.arange(m) % classes
+        rng.shuffle(y)
+        Y = y.reshape(-1, 1).astype(float) if K == 1 else np.eye(K)[y]
+        if activation != "relu" or _relu_safe(Theta, X):
+            return Problem(X, y, Y, Theta)
+
+
+def _relu_safe(Theta, X):
+    a = X
+    for T in Theta[:-1]:
+        z = a @ T[:, 1:].T + T[:, 0]
+        if np.min(np.abs(z)) < 0.05 or not np.any(z > 0):
+            return False
+        a = np.maximum(z, 0.0)
+    return True
+
+
+@pytest.fixture
+def problem():
+    """random_problem, for tests that ask for a fixture."""
+    return random_problem
