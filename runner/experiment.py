@@ -231,6 +231,7 @@ def final_metrics(setup: Setup, Theta: list, recorder: EpochRecorder, status: st
     tracker, epoch = recorder.tracker, recorder.last_epoch
     if status == "FINISHED" and epoch not in recorder.checked_epochs:
         recorder.check(epoch, Theta)
+    tracker.metric("hidden_weight_spread", hidden_weight_spread(Theta), epoch)
     g, cost = setup.objective.activation, setup.objective.cost
     if setup.splits.test is not None:
         test = setup.splits.test
@@ -239,6 +240,12 @@ def final_metrics(setup: Setup, Theta: list, recorder: EpochRecorder, status: st
     for key, value, _ in tracker.history:
         latest[key] = value
     return latest
+
+
+def hidden_weight_spread(Theta: list) -> float:
+    """max over hidden layers of max |Theta(l)[j, :] - Theta(l)[0, :]|: 0 when all units are identical
+    (the symmetry a zero or constant initialization never breaks)."""
+    return max(float(np.max(np.abs(T - T[0]))) for T in Theta[:-1]) if len(Theta) > 1 else 0.0
 
 
 def write_artifacts(tracker: Tracker, setup: Setup, Theta: list, run_dir: Path, title: str) -> None:
