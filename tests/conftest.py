@@ -4,11 +4,20 @@
 sample by sample, with column vectors and an explicit bias unit 1 prepended to every
 layer (a(1) = [1; x], z(l+1) = Theta(l) a(l)), so an error shared with the vectorized
 core cannot hide in both. Layers count from 0 here too, like the core's lists.
+
+`store` and `new_store` are temporary SQLite MLflow stores with `cli(*overrides)`, which runs
+the real `python -m runner` against them; `FAST` holds overrides for a run of a few seconds.
 """
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass
 from itertools import count
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -144,3 +153,84 @@ def _relu_safe(Theta, X):
 def problem():
     """random_problem, for tests that ask for a fixture."""
     return random_problem
+
+
+# --- A temporary MLflow store, and the real CLI run against it ----------------------------
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Overrides for a run of a few seconds: 100 generated points, a 2-5-1 network, 12 epochs.
+FAST = ("dataset=moons", "dataset.n_samples=100", "optimizer=batch_gd", "optimizer.lr=1",
+        "optimizer.epochs=12", "architecture.hidden=[5]", "tracking.progress=off")
+
+
+@dataclass
+class Store:
+    """A SQLite tracking store with its artifacts and Hydra run folders under `root`."""
+
+    root: Path
+
+    @property
+    def uri(self) -> str:
+        return f"sqlite:///{self.root / 'mlflow.db'}"
+
+    @property
+    def client(self):
+        from mlflow.tracking import MlflowClient
+
+        return MlflowClient(tracking_uri=self.uri)
+
+    def cli(self, *overrides: str, **env: str) -> subprocess.CompletedProcess:
+        """`python -m runner OVERRIDES` in a subprocess against this store; env adds variables.
+
+        Runs from `root`, not the project, so nothing depends on the working directory;
+        the project stays importable through PYTHONPATH (appended to any PYTHONPATH given).
+        """
+        environment = {k: v for k, v in os.environ.items()
+                       if k not in ("MLFLOW_TRACKING_URI", "HYDRA_FULL_ERROR", "BACKPROP_LAB_DEBUG")}
+        environment.update(MLFLOW_TRACKING_URI=self.uri, BACKPROP_LAB_OUTPUTS=str(self.root / "outputs"),
+                           OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        environment.update(env)
+        environment["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(PROJECT_ROOT)) if p)
+        return subprocess.run([sys.executable, "-m", "runner", *overrides], cwd=self.root, env=environment,
+                              capture_output=True, text=True, timeout=600)
+
+    def runs(self) -> list:
+        """Every run in every experiment of the store, oldest first."""
+        client = self.client
+        ids = [e.experiment_id for e in client.search_experiments()]
+        return client.search_runs(ids, order_by=["attributes.start_time ASC"]) if ids else []
+
+    def download(self, run_id: str, path: str) -> Path:
+        """One artifact of a run, copied into a fresh folder under root."""
+        target = Path(tempfile.mkdtemp(dir=self.root))
+        return Path(self.client.download_artifacts(run_id, path, str(target)))
+
+
+@pytest.fixture(scope="session")
+def _store_template(tmp_path_factory) -> Path:
+    """An empty store with MLflow's schema, made once: creating the tables takes seconds."""
+    from mlflow.tracking import MlflowClient
+
+    db = tmp_path_factory.mktemp("store_template") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{db}").search_experiments()
+    return db
+
+
+def _store_from(template: Path, root: Path) -> Store:
+    shutil.copyfile(template, root / "mlflow.db")
+    return Store(root)
+
+
+@pytest.fixture(scope="module")
+def store(_store_template, tmp_path_factory) -> Store:
+    """A store shared by the tests of one module (run it once, assert many things)."""
+    return _store_from(_store_template, tmp_path_factory.mktemp("store"))
+
+
+@pytest.fixture
+def new_store(_store_template, tmp_path) -> Store:
+    """A store of the test's own, empty."""
+    root = tmp_path / "store"
+    root.mkdir()
+    return _store_from(_store_template, root)

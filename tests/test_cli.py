@@ -1,0 +1,216 @@
+"""End to end: the real `python -m runner` in a subprocess, against a SQLite store in a temp dir,
+read back with the MLflow client.
+
+Each subprocess costs seconds of imports, so one run (`fast_run`) is shared by several tests.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+import textwrap
+
+import numpy as np
+import pytest
+import yaml
+from omegaconf import OmegaConf
+
+from conftest import FAST, PROJECT_ROOT
+from plugins.regularization import NoRegularization
+from runner.core.network import NetworkObjective, accuracy, one_hot, theta_shapes
+from runner.experiment import prepare
+
+pytestmark = pytest.mark.slow
+
+OVERRIDES = (*FAST, "gradcheck.every=5")
+PER_EPOCH = ("train_cost", "val_cost", "train_accuracy", "val_accuracy")
+
+
+def history(store, run_id: str, key: str) -> list[tuple[int, float]]:
+    """(step, value) of one metric of a run, by step."""
+    return sorted((m.step, m.value) for m in store.client.get_metric_history(run_id, key))
+
+
+def artifact_paths(store, run_id: str, folder: str | None = None) -> set[str]:
+    return {a.path for a in store.client.list_artifacts(run_id, folder)}
+
+
+def run_config(store, run_id: str) -> dict:
+    """The resolved config the run recorded as its config.yaml artifact."""
+    return yaml.safe_load(store.download(run_id, "config.yaml").read_text())
+
+
+def load_weights(store, run_id: str) -> list[np.ndarray]:
+    with np.load(store.download(run_id, "weights.npz"), allow_pickle=False) as npz:
+        return [npz[f"Theta{l}"] for l in range(1, len(npz.files) + 1)]
+
+
+@pytest.fixture(scope="module")
+def fast_run(store):
+    """One short batch-GD run on moons with a gradient check every 5 epochs: (process, run)."""
+    result = store.cli(*OVERRIDES)
+    assert result.returncode == 0, result.stderr
+    (run,) = store.runs()
+    return result, run
+
+
+def test_run_finishes_with_a_descriptive_name_and_a_summary(store, fast_run):
+    result, run = fast_run
+    assert run.info.status == "FINISHED"
+    assert run.info.run_name == "batch_gd lr=1 lam=1 [5]"
+    assert run.info.run_id in result.stdout
+    assert re.search(r"test \d\.\d{4}", result.stdout)
+    assert f"mlflow ui --backend-store-uri {store.uri}" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_params_are_the_config_flattened_to_dotted_keys(fast_run):
+    params = fast_run[1].data.params
+    assert params["optimizer.lr"] == "1"
+    assert params["optimizer.epochs"] == "12"
+    assert params["optimizer._target_"] == "plugins.optimizers.BatchGD"
+    assert params["architecture.hidden"] == "[5]"
+    assert params["regularization.lam"] == "1.0"
+    assert params["seed"] == "0"
+    assert params["dataset.n_samples"] == "100"
+    assert params["gradcheck.every"] == "5"
+    assert params["tracking.progress"] == "off"
+    assert not any(value.startswith("{") for value in params.values())  # no nested section left whole
+
+
+def test_metrics_are_logged_every_epoch_and_gradcheck_on_schedule(store, fast_run):
+    run_id, epochs = fast_run[1].info.run_id, int(fast_run[1].data.params["optimizer.epochs"])
+    for key in PER_EPOCH:
+        assert [step for step, _ in history(store, run_id, key)] == list(range(epochs + 1)), key
+    checks = history(store, run_id, "gradcheck_rel_error")
+    assert [step for step, _ in checks] == sorted({0, *range(5, epochs + 1, 5), epochs})  # start, every 5, end
+    assert all(0 <= error < 1e-6 for _, error in checks)
+    ((step, test_accuracy),) = history(store, run_id, "test_accuracy")
+    assert step == epochs and 0 <= test_accuracy <= 1
+    costs = [J for _, J in history(store, run_id, "train_cost")]
+    assert costs[-1] < costs[0]
+
+
+def test_artifacts_hold_weights_config_figures_and_hydra_files(store, fast_run):
+    run_id = fast_run[1].info.run_id
+    assert {"weights.npz", "config.yaml", "learning_curves.png", "metrics.csv", ".hydra"} <= artifact_paths(store, run_id)
+    assert {".hydra/config.yaml", ".hydra/overrides.yaml"} <= artifact_paths(store, run_id, ".hydra")
+    assert yaml.safe_load(store.download(run_id, ".hydra/overrides.yaml").read_text()) == list(OVERRIDES)
+    assert "hidden_weights.png" not in artifact_paths(store, run_id)  # moons are not images
+    header, *rows = store.download(run_id, "metrics.csv").read_text().splitlines()
+    assert header == "key,value,step"
+    assert sum(row.startswith("train_cost,") for row in rows) == len(history(store, run_id, "train_cost"))
+
+
+def test_tags_make_the_run_findable_and_rerunnable(store, fast_run):
+    tags = fast_run[1].data.tags
+    assert tags["plugin.optimizer"] == tags["choice.optimizer"] == "batch_gd"
+    assert tags["plugin.dataset"] == tags["choice.dataset"] == "moons"
+    assert tags["choice.initializer"] == "epsilon_uniform"
+    assert tags["overrides"] == " ".join(OVERRIDES)
+    # config_hash identifies the resolved config: recomputed from the recorded config.yaml.
+    resolved = OmegaConf.to_yaml(OmegaConf.create(run_config(store, fast_run[1].info.run_id)), sort_keys=True)
+    assert tags["config_hash"] == hashlib.sha256(resolved.encode()).hexdigest()[:16]
+    if (PROJECT_ROOT / ".git").exists():
+        # Compared with git itself, not HEAD: others may commit while the tests run.
+        assert re.fullmatch(r"[0-9a-f]{40}", tags["git_commit"])
+        kind = subprocess.run(["git", "cat-file", "-t", tags["git_commit"]], cwd=PROJECT_ROOT,
+                              capture_output=True, text=True)
+        assert kind.stdout.strip() == "commit"
+
+
+def test_weights_reproduce_the_logged_final_metrics(store, fast_run):
+    run = fast_run[1]
+    Theta = load_weights(store, run.info.run_id)
+    setup = prepare(run_config(store, run.info.run_id))
+    assert [T.shape for T in Theta] == theta_shapes(setup.layer_sizes) == [(5, 3), (1, 6)]
+    g, cost, splits = setup.objective.activation, setup.objective.cost, setup.splits
+    # The validation cost is the data term alone, as the course's validation error.
+    val_objective = NetworkObjective(splits.val.X, one_hot(splits.val.y, 1), g, cost, NoRegularization())
+    logged = run.data.metrics
+    assert setup.objective.value(Theta) == pytest.approx(logged["train_cost"], abs=1e-9)
+    assert val_objective.value(Theta) == pytest.approx(logged["val_cost"], abs=1e-9)
+    assert accuracy(Theta, splits.train.X, splits.train.y, g, cost) == pytest.approx(logged["train_accuracy"], abs=1e-9)
+    assert accuracy(Theta, splits.test.X, splits.test.y, g, cost) == pytest.approx(logged["test_accuracy"], abs=1e-9)
+
+
+def test_digits_without_a_validation_split(new_store):
+    """An image dataset adds hidden_weights.png; val_fraction=0 leaves the val metrics out."""
+    result = new_store.cli("dataset=digits", "dataset.val_fraction=0", "optimizer=cg", "optimizer.epochs=10",
+                           "architecture.hidden=[10]", "tracking.progress=off")
+    assert result.returncode == 0, result.stderr
+    (run,) = new_store.runs()
+    assert run.info.status == "FINISHED"
+    assert "hidden_weights.png" in artifact_paths(new_store, run.info.run_id)
+    assert {"train_cost", "train_accuracy", "test_accuracy", "gradcheck_rel_error"} <= set(run.data.metrics)
+    assert not {"val_cost", "val_accuracy"} & set(run.data.metrics)
+    assert re.search(r"val -\s", result.stdout)
+
+
+@pytest.mark.parametrize("bad, named", [("optimizer=nadam", "nadam"), ("optimizer.lr=abc", "abc")])
+def test_user_errors_are_one_line_with_exit_code_2_and_no_run(new_store, bad, named):
+    """A bad choice fails while Hydra composes, a bad value when the plugin is built: both the same way."""
+    result = new_store.cli(*FAST, bad)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and named in lines[0], result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert new_store.runs() == []
+
+
+PLUGIN = '''
+    """An initializer written outside backprop-lab: it uses only the core's interface."""
+    from dataclasses import dataclass, field
+
+    import numpy as np
+
+    from runner.core.network import theta_shapes
+
+
+    @dataclass
+    class ScaledUniform:
+        """Theta(l) ~ U[-scale, scale]; the weights it made are saved to `marker` as proof of use."""
+
+        scale: float
+        marker: str
+        name: str = field(default="scaled_uniform", init=False)
+
+        def __post_init__(self):
+            if not (isinstance(self.scale, (int, float)) and self.scale > 0):
+                raise ValueError(f"scale={self.scale!r} is invalid; accepted: a number > 0")
+
+        def __call__(self, layer_sizes, rng):
+            Theta = [rng.uniform(-self.scale, self.scale, size=shape) for shape in theta_shapes(layer_sizes)]
+            np.savez(self.marker, **{f"Theta{l + 1}": T for l, T in enumerate(Theta)})
+            return Theta
+'''
+
+
+def test_a_plugin_outside_the_project_is_found_through_the_search_path(new_store, tmp_path, monkeypatch):
+    package = tmp_path / "my_blab_plugins"
+    package.mkdir()
+    (package / "__init__.py").write_text(textwrap.dedent(PLUGIN))
+    marker = tmp_path / "initial_weights.npz"
+    (tmp_path / "confs" / "initializer").mkdir(parents=True)
+    (tmp_path / "confs" / "initializer" / "scaled_uniform.yaml").write_text(
+        f"_target_: my_blab_plugins.ScaledUniform\nscale: 0.05\nmarker: {marker}\n")
+
+    result = new_store.cli(*FAST, f"hydra.searchpath=[file://{tmp_path}/confs]", "initializer=scaled_uniform",
+                           PYTHONPATH=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    (run,) = new_store.runs()
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["plugin.initializer"] == run.data.tags["choice.initializer"] == "scaled_uniform"
+    assert run.data.params["initializer._target_"] == "my_blab_plugins.ScaledUniform"
+    assert run.data.params["initializer.scale"] == "0.05"
+
+    # The plugin's weights were the start: J(Theta0) is the logged cost of epoch 0.
+    with np.load(marker, allow_pickle=False) as npz:
+        Theta0 = [npz["Theta1"], npz["Theta2"]]
+    assert all(np.max(np.abs(T)) <= 0.05 for T in Theta0)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    setup = prepare(run_config(new_store, run.info.run_id))
+    for T, T_run in zip(Theta0, setup.Theta0):
+        np.testing.assert_array_equal(T, T_run)  # same seed, same plugin, same weights
+    (step, J0), *_ = history(new_store, run.info.run_id, "train_cost")
+    assert step == 0 and setup.objective.value(Theta0) == pytest.approx(J0, abs=1e-9)

@@ -1,0 +1,180 @@
+"""Every config composes and instantiates: each option of each group, each preset, the
+overrides the docs show; and every mistake becomes one UserError (or Hydra error) line naming it.
+
+In-process through Hydra's compose API and runner.experiment.prepare: no training, no store.
+"""
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from hydra.errors import HydraException
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+import runner.app  # noqa: F401  (registers the ${blab.outputs:} resolver conf/config.yaml uses)
+from runner.core.network import theta_shapes
+from runner.errors import UserError, one_line
+from runner.experiment import prepare, save_weights
+from runner.paths import PROJECT_ROOT
+from runner.settings import PLUGIN_GROUPS
+
+CONF = PROJECT_ROOT / "conf"
+OPTIONS = [(group, path.stem) for group in PLUGIN_GROUPS for path in sorted((CONF / group).glob("*.yaml"))]
+PRESETS = [path.stem for path in sorted((CONF / "experiment").glob("*.yaml"))]
+
+
+def compose(*overrides: str) -> dict:
+    """The resolved config `python -m runner OVERRIDES` would run, as a plain dict."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = hydra_compose(config_name="config", overrides=list(overrides))
+    return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+
+
+@pytest.fixture
+def csv_file(tmp_path) -> Path:
+    """60 rows: three numeric features and a text label column with three classes."""
+    rng = np.random.default_rng(0)
+    labels = np.array(["a", "b", "c"])[np.arange(60) % 3]
+    X = rng.normal(size=(60, 3)) + (np.arange(60) % 3)[:, None]
+    lines = ["x1,x2,label,x3"] + [f"{r[0]},{r[1]},{label},{r[2]}" for r, label in zip(X, labels)]
+    path = tmp_path / "data.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def digits_weights(tmp_path) -> Path:
+    """A weights.npz, as a run saves it, for the default network on digits: 64-25-10."""
+    rng = np.random.default_rng(1)
+    return save_weights([rng.uniform(-0.1, 0.1, shape) for shape in [(25, 65), (10, 26)]], tmp_path / "weights.npz")
+
+
+def extra_overrides(group: str, option: str, csv_file: Path, digits_weights: Path) -> list[str]:
+    """The values an option cannot default (a file of the user's)."""
+    if (group, option) == ("dataset", "csv"):
+        return [f"dataset.path={csv_file}", "dataset.target=label"]
+    if (group, option) == ("initializer", "from_file"):
+        return [f"initializer.path={digits_weights}"]
+    return []
+
+
+def test_every_group_has_options():
+    assert {group for group, _ in OPTIONS} == set(PLUGIN_GROUPS)
+
+
+@pytest.mark.parametrize("group, option", OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
+def test_every_option_composes_and_instantiates(group, option, csv_file, digits_weights):
+    config = compose(f"{group}={option}", *extra_overrides(group, option, csv_file, digits_weights))
+    target = yaml.safe_load((CONF / group / f"{option}.yaml").read_text())["_target_"]
+    assert config[group]["_target_"] == target
+    setup = prepare(config)
+    plugin = setup.plugins[group]
+    module, _, name = target.rpartition(".")
+    assert type(plugin) is getattr(importlib.import_module(module), name)
+    assert plugin.name == option  # so the plugin.<group> tag and the choice.<group> tag agree
+    assert [T.shape for T in setup.Theta0] == theta_shapes(setup.layer_sizes)
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_experiment_preset_composes_and_holds_what_it_says(preset):
+    config = compose(f"+experiment={preset}")
+    plugins = prepare(config).plugins
+    raw = yaml.safe_load((CONF / "experiment" / f"{preset}.yaml").read_text())
+    for entry in raw.pop("defaults", []):
+        ((key, option),) = entry.items()
+        assert key.startswith("override /") and plugins[key.removeprefix("override /")].name == option
+    for section, values in raw.items():
+        held = {key: config[section][key] for key in values} if isinstance(values, dict) else config[section]
+        assert held == values, section
+
+
+def test_the_overrides_of_the_issue_compose(csv_file, tmp_path):
+    setup = prepare(compose(
+        "optimizer=sgd", "optimizer.lr=0.5", "optimizer.epochs=2", "optimizer.shuffle=false",
+        "regularization.lam=3", "architecture.hidden=[25,25]", "architecture.activation=tanh", "seed=1",
+        "dataset.scale=none", "dataset.val_fraction=0", "dataset.test_fraction=0", "gradcheck.every=10"))
+    optimizer, plugins = setup.plugins["optimizer"], setup.plugins
+    assert (optimizer.name, optimizer.lr, optimizer.epochs, optimizer.shuffle) == ("sgd", 0.5, 2, False)
+    assert plugins["regularization"].lam == 3
+    assert (plugins["architecture"].hidden, plugins["architecture"].activation) == ([25, 25], "tanh")
+    assert (setup.settings.seed, setup.settings.gradcheck.every) == (1, 10)
+    assert setup.splits.val is None and setup.splits.test is None
+    assert setup.splits.train.X.shape == (1797, 64) and setup.splits.train.X.max() == 16  # unscaled pixels
+    assert setup.layer_sizes == [64, 25, 25, 10]
+
+    setup = prepare(compose("dataset=csv", f"dataset.path={csv_file}", "dataset.target=label"))
+    assert setup.layer_sizes == [3, 25, 3]
+
+    # Starting from an earlier run's weights: the file is read back exactly.
+    Theta = [T + 1.0 for T in setup.Theta0]
+    path = save_weights(Theta, tmp_path / "earlier.npz")
+    setup = prepare(compose("dataset=csv", f"dataset.path={csv_file}", "dataset.target=label",
+                            "initializer=from_file", f"initializer.path={path}"))
+    for T, T0 in zip(Theta, setup.Theta0):
+        np.testing.assert_array_equal(T, T0)
+
+
+@pytest.mark.parametrize("overrides, named", [
+    (["optimizer=nadam"], "optimizer/nadam"),
+    (["cost=hinge"], "cost/hinge"),
+    (["+experiment=nope"], "experiment/nope"),
+    (["optimizer.foo=1"], "optimizer.foo"),
+    (["dataset=csv"], "dataset.path is missing"),
+])
+def test_a_config_that_does_not_compose_is_one_line_naming_the_value(overrides, named):
+    with pytest.raises((HydraException, OmegaConfBaseException)) as caught:
+        compose(*overrides)
+    message = one_line(caught.value)
+    assert named in message and "\n" not in message
+
+
+@pytest.mark.parametrize("overrides, named", [
+    (["+optimizer.foo=1"], "unknown key optimizer.foo"),
+    (["+gradcheck.foo=1"], "unknown key gradcheck.foo"),
+    (["optimizer=sgd", "optimizer.lr=abc"], "optimizer.lr='abc'"),
+    (["optimizer=sgd", "optimizer.shuffle=maybe"], "optimizer.shuffle='maybe'"),
+    (["optimizer.epochs=2.5"], "optimizer.epochs=2.5"),
+    (["architecture.hidden=[0]"], "architecture.hidden=[0]"),
+    (["architecture.activation=swish"], "architecture.activation='swish'"),
+    (["regularization.lam=-1"], "regularization.lam=-1"),
+    (["dataset.scale=cubic"], "dataset.scale='cubic'"),
+    (["dataset.val_fraction=0.9"], "val_fraction=0.9"),
+    (["initializer=from_file", "initializer.path=missing.npz"], "initializer.path='missing.npz'"),
+    (["seed=-1"], "seed=-1"),
+    (["gradcheck.mode=bogus"], "gradcheck.mode='bogus'"),
+    (["tracking.objective=loss"], "tracking.objective='loss'"),
+])
+def test_a_bad_value_is_one_user_error_naming_it(overrides, named):
+    config = compose(*overrides)
+    with pytest.raises(UserError) as caught:
+        prepare(config)
+    message = one_line(caught.value)
+    assert named in message and "accepted" in message and "\n" not in str(caught.value)
+
+
+def test_a_wrong_shaped_weights_file_is_a_user_error(tmp_path):
+    path = save_weights([np.zeros((3, 3))], tmp_path / "small.npz")
+    with pytest.raises(UserError, match="initializer.path"):
+        prepare(compose("initializer=from_file", f"initializer.path={path}"))
+
+
+def test_the_core_imports_neither_hydra_nor_omegaconf_nor_mlflow():
+    """runner.core is numpy and the standard library only, at run time in a fresh interpreter, so
+    imports made on its behalf (runner/__init__.py, transitive ones) count too; test_plugins.py
+    checks each core file's import statements."""
+    code = ("import pkgutil, importlib, sys, runner.core\n"
+            "for module in pkgutil.iter_modules(runner.core.__path__):\n"
+            "    importlib.import_module('runner.core.' + module.name)\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'hydra', 'omegaconf', 'mlflow'}))\n"
+            "print(sorted(m for m in sys.modules if m.startswith('runner.') and not m.startswith('runner.core')))\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["[]", "[]"]
