@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize as scipy_minimize
 
-from plugins._checks import non_negative_integer, positive_integer, positive_number, require
+from plugins._checks import is_number, non_negative_integer, positive_integer, positive_number, require
 from runner.core.network import roll, unroll
 
 
@@ -110,7 +110,7 @@ class Momentum(_GradientSteps):
 
     def __post_init__(self):
         super().__post_init__()
-        require(isinstance(self.momentum, (int, float)) and 0 <= self.momentum < 1, "momentum", self.momentum, "a number in [0, 1)")
+        require(is_number(self.momentum) and 0 <= self.momentum < 1, "momentum", self.momentum, "a number in [0, 1)")
         require(isinstance(self.nesterov, bool), "nesterov", self.nesterov, "true or false")
 
     def start(self, Theta):
@@ -143,7 +143,7 @@ class Adam(_GradientSteps):
         super().__post_init__()
         for key in ("beta1", "beta2"):
             value = getattr(self, key)
-            require(isinstance(value, (int, float)) and 0 <= value < 1, key, value, "a number in [0, 1)")
+            require(is_number(value) and 0 <= value < 1, key, value, "a number in [0, 1)")
         positive_number("epsilon", self.epsilon)
 
     def start(self, Theta):

@@ -149,12 +149,6 @@ def _relu_safe(Theta, X):
     return True
 
 
-@pytest.fixture
-def problem():
-    """random_problem, for tests that ask for a fixture."""
-    return random_problem
-
-
 # --- A temporary MLflow store, and the real CLI run against it ----------------------------
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
