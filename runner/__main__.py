@@ -8,6 +8,22 @@ import os
 import sys
 
 
+def check_outputs_writable() -> None:
+    """Fail before Hydra creates anything when the outputs folder cannot be written."""
+    import tempfile
+
+    from runner.errors import UserError
+    from runner.paths import outputs_dir
+
+    path = outputs_dir()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError as error:
+        raise UserError(f"outputs folder {str(path)!r} cannot be written ({error.strerror or error}); "
+                        "accepted: a writable folder (set BACKPROP_LAB_OUTPUTS)") from None
+
+
 def cli() -> int:
     debug = "--debug" in sys.argv or os.environ.get("HYDRA_FULL_ERROR") == "1"
     if "--debug" in sys.argv:
@@ -22,6 +38,7 @@ def cli() -> int:
     from runner.errors import UserError, one_line
 
     try:
+        check_outputs_writable()
         main()
     except (UserError, HydraException, OmegaConfBaseException) as error:
         if debug:
