@@ -25,12 +25,25 @@ def check_outputs_writable() -> None:
 
 
 def cli() -> int:
+    """Run Hydra's main; user errors become one line on stderr and exit code 2."""
     debug = "--debug" in sys.argv or os.environ.get("HYDRA_FULL_ERROR") == "1"
     if "--debug" in sys.argv:
         sys.argv.remove("--debug")
+    saved = {key: os.environ.get(key) for key in ("HYDRA_FULL_ERROR", "BACKPROP_LAB_DEBUG")}
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # let errors reach us, so we decide how they are shown
     if debug:
         os.environ["BACKPROP_LAB_DEBUG"] = "1"
-    os.environ["HYDRA_FULL_ERROR"] = "1"  # let errors reach us, so we decide how they are shown
+    try:
+        return _run(debug)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _run(debug: bool) -> int:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 

@@ -1,0 +1,143 @@
+"""Bad input anywhere a user can give it: one line naming the value, exit code 2, no traceback,
+and no run left looking FINISHED.
+
+Every case runs the real command-line entry point (`runner.__main__.cli`, Hydra included)
+in this process, which is quick; a few also run as real subprocesses to check the
+process's exit code. The README's "Bad input" table lists these cases and their messages.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import socket
+import sys
+
+import numpy as np
+import pytest
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _write(path, text):
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """The bad files of the table, made once."""
+    d = tmp_path_factory.mktemp("bad_files")
+    made = {
+        "empty_csv": _write(d / "empty.csv", ""),
+        "nan_csv": _write(d / "nan.csv", "a,b,label\n1,2,x\n3,,y\n5,6,x\n7,8,y\n"),
+        "text_csv": _write(d / "text.csv", "a,b,label\n1,2,x\n3,hello,y\n5,6,x\n7,8,y\n"),
+        "no_target_csv": _write(d / "no_target.csv", "a,b,klass\n1,2,x\n3,4,y\n"),
+        "one_class_csv": _write(d / "one_class.csv", "a,b,label\n1,2,x\n3,4,x\n5,6,x\n"),
+        "not_a_file": _write(d / "plain.txt", "x"),
+    }
+    np.savez(d / "wrong_shapes.npz", Theta1=np.zeros((3, 3)), Theta2=np.zeros((1, 4)))
+    np.savez(d / "pickled.npz", Theta1=np.array([{"a": 1}], dtype=object))
+    made["wrong_shapes"] = str(d / "wrong_shapes.npz")
+    made["pickled"] = str(d / "pickled.npz")
+    made["missing_csv"] = str(d / "missing.csv")
+    return made
+
+
+CSV = ("dataset=csv", "dataset.target=label", "dataset.val_fraction=0", "dataset.test_fraction=0")
+
+# (case id, overrides, environment, text the message must contain)
+CASES = [
+    ("unknown plugin", ["optimizer=nadam"], {}, ["nadam", "sgd", "lbfgs"]),
+    ("unknown key", ["optimizer.foo=1"], {}, ["optimizer.foo"]),
+    ("unknown added key", ["+optimizer.foo=1"], {}, ["optimizer.foo"]),
+    ("wrong type", ["optimizer=sgd", "optimizer.lr=abc"], {}, ["lr='abc'"]),
+    ("lr zero", ["optimizer=sgd", "optimizer.lr=0"], {}, ["lr=0"]),
+    ("lr negative", ["optimizer=batch_gd", "optimizer.lr=-0.5"], {}, ["lr=-0.5"]),
+    ("epochs negative", ["optimizer.epochs=-1"], {}, ["epochs=-1"]),
+    ("hidden empty", ["architecture.hidden=[]"], {}, ["hidden=[]"]),
+    ("hidden zero", ["architecture.hidden=[0]"], {}, ["hidden=[0]"]),
+    ("hidden negative", ["architecture.hidden=[25,-3]"], {}, ["hidden=[25, -3]"]),
+    ("lam negative", ["regularization.lam=-1"], {}, ["lam=-1"]),
+    ("eps zero", ["initializer.eps=0"], {}, ["eps=0"]),
+    ("batch_size zero", ["optimizer=minibatch", "optimizer.batch_size=0"], {}, ["batch_size=0"]),
+    ("batch_size above m", ["optimizer=minibatch", "optimizer.batch_size=100000"], {}, ["batch_size=100000", "m ="]),
+    ("fraction out of range", ["dataset.val_fraction=1.5"], {}, ["val_fraction=1.5"]),
+    ("fractions sum to 1", ["dataset.val_fraction=0.5", "dataset.test_fraction=0.5"], {}, ["test_fraction=0.5"]),
+    ("seed negative", ["seed=-1"], {}, ["seed=-1"]),
+    ("csv path missing", ["dataset=csv"], {}, ["dataset.path"]),
+    ("csv missing file", [*CSV, "dataset.path={missing_csv}"], {}, ["missing.csv"]),
+    ("csv empty", [*CSV, "dataset.path={empty_csv}"], {}, ["empty.csv"]),
+    ("csv NaN feature", [*CSV, "dataset.path={nan_csv}"], {}, ["'b'"]),
+    ("csv text feature", [*CSV, "dataset.path={text_csv}"], {}, ["'b'", "hello"]),
+    ("csv no target column", [*CSV, "dataset.path={no_target_csv}"], {}, ["label", "klass"]),
+    ("csv one class", [*CSV, "dataset.path={one_class_csv}"], {}, ["label"]),
+    ("npz wrong shapes", ["initializer=from_file", "initializer.path={wrong_shapes}"], {}, ["wrong_shapes.npz", "(25, 65)"]),
+    ("npz pickled", ["initializer=from_file", "initializer.path={pickled}"], {}, ["pickled.npz", "pickle"]),
+    ("npz not a zip", ["initializer=from_file", "initializer.path={not_a_file}"], {}, ["plain.txt"]),
+    ("unreachable tracking", [], {"MLFLOW_TRACKING_URI": "http://127.0.0.1:{port}"}, ["127.0.0.1"]),
+    ("unknown tracking scheme", [], {"MLFLOW_TRACKING_URI": "nosuch://store"}, ["nosuch://store"]),
+    ("outputs not writable", [], {"BACKPROP_LAB_OUTPUTS": "{not_a_file}/outputs"}, ["plain.txt/outputs"]),
+]
+
+
+def _in_process(store, monkeypatch, overrides, env) -> tuple[int, str]:
+    """Run `python -m runner OVERRIDES` as runner.__main__.cli in this process; (exit code, stderr)."""
+    from runner.__main__ import cli
+
+    for key, value in store_env(store).items():
+        monkeypatch.setenv(key, value)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    monkeypatch.setattr(sys, "argv", ["runner", *overrides])
+    monkeypatch.chdir(store.root)
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr):
+        try:
+            code = cli()
+        except SystemExit as exit_:
+            code = exit_.code
+    return code, stderr.getvalue()
+
+
+def store_env(store) -> dict[str, str]:
+    return {"MLFLOW_TRACKING_URI": store.uri, "BACKPROP_LAB_OUTPUTS": str(store.root / "outputs")}
+
+
+def _check(code, stderr, expected, store):
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert code == 2, stderr
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
+    assert "Traceback" not in stderr
+    for text in expected:
+        assert text in lines[0], lines[0]
+    assert not [r for r in store.runs() if r.info.status == "FINISHED"]
+
+
+def _fill(case, files):
+    _, overrides, env, expected = case
+    values = {**files, "port": _closed_port()}
+    return ([o.format(**values) for o in overrides], {k: v.format(**values) for k, v in env.items()},
+            [t.format(**values) for t in expected])
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line_exit_2_and_no_finished_run(store, files, monkeypatch, case):
+    overrides, env, expected = _fill(case, files)
+    code, stderr = _in_process(store, monkeypatch, overrides, env)
+    _check(code, stderr, expected, store)
+
+
+SUBPROCESS_CASES = ["unknown plugin", "wrong type", "csv text feature", "npz pickled", "unreachable tracking"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SUBPROCESS_CASES)
+def test_bad_input_exit_code_of_the_real_process(store, files, name):
+    overrides, env, expected = _fill(next(c for c in CASES if c[0] == name), files)
+    result = store.cli(*overrides, **env)
+    _check(result.returncode, result.stderr, expected, store)
