@@ -174,19 +174,24 @@ class Store:
 
         return MlflowClient(tracking_uri=self.uri)
 
-    def cli(self, *overrides: str, **env: str) -> subprocess.CompletedProcess:
-        """`python -m runner OVERRIDES` in a subprocess against this store; env adds variables.
-
-        Runs from `root`, not the project, so nothing depends on the working directory;
-        the project stays importable through PYTHONPATH (appended to any PYTHONPATH given).
-        """
+    def env(self, **extra: str) -> dict[str, str]:
+        """The environment of a subprocess against this store: one BLAS thread, no debug switches;
+        the project stays importable through PYTHONPATH (appended to any PYTHONPATH given)."""
         environment = {k: v for k, v in os.environ.items()
                        if k not in ("MLFLOW_TRACKING_URI", "HYDRA_FULL_ERROR", "BACKPROP_LAB_DEBUG")}
         environment.update(MLFLOW_TRACKING_URI=self.uri, BACKPROP_LAB_OUTPUTS=str(self.root / "outputs"),
                            OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-        environment.update(env)
-        environment["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(PROJECT_ROOT)) if p)
-        return subprocess.run([sys.executable, "-m", "runner", *overrides], cwd=self.root, env=environment,
+        environment.update(extra)
+        environment["PYTHONPATH"] = os.pathsep.join(p for p in (extra.get("PYTHONPATH"), str(PROJECT_ROOT)) if p)
+        return environment
+
+    def cli(self, *overrides: str, **env: str) -> subprocess.CompletedProcess:
+        """`python -m runner OVERRIDES` in a subprocess against this store, run from `root`."""
+        return self.module("runner", *overrides, **env)
+
+    def module(self, module: str, *args: str, **env: str) -> subprocess.CompletedProcess:
+        """`python -m MODULE ARGS` (runner, runner.replay, runner.sync, runner.report) against this store."""
+        return subprocess.run([sys.executable, "-m", module, *args], cwd=self.root, env=self.env(**env),
                               capture_output=True, text=True, timeout=600)
 
     def runs(self) -> list:

@@ -1,0 +1,294 @@
+"""`python -m runner.report`: a sweep (or a whole experiment) as a ranked table and two figures.
+
+    python -m runner.report                      # the latest sweep of experiment backprop-lab
+    python -m runner.report --sweep ID           # a sweep by its id (tag sweep.id) or parent run id
+    python -m runner.report --all                # every run of the experiment
+
+Writes, under outputs/reports/<sweep id>/: ranking.csv and ranking.md (the config params
+that vary across the runs, their final metrics and status, best first by the sweep's
+objective), train_cost.png (every run's curve) and objective.png (the objective against
+each varied parameter); logs them as artifacts of the sweep's parent run.
+
+Metric histories are read in bulk: one SQL query on the `metrics` table for a database
+store, a thread pool of get_metric_history calls for an MLflow server.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from runner.errors import UserError
+from runner.paths import outputs_dir
+from runner.sweep import all_runs, children_filter, direction
+from runner.tracking import resolve_tracking_uri
+
+FINAL_METRICS = ("val_cost", "val_accuracy", "train_cost", "train_accuracy", "test_accuracy", "train_seconds")
+DATABASES = ("sqlite", "postgresql", "mysql", "mssql")
+
+
+def find_parent(client, experiment_id: str, sweep: str | None):
+    """The parent run of sweep `sweep` (its sweep.id tag or run id); the latest sweep's when None."""
+    parents = "tags.`sweep.role` = 'parent'"
+    if sweep is None:
+        found = client.search_runs([experiment_id], parents, max_results=1, order_by=["attributes.start_time DESC"])
+        return found[0] if found else None
+    if not sweep.replace("-", "").replace("_", "").isalnum():
+        raise UserError(f"--sweep {sweep!r} is invalid; accepted: a sweep id (20261127-211722-7cb4) or a run id")
+    found = client.search_runs([experiment_id], f"{parents} and tags.`sweep.id` = '{sweep}'", max_results=1)
+    found = found or client.search_runs([experiment_id], f"attributes.run_id = '{sweep}'")
+    if not found:
+        raise UserError(f"--sweep {sweep} is not a sweep of this experiment; "
+                        "accepted: a sweep id (tag sweep.id) or a parent run id")
+    return found[0]
+
+
+def runs_frame(runs: list) -> pd.DataFrame:
+    """One row per run: id, name, status, start time, params, final metrics, config choices (choice.*)."""
+    return pd.DataFrame([{"run_id": run.info.run_id, "run_name": run.info.run_name, "status": run.info.status,
+                          "start_time": run.info.start_time, **run.data.params, **_choices(run), **run.data.metrics}
+                         for run in runs])
+
+
+def _choices(run) -> dict[str, str]:
+    """The run's config group choices, from its choice.* tags: {'optimizer': 'sgd', ...}."""
+    return {k.removeprefix("choice."): v for k, v in run.data.tags.items() if k.startswith("choice.")}
+
+
+def varied_columns(frame: pd.DataFrame, params: set[str], space: list[str]) -> list[str]:
+    """Params and config choices taking more than one value across the runs (`_target_`s: by choice),
+    in the order of the sweep's search space `space` (keys such as 'optimizer', 'architecture.hidden.0')."""
+    varied = [c for c in frame.columns if c in params and not c.endswith("._target_")
+              and frame[c].dropna().astype(str).nunique() > 1]
+
+    def position(column: str) -> int:
+        return next((i for i, key in enumerate(space) if key == column or key.startswith(column + ".")), len(space))
+
+    return sorted(varied, key=position)
+
+
+def _numeric(column: pd.Series) -> pd.Series:
+    """The column as numbers when all its values are numbers, else unchanged."""
+    converted = pd.to_numeric(column, errors="coerce")
+    return converted if converted.notna().sum() == column.notna().sum() else column
+
+
+def ranking(frame: pd.DataFrame, varied: list[str], objective: str) -> pd.DataFrame:
+    """The table: rank, run, status, varied params, final metrics; FINISHED runs first, best first."""
+    metrics = [objective] + [m for m in FINAL_METRICS if m != objective and m in frame.columns]
+    table = frame.reindex(columns=["run_name", "status", *varied, *metrics, "run_id"]).copy()
+    for column in varied:
+        table[column] = _numeric(table[column])
+    sign = 1.0 if direction(objective) == "minimize" else -1.0
+    table["_key"] = sign * table[objective].astype(float)
+    table["_failed"] = table["status"] != "FINISHED"
+    table = table.sort_values(["_failed", "_key"], na_position="last", kind="stable")
+    table = table.drop(columns=["_key", "_failed"]).reset_index(drop=True)
+    table.insert(0, "rank", range(1, len(table) + 1))
+    return table
+
+
+def metric_histories(uri: str, client, experiment_id: str, run_ids: list[str], key: str) -> pd.DataFrame:
+    """(run_id, step, value) of metric `key` for the runs: one SQL query, or a thread pool over HTTP."""
+    if uri.split(":", 1)[0].split("+", 1)[0] in DATABASES:
+        import sqlalchemy
+
+        query = sqlalchemy.text("SELECT m.run_uuid AS run_id, m.step, m.value, m.is_nan FROM metrics m "
+                                "JOIN runs r ON r.run_uuid = m.run_uuid "
+                                "WHERE r.experiment_id = :experiment AND m.key = :key")
+        engine = sqlalchemy.create_engine(uri)
+        try:
+            with engine.connect() as connection:
+                rows = pd.read_sql(query, connection, params={"experiment": int(experiment_id), "key": key})
+        finally:
+            engine.dispose()
+        rows.loc[rows["is_nan"].astype(bool), "value"] = np.nan
+        rows = rows[rows["run_id"].isin(set(run_ids))].drop(columns="is_nan")
+    else:
+        def history(run_id):
+            return [(run_id, m.step, m.value) for m in client.get_metric_history(run_id, key)]
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            rows = pd.DataFrame([row for rows in pool.map(history, run_ids) for row in rows],
+                                columns=["run_id", "step", "value"])
+    return rows.sort_values(["run_id", "step"]).reset_index(drop=True)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_curves(histories: pd.DataFrame, table: pd.DataFrame, key: str, path: Path) -> Path:
+    """Every run's `key` curve, coloured by rank (dark: best); the best run drawn thick."""
+    from matplotlib.collections import LineCollection
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    rank = dict(zip(table["run_id"], table["rank"]))
+    curves = {run_id: group[["step", "value"]].to_numpy() for run_id, group in histories.groupby("run_id")}
+    order = sorted(curves, key=lambda run_id: -rank.get(run_id, 0))
+    colors = plt.get_cmap("viridis")(np.array([rank.get(r, 1) - 1 for r in order]) / max(len(table) - 1, 1))
+    ax.add_collection(LineCollection([curves[r] for r in order], colors=colors, linewidths=0.8, alpha=0.7))
+    best = table["run_id"].iloc[0] if len(table) else None
+    if best in curves:
+        ax.plot(*curves[best].T, color="crimson", linewidth=2, label=f"best: {table['run_name'].iloc[0]}"[:80])
+        ax.legend(loc="upper right", fontsize=8)
+    values = histories["value"].to_numpy(dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values):
+        finished = histories[histories["run_id"].isin(table.loc[table["status"] == "FINISHED", "run_id"])]
+        shown = finished["value"].to_numpy(dtype=float) if len(finished) else values
+        shown = shown[np.isfinite(shown)] if np.isfinite(shown).any() else values
+        if shown.min() > 0 and shown.max() / shown.min() > 100:
+            ax.set_yscale("log")
+        margin = 0.05 * (shown.max() - shown.min() or 1.0)
+        ax.set_ylim(shown.min() - margin, shown.max() + margin)  # diverged runs would hide the rest
+        ax.set_xlim(histories["step"].min(), max(histories["step"].max(), 1))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(key)
+    ax.set_title(f"{key} of {len(curves)} runs (colour: rank, dark = best)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def plot_objective(table: pd.DataFrame, varied: list[str], objective: str, path: Path) -> Path:
+    """The final objective of the FINISHED runs against each varied parameter, one panel each."""
+    plt = _pyplot()
+    finished = table[table["status"] == "FINISHED"]
+    columns = varied or ["rank"]
+    n_cols = min(len(columns), 3)
+    n_rows = -(-len(columns) // n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(4.5 * n_cols, 3.6 * n_rows), squeeze=False)
+    for ax, column in zip(axes.flat, columns):
+        x, y = finished[column], finished[objective].astype(float)
+        if not pd.api.types.is_numeric_dtype(x):  # categories at 0, 1, ... in sorted order
+            labels = sorted(x.astype(str).unique(), key=_natural)
+            x = x.astype(str).map({label: i for i, label in enumerate(labels)})
+            ax.set_xticks(range(len(labels)), labels, rotation=30 if len(labels) > 4 else 0, fontsize=8)
+        else:
+            _log_axis(ax, x)
+        ax.scatter(x, y, s=18, alpha=0.7)
+        if len(finished):
+            ax.scatter([x.iloc[0]], [y.iloc[0]], marker="*", s=160, color="crimson", label="best", zorder=3)
+            ax.legend(fontsize=8, loc="best")
+        ax.set_xlabel(column)
+        ax.set_ylabel(objective)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(columns):]:
+        ax.set_visible(False)
+    fig.suptitle(f"final {objective} ({direction(objective)}) of {len(finished)} finished runs")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def _natural(label: str) -> list:
+    """Sort key putting '[8]' before '[64]': digit runs compare as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", label)]
+
+
+def _log_axis(ax, x: pd.Series) -> None:
+    """A log x axis for values spanning two decades or more (symlog when 0 is among them)."""
+    positive = x[x > 0]
+    if len(positive) and x.min() >= 0 and x.max() / positive.min() >= 100:
+        if (x == 0).any():
+            ax.set_xscale("symlog", linthresh=float(positive.min()))
+        else:
+            ax.set_xscale("log")
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table; numbers with 4 significant digits."""
+    def cell(value) -> str:
+        if isinstance(value, (float, np.floating)):
+            return "" if np.isnan(value) else f"{value:.4g}"
+        return str(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def select_runs(client, experiment_id: str, args: argparse.Namespace) -> tuple:
+    """(parent run or None, the runs to report, the report's name): a sweep's children, or every run."""
+    parent = None if args.all else find_parent(client, experiment_id, args.sweep)
+    if parent is None:
+        runs = [r for r in all_runs(client, [experiment_id]) if r.data.tags.get("sweep.role") != "parent"]
+        return None, runs, f"experiment-{args.experiment}"
+    runs = all_runs(client, [experiment_id], children_filter(parent.info.run_id))
+    return parent, runs, parent.data.tags.get("sweep.id", parent.info.run_id)
+
+
+def report(client, uri: str, args: argparse.Namespace) -> Path:
+    """Build the table and figures, write them under outputs/reports/<name>/, log them on the parent."""
+    experiment = client.get_experiment_by_name(args.experiment)
+    if experiment is None:
+        raise UserError(f"--experiment {args.experiment} does not exist in {uri}; accepted: an experiment with runs")
+    parent, runs, name = select_runs(client, experiment.experiment_id, args)
+    if not runs:
+        raise UserError(f"no runs to report in {name}; accepted: a sweep or experiment with runs")
+    tags = parent.data.tags if parent else {}
+    objective = args.objective or tags.get("sweep.objective") or "val_cost"
+    direction(objective)  # an unknown objective fails here, before any work
+    frame = runs_frame(runs)
+    if objective not in frame.columns:
+        objective = objective.replace("val_", "train_")  # a dataset without a validation split
+    params = {key for run in runs for key in [*run.data.params, *_choices(run)]}
+    space = [spec.split("=", 1)[0].lstrip("+~") for spec in tags.get("sweep.space", "").split() if "=" in spec]
+    varied = varied_columns(frame, params, space)
+    table = ranking(frame, varied, objective)
+    out = outputs_dir() / "reports" / name
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "ranking.csv", index=False)
+    (out / "ranking.md").write_text(markdown(table))
+    histories = metric_histories(uri, client, experiment.experiment_id, list(table["run_id"]), "train_cost")
+    plot_curves(histories, table, "train_cost", out / "train_cost.png")
+    plot_objective(table, varied, objective, out / "objective.png")
+    if parent is not None:
+        for file in ("ranking.csv", "ranking.md", "train_cost.png", "objective.png"):
+            client.log_artifact(parent.info.run_id, str(out / file), "report")
+    print(f"{name}: {len(table)} runs ranked by {objective} ({direction(objective)})")
+    print(markdown(table.drop(columns=["run_id"]).head(args.top)), end="")
+    if len(table) > args.top:
+        print(f"... {len(table) - args.top} more rows in ranking.csv")
+    print(f"report: {out}" + (f" (and artifacts report/ of run {parent.info.run_id})" if parent else ""))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m runner.report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--experiment", default="backprop-lab", help="experiment name (default: backprop-lab)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--sweep", help="sweep id or parent run id (default: the latest sweep)")
+    which.add_argument("--all", action="store_true", help="every run of the experiment, not one sweep")
+    parser.add_argument("--objective", help="rank by this metric (default: the sweep's tracking.objective)")
+    parser.add_argument("--tracking-uri", help="default: MLFLOW_TRACKING_URI, else SQLite under outputs/")
+    parser.add_argument("--top", type=int, default=20, help="rows to print (all are written)")
+    args = parser.parse_args(argv)
+    from mlflow.tracking import MlflowClient
+
+    uri = args.tracking_uri or resolve_tracking_uri(None)
+    try:
+        report(MlflowClient(tracking_uri=uri), uri, args)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,253 @@
+"""Sweeps (`python -m runner -m ...`): one parent MLflow run per sweep, one child run per job.
+
+`SweepCallback`, a Hydra callback (conf/hydra/callbacks/sweep.yaml), runs in the process
+that launches the jobs. Before any job starts it creates the store, the experiment and the
+parent run, and writes the parent's id to `<hydra.sweep.dir>/sweep.json`; every job reads
+that file (`job_context`), so the id reaches jobs in this process, in joblib's worker
+processes and on SLURM nodes alike. When the jobs are done it records the sweep's summary
+on the parent (jobs FINISHED/FAILED, the best job by `tracking.objective`) and ends it.
+
+A job that diverges ends FAILED (tag diverged=true) and returns a finite worst value,
+so the sweep, and an Optuna study, go on.
+"""
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import secrets
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from runner.errors import UserError
+from runner.settings import OBJECTIVES
+
+SWEEP_FILE = "sweep.json"
+MAX_RUN_NAME = 240
+
+OmegaConf.register_new_resolver("blab.direction", lambda objective: direction(objective), replace=True)
+
+
+def direction(objective: str) -> str:
+    """'minimize' or 'maximize' for a `tracking.objective` (val_cost -> minimize)."""
+    if objective not in OBJECTIVES:
+        raise UserError(f"tracking.objective={objective!r} is invalid; accepted: {', '.join(OBJECTIVES)}")
+    return OBJECTIVES[objective]
+
+
+def objective_of(metrics: dict[str, float], objective: str) -> float | None:
+    """A run's final objective; the train metric of the same kind when there is no val split."""
+    return metrics.get(objective, metrics.get(objective.replace("val_", "train_")))
+
+
+def all_runs(client, experiment_ids: list[str], filter_string: str = "", page: int = 5000) -> list:
+    """Every run matching filter_string, fetched page by page (a page holds `page` runs)."""
+    runs, token = [], None
+    while True:
+        found = client.search_runs(experiment_ids, filter_string, max_results=page, page_token=token)
+        runs.extend(found)
+        token = found.token
+        if not token:
+            return runs
+
+
+def children_filter(parent_run_id: str) -> str:
+    """The search_runs filter for the child runs of a parent."""
+    return f"tags.`mlflow.parentRunId` = '{parent_run_id}'"
+
+
+def _key(override: str) -> str:
+    """'+experiment=x' -> 'experiment'; 'regularization.lam=1' -> 'regularization.lam'."""
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def swept(config: DictConfig) -> tuple[list[str], list[str]]:
+    """The sweep's search space as 'key=spec' strings (command line and hydra.sweeper.params), and its keys."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    given = list(config.hydra.overrides.task)
+    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
+    given += [f"{key}={value}" for key, value in params.items()]
+    specs = [o.input_line for o in OverridesParser.create().parse_overrides(given) if o.is_sweep_override()]
+    return specs, [_key(spec) for spec in specs]
+
+
+class SweepCallback(Callback):
+    """Hydra callback: the parent run of a sweep, made before the jobs and closed after them."""
+
+    def __init__(self):
+        self.sweep: dict = {}  # what sweep.json holds; plain data, as joblib pickles the callback
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        from runner.tracking import Tracker, resolve_tracking_uri
+
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        objective = str(config.tracking.objective)
+        specs, keys = swept(config)
+        sweep_id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+        # Creating the store and experiment here, once, spares the jobs a race to create them.
+        tracker = Tracker(resolve_tracking_uri(config.tracking.uri), str(config.tracking.experiment), sweep_dir)
+        overrides = " ".join(config.hydra.overrides.task)
+        hydra_overrides = [o for o in config.hydra.overrides.hydra if not o.startswith("hydra.mode=")]
+        tags = {"sweep.id": sweep_id, "sweep.role": "parent", "sweep.dir": str(sweep_dir),
+                "sweep.overrides": overrides or "(none)", "sweep.space": " ".join(specs) or "(none)",
+                "sweep.sweeper": str(config.hydra.sweeper._target_).rsplit(".", 1)[-1],
+                "sweep.launcher": str(config.hydra.launcher._target_).rsplit(".", 1)[-1],
+                "sweep.objective": objective, "sweep.direction": direction(objective),
+                "command": " ".join(["python -m runner -m", *hydra_overrides, *config.hydra.overrides.task])}
+        name = ("sweep " + (" ".join(specs) or overrides))[:MAX_RUN_NAME]
+        parent_run_id = tracker.start(name, tags, {})
+        self.sweep = {"id": sweep_id, "parent_run_id": parent_run_id, "swept_keys": keys, "dir": str(sweep_dir),
+                      "uri": tracker.uri, "experiment": str(config.tracking.experiment), "objective": objective}
+        (sweep_dir / SWEEP_FILE).write_text(json.dumps(self.sweep, indent=2))
+        print(f"sweep {sweep_id}: parent run {parent_run_id} ({name})")
+        atexit.register(self._end_if_open)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        if self.sweep:
+            self._end("FINISHED")
+
+    def _end_if_open(self) -> None:
+        """At exit: a sweep stopped by an error never reaches on_multirun_end; its parent ends FAILED."""
+        if self.sweep:
+            self._end("FAILED", "the sweep stopped before all its jobs returned")
+
+    def _end(self, status: str, reason: str | None = None) -> None:
+        """Record the summary of the children on the parent run and end it."""
+        from mlflow.entities import Param
+
+        from runner.tracking import Tracker
+
+        sweep, self.sweep = self.sweep, {}
+        tracker = Tracker(sweep["uri"], sweep["experiment"], Path(sweep["dir"]))
+        tracker.run_id = sweep["parent_run_id"]  # the Tracker goes on with the parent made at the start
+        summary = summarize(all_runs(tracker.client, [tracker.experiment_id], children_filter(tracker.run_id)),
+                            sweep["objective"])
+        summary.jobs_launched = len(list(Path(sweep["dir"]).glob("**/.hydra/overrides.yaml")))
+        for key, value in summary.metrics().items():
+            tracker.metric(key, value, 0)
+        if summary.best_params:
+            params = [Param(f"best.{key}", value) for key, value in summary.best_params.items()]
+            tracker.client.log_batch(tracker.run_id, params=params)
+        tracker.set_tags({**summary.tags(), **({"failure_reason": reason} if reason else {})})
+        for name in ("multirun.yaml", "optimization_results.yaml"):
+            tracker.artifact(Path(sweep["dir"]) / name)
+        if summary.finished == 0:
+            status = "FAILED"
+        tracker.finish(status)
+        print(summary.text(sweep["id"], tracker.run_id))
+
+
+@dataclass
+class Summary:
+    """What a sweep's child runs add up to."""
+
+    objective: str
+    statuses: dict[str, int]
+    best_run_id: str | None = None
+    best_run_name: str | None = None
+    best_value: float | None = None
+    best_params: dict[str, str] = field(default_factory=dict)
+    jobs_launched: int = 0
+
+    @property
+    def finished(self) -> int:
+        return self.statuses.get("FINISHED", 0)
+
+    def metrics(self) -> dict[str, float]:
+        values = {"jobs": sum(self.statuses.values()), "jobs_launched": self.jobs_launched,
+                  **{f"jobs_{s.lower()}": self.statuses.get(s, 0) for s in ("FINISHED", "FAILED", "KILLED")}}
+        if self.best_value is not None:
+            values[f"best_{self.objective}"] = self.best_value
+        return values
+
+    def tags(self) -> dict[str, str]:
+        if self.best_run_id is None:
+            return {}
+        return {"best.run_id": self.best_run_id, "best.run_name": self.best_run_name or "",
+                "best.overrides": " ".join(f"{k}={v}" for k, v in self.best_params.items())}
+
+    def text(self, sweep_id: str, parent_run_id: str) -> str:
+        counts = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items())) or "no runs"
+        lines = [f"sweep {sweep_id}: {sum(self.statuses.values())} of {self.jobs_launched} jobs recorded ({counts});"
+                 f" parent run {parent_run_id}"]
+        if self.best_run_id:
+            params = " ".join(f"{k}={v}" for k, v in self.best_params.items()) or "(no swept parameters)"
+            lines.append(f"  best {self.objective} {self.best_value:.6g}: {params} (run {self.best_run_id})")
+        lines.append(f"  report: python -m runner.report --sweep {sweep_id}")
+        return "\n".join(lines)
+
+
+def summarize(children: list, objective: str) -> Summary:
+    """Count the children by status; the best FINISHED child by the objective and its swept parameters."""
+    statuses: dict[str, int] = {}
+    for run in children:
+        statuses[run.info.status] = statuses.get(run.info.status, 0) + 1
+    summary = Summary(objective, statuses)
+    finished = sorted((run for run in children if run.info.status == "FINISHED"), key=lambda run: run.info.start_time)
+    scored = [(objective_of(run.data.metrics, objective), run) for run in finished]  # ties: the earliest job
+    scored = [(value, run) for value, run in scored if value is not None]
+    if scored:
+        sign = 1.0 if direction(objective) == "minimize" else -1.0
+        value, best = min(scored, key=lambda pair: sign * pair[0])
+        overrides = best.data.tags.get("sweep.job_overrides", "").split()
+        summary.best_run_id, summary.best_run_name, summary.best_value = best.info.run_id, best.info.run_name, value
+        summary.best_params = {_key(o): o.split("=", 1)[1] for o in overrides if "=" in o}
+    return summary
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a job needs to know of its sweep: the parent run, its own name and tags, its BLAS threads."""
+
+    parent_run_id: str | None = None
+    name: str | None = None
+    tags: dict = field(default_factory=dict)
+    blas_threads: int | None = None
+
+    def limits(self):
+        """Limit BLAS/OpenMP threads while the job trains (jobs in parallel would oversubscribe the cores)."""
+        if self.blas_threads is None:
+            return contextlib.nullcontext()
+        from threadpoolctl import threadpool_limits
+
+        return threadpool_limits(limits=self.blas_threads)
+
+
+def job_context(hydra_cfg, config: dict) -> Job:
+    """The Job of this Hydra job: in a multirun, read from the sweep's sweep.json; else only BLAS threads."""
+    threads = blas_threads(config.get("workers") or {}, str(hydra_cfg.launcher._target_))
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return Job(blas_threads=threads)
+    path = Path(str(hydra_cfg.sweep.dir)) / SWEEP_FILE
+    if not path.exists():
+        print(f"warning: {path} is missing (is hydra/callbacks=sweep configured?); this job has no parent run",
+              file=sys.stderr)
+        return Job(blas_threads=threads)
+    sweep = json.loads(path.read_text())
+    overrides = list(hydra_cfg.overrides.task)
+    own = [o for o in overrides if _key(o) in sweep["swept_keys"]] or overrides
+    name = " ".join(own) or "(defaults)"
+    tags = {"sweep.id": sweep["id"], "sweep.role": "job", "sweep.job": str(hydra_cfg.job.num),
+            "sweep.job_overrides": name}
+    return Job(sweep["parent_run_id"], name[:MAX_RUN_NAME], tags, threads)
+
+
+def blas_threads(workers: dict, launcher_target: str) -> int | None:
+    """workers.blas_threads: an integer >= 1, or auto: 1 under a parallel launcher, else no limit (None)."""
+    for key in workers:
+        if key != "blas_threads":
+            raise UserError(f"unknown key workers.{key}; accepted keys: blas_threads")
+    value = workers.get("blas_threads", "auto")
+    if value in ("auto", None):
+        return None if launcher_target.endswith("BasicLauncher") else 1
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise UserError(f"workers.blas_threads={value!r} is invalid; accepted: auto, or an integer >= 1")

@@ -1,0 +1,109 @@
+"""`python -m runner.report` on a real sweep: the ranked table (CSV, Markdown), the figures,
+and the artifacts on the parent run; the bulk SQL read of metric histories against MLflow's API.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import FAST
+
+PNG = b"\x89PNG\r\n\x1a\n"
+METRICS = ["val_cost", "val_accuracy", "train_cost", "train_accuracy", "test_accuracy", "train_seconds"]
+
+
+def report_cli(store, *args: str) -> subprocess.CompletedProcess:
+    """`python -m runner.report ARGS` in a subprocess against the store."""
+    return store.module("runner.report", *args)
+
+
+@pytest.fixture(scope="module")
+def sweep(store):
+    """A 2 x 2 sweep, learning rate x lambda, and its report: (sweep id, parent id, children, report process)."""
+    overrides = [o for o in FAST if not o.startswith("optimizer.lr")]
+    result = store.cli("-m", *overrides, "optimizer.lr=0.3,1", "regularization.lam=0,1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    sweep_id, parent_id = re.search(r"^sweep (\S+): parent run (\w+)", result.stdout, re.MULTILINE).groups()
+    ids = [e.experiment_id for e in store.client.search_experiments()]
+    runs = store.client.search_runs(ids, f"tags.`mlflow.parentRunId` = '{parent_id}'")
+    return sweep_id, parent_id, runs, report_cli(store, "--sweep", sweep_id)
+
+
+@pytest.mark.slow
+def test_the_table_ranks_one_row_per_job_by_the_objective(store, sweep):
+    sweep_id, _, runs, result = sweep
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(store.root / "outputs" / "reports" / sweep_id / "ranking.csv")
+    assert list(table.columns) == ["rank", "run_name", "status", "optimizer.lr", "regularization.lam", *METRICS,
+                                   "run_id"]
+    assert sorted(table["run_id"]) == sorted(run.info.run_id for run in runs)
+    assert list(table["rank"]) == [1, 2, 3, 4]
+    assert list(table["val_cost"]) == sorted(run.data.metrics["val_cost"] for run in runs)
+    by_id = {run.info.run_id: run for run in runs}
+    for row in table.to_dict("records"):
+        run = by_id[row["run_id"]]
+        assert row["status"] == "FINISHED"
+        assert row["optimizer.lr"] == float(run.data.params["optimizer.lr"])
+        assert row["regularization.lam"] == float(run.data.params["regularization.lam"])
+        assert row["val_accuracy"] == pytest.approx(run.data.metrics["val_accuracy"])
+
+
+@pytest.mark.slow
+def test_the_report_writes_markdown_and_figures_prints_the_table_and_logs_artifacts(store, sweep):
+    sweep_id, parent_id, _, result = sweep
+    folder = store.root / "outputs" / "reports" / sweep_id
+    markdown = (folder / "ranking.md").read_text().splitlines()
+    assert len(markdown) == 2 + 4
+    assert markdown[0].startswith("| rank | run_name | status | optimizer.lr | regularization.lam | val_cost")
+    assert markdown[0].replace(" | run_id", "") in result.stdout  # printed without the ids
+    for name in ("train_cost.png", "objective.png"):
+        assert (folder / name).read_bytes().startswith(PNG)
+    logged = {a.path for a in store.client.list_artifacts(parent_id, "report")}
+    assert logged == {f"report/{name}" for name in ("ranking.csv", "ranking.md", "train_cost.png", "objective.png")}
+
+
+@pytest.mark.slow
+def test_without_a_sweep_id_the_report_is_of_the_latest_sweep(store, sweep):
+    sweep_id = sweep[0]
+    result = report_cli(store, "--top", "2")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"{sweep_id}: 4 runs ranked by val_cost (minimize)")
+    assert "... 2 more rows in ranking.csv" in result.stdout
+
+
+@pytest.mark.slow
+def test_an_unknown_sweep_is_one_line_and_exit_code_2(store, sweep):
+    result = report_cli(store, "--sweep", "no-such-sweep")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: --sweep no-such-sweep is not a sweep") and result.stderr.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_the_bulk_sql_read_matches_mlflows_metric_history(store, sweep):
+    from runner.report import metric_histories
+
+    _, _, runs, _ = sweep
+    client = store.client
+    ids = [run.info.run_id for run in runs]
+    bulk = metric_histories(store.uri, client, runs[0].info.experiment_id, ids, "train_cost")
+    for run_id in ids:
+        reference = sorted((m.step, m.value) for m in client.get_metric_history(run_id, "train_cost"))
+        mine = bulk[bulk["run_id"] == run_id]
+        assert list(zip(mine["step"], mine["value"])) == reference
+
+
+def test_the_ranking_puts_failed_runs_last_and_follows_the_objectives_direction():
+    from runner.report import ranking
+
+    frame = pd.DataFrame({"run_id": list("abcd"), "run_name": list("abcd"),
+                          "status": ["FINISHED", "FAILED", "FINISHED", "FINISHED"],
+                          "regularization.lam": ["0", "1", "3", "10"],
+                          "val_cost": [0.5, 0.1, 0.3, np.nan], "val_accuracy": [0.7, 0.99, 0.9, 0.8]})
+    assert list(ranking(frame, ["regularization.lam"], "val_cost")["run_id"]) == ["c", "a", "d", "b"]
+    table = ranking(frame, ["regularization.lam"], "val_accuracy")
+    assert list(table["run_id"]) == ["c", "d", "a", "b"]
+    assert list(table["regularization.lam"]) == [3, 10, 0, 1]  # numbers, not strings

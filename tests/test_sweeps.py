@@ -1,0 +1,259 @@
+"""Sweeps end to end: `python -m runner -m ...` in a subprocess, read back with the MLflow client.
+
+A sweep is one parent run (made by runner.sweep.SweepCallback before the first job) and one
+child run per job; the tests check that nothing is lost with parallel workers, a store that
+does not exist yet, a job that diverges, Optuna, and a real `mlflow server`.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+import yaml
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from mlflow.tracking import MlflowClient
+from omegaconf import OmegaConf
+
+import runner.app  # noqa: F401  (registers the resolvers conf/config.yaml uses)
+from conftest import FAST, PROJECT_ROOT, Store
+
+
+# FAST without its optimizer, for sweeps that choose it: moons, 100 points, a 2-5-1 network.
+BASE = tuple(o for o in FAST if not o.startswith("optimizer"))
+JOBLIB = ("hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+PER_EPOCH = ("train_cost", "val_cost", "train_accuracy", "val_accuracy")
+
+
+def started(result: subprocess.CompletedProcess) -> tuple[str, str]:
+    """(sweep id, parent run id), as the sweep printed them before its first job."""
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    match = re.search(r"^sweep (\S+): parent run (\w+)", result.stdout, re.MULTILINE)
+    assert match, result.stdout
+    return match.group(1), match.group(2)
+
+
+def children(client, parent_run_id: str) -> list:
+    """The child runs of a parent, in the order their jobs started."""
+    ids = [e.experiment_id for e in client.search_experiments()]
+    runs = client.search_runs(ids, f"tags.`mlflow.parentRunId` = '{parent_run_id}'")
+    return sorted(runs, key=lambda run: run.info.start_time)
+
+
+def assert_complete(client, run, epochs: int = 12) -> None:
+    """A FINISHED run with every per-epoch metric at every epoch 0..epochs, and its weights."""
+    assert run.info.status == "FINISHED", run.data.tags.get("failure_reason")
+    for key in PER_EPOCH:
+        steps = sorted(m.step for m in client.get_metric_history(run.info.run_id, key))
+        assert steps == list(range(epochs + 1)), key
+    assert "weights.npz" in {a.path for a in client.list_artifacts(run.info.run_id)}
+
+
+@pytest.fixture(scope="module")
+def grid(store):
+    """A 2 x 3 grid, optimizer x lambda, with the basic launcher: (sweep id, parent, children)."""
+    result = store.cli("-m", *BASE, "optimizer=batch_gd,sgd", "optimizer.epochs=12", "regularization.lam=0,1,3")
+    sweep_id, parent_id = started(result)
+    return sweep_id, store.client.get_run(parent_id), children(store.client, parent_id)
+
+
+@pytest.mark.slow
+def test_a_grid_sweep_is_one_parent_with_a_child_run_per_job(store, grid):
+    sweep_id, parent, runs = grid
+    expected = {f"optimizer={o} regularization.lam={lam}" for o, lam in itertools.product(("batch_gd", "sgd"),
+                                                                                           (0, 1, 3))}
+    assert sorted(run.info.run_name for run in runs) == sorted(expected)
+    for run in runs:
+        assert_complete(store.client, run)
+        assert run.data.tags["sweep.id"] == sweep_id
+        assert run.data.tags["sweep.job_overrides"] == run.info.run_name
+    assert parent.info.status == "FINISHED"
+    assert "mlflow.parentRunId" not in parent.data.tags
+    assert parent.info.run_name == "sweep optimizer=batch_gd,sgd regularization.lam=0,1,3"
+    assert parent.data.tags["sweep.id"] == sweep_id
+    assert "optimizer=batch_gd,sgd" in parent.data.tags["sweep.overrides"]
+    assert parent.data.tags["sweep.objective"] == "val_cost" and parent.data.tags["sweep.direction"] == "minimize"
+
+
+@pytest.mark.slow
+def test_the_parent_holds_the_summary_and_the_best_job(grid):
+    _, parent, runs = grid
+    metrics, params, tags = parent.data.metrics, parent.data.params, parent.data.tags
+    counts = [metrics[f"jobs{suffix}"] for suffix in ("", "_launched", "_finished", "_failed")]
+    assert counts == [6, 6, 6, 0]
+    best = min(runs, key=lambda run: run.data.metrics["val_cost"])
+    assert metrics["best_val_cost"] == pytest.approx(best.data.metrics["val_cost"])
+    assert tags["best.run_id"] == best.info.run_id
+    assert f"optimizer={params['best.optimizer']} regularization.lam={params['best.regularization.lam']}" \
+        == best.info.run_name
+
+
+@pytest.mark.slow
+def test_parallel_jobs_into_a_store_that_does_not_exist_yet_lose_nothing(tmp_path):
+    """Two joblib workers, four jobs, a store created by the sweep itself; three times, a fresh store each."""
+    for attempt in range(3):
+        fresh = Store(tmp_path / f"fresh{attempt}")
+        fresh.root.mkdir()
+        assert not (fresh.root / "mlflow.db").exists()
+        result = fresh.cli("-m", *JOBLIB, *FAST, "regularization.lam=0,1,2,3")
+        _, parent_id = started(result)
+        assert "database is locked" not in result.stderr
+        runs = children(fresh.client, parent_id)
+        assert sorted(run.info.run_name for run in runs) == [f"regularization.lam={lam}" for lam in range(4)]
+        for run in runs:
+            assert_complete(fresh.client, run)
+            assert run.data.tags["blas_threads"].startswith("1 ")  # what was in force, e.g. '1 (auto: ...)'
+        parent = fresh.client.get_run(parent_id)
+        assert parent.info.status == "FINISHED" and parent.data.metrics["jobs_finished"] == 4
+        assert len(fresh.runs()) == 5  # the parent and its four jobs, nothing else
+
+
+def compose(*overrides: str, hydra: bool = True):
+    """The config `python -m runner -m OVERRIDES` would compose, with Hydra's own part (unresolved) or not."""
+    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
+        return hydra_compose(config_name="config", overrides=list(overrides), return_hydra_config=hydra)
+
+
+@pytest.mark.parametrize("objective, direction", [("val_cost", "minimize"), ("val_accuracy", "maximize")])
+def test_the_optuna_preset_searches_four_values_in_the_objectives_direction(objective, direction):
+    cfg = compose("+experiment=optuna_search", f"tracking.objective={objective}")
+    assert cfg.hydra.sweeper._target_.endswith("OptunaSweeper")
+    assert cfg.hydra.sweeper.direction == direction
+    assert set(cfg.hydra.sweeper.params) == {"optimizer", "optimizer.lr", "regularization.lam",
+                                             "architecture.hidden.0"}
+    assert "sweep" in cfg.hydra.callbacks
+
+
+def test_every_value_of_the_optuna_search_space_instantiates():
+    """Each choice, and both ends of each interval, appear in one of a few configs built and validated."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from runner.experiment import prepare
+
+    params = compose("+experiment=optuna_search").hydra.sweeper.params
+    space = {}
+    for override in OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()]):
+        value = override.value()
+        space[override.key_or_group] = list(value.list) if override.is_choice_sweep() else [value.start, value.end]
+    for i in range(max(len(values) for values in space.values())):
+        chosen = [f"{key}={values[i % len(values)]}" for key, values in space.items()]
+        config = OmegaConf.to_container(compose(*BASE, *chosen, hydra=False), resolve=True)
+        plugins = prepare(config).plugins
+        assert plugins["optimizer"].name == space["optimizer"][i % 3]
+
+
+def test_the_lambda_preset_and_the_slurm_launcher_compose():
+    assert compose("+experiment=lambda_sweep").hydra.sweeper.params["regularization.lam"].startswith("0,0.001,")
+    launcher = compose("hydra/launcher=submitit_slurm").hydra.launcher
+    assert launcher._target_ == "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
+    assert launcher.cpus_per_task == 1
+
+
+def test_blas_threads_is_one_under_a_parallel_launcher_unless_set():
+    from runner.errors import UserError
+    from runner.sweep import blas_threads
+
+    joblib = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
+    assert blas_threads({}, joblib) == 1
+    assert blas_threads({"blas_threads": "auto"}, "hydra._internal.core_plugins.basic_launcher.BasicLauncher") is None
+    assert blas_threads({"blas_threads": 2}, joblib) == 2
+    for bad in ({"blas_threads": 0}, {"blas_threads": "one"}, {"threads": 1}):
+        with pytest.raises(UserError, match="workers"):
+            blas_threads(bad, joblib)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", ["basic", "joblib"])
+def test_a_job_that_diverges_fails_and_the_sweep_goes_on(store, launcher):
+    overrides = (*(o for o in FAST if not o.startswith("optimizer.lr")), "optimizer.lr=0.5,1e6")
+    result = store.cli("-m", f"hydra/launcher={launcher}", *overrides)
+    _, parent_id = started(result)
+    good, diverged = sorted(children(store.client, parent_id), key=lambda run: float(run.data.params["optimizer.lr"]))
+    assert_complete(store.client, good)
+    assert diverged.info.status == "FAILED"
+    assert diverged.data.tags["diverged"] == "true"
+    assert "diverged" in diverged.data.tags["failure_reason"]
+    parent = store.client.get_run(parent_id)
+    assert parent.info.status == "FINISHED"
+    assert (parent.data.metrics["jobs_finished"], parent.data.metrics["jobs_failed"]) == (1, 1)
+    assert parent.data.tags["best.run_id"] == good.info.run_id
+
+
+@pytest.mark.slow
+def test_an_optuna_study_logs_its_best_trial_on_the_parent(store, tmp_path):
+    result = store.cli("-m", "hydra/sweeper=optuna", "+experiment=optuna_search", "hydra.sweeper.n_trials=3",
+                       *BASE, "optimizer.epochs=12", "tracking.objective=val_accuracy")
+    _, parent_id = started(result)
+    assert "Directions: ['maximize']" in result.stdout + result.stderr
+    runs = children(store.client, parent_id)
+    assert len(runs) == 3
+    parent = store.client.get_run(parent_id)
+    study = yaml.safe_load(store.download(parent_id, "optimization_results.yaml").read_text())
+    assert set(study["best_params"]) == {"optimizer", "optimizer.lr", "regularization.lam", "architecture.hidden.0"}
+    assert {k: str(v) for k, v in study["best_params"].items()} == \
+        {k.removeprefix("best."): v for k, v in parent.data.params.items()}
+    assert parent.data.metrics["best_val_accuracy"] == pytest.approx(study["best_value"])
+    assert parent.data.metrics["best_val_accuracy"] == max(run.data.metrics["val_accuracy"] for run in runs)
+    assert parent.data.tags["sweep.direction"] == "maximize"
+    assert f"best val_accuracy {study['best_value']:.6g}" in result.stdout
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    """A real `mlflow server` on 127.0.0.1 (free port, SQLite backend, served artifacts); stopped after."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    log = open(tmp_path / "server.log", "w")
+    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+                               "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+                               "--artifacts-destination", str(tmp_path / "served"), "--serve-artifacts",
+                               "--workers", "1"],
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert server.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "mlflow server did not answer /health in 180 s"
+            time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # the server, its uvicorn worker and job consumers
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+        log.close()
+
+
+@pytest.mark.slow
+def test_a_parallel_sweep_against_an_mlflow_server(tmp_path, mlflow_server):
+    local = Store(tmp_path / "client")
+    local.root.mkdir()
+    result = local.cli("-m", *FAST, "regularization.lam=0,1,2,3", MLFLOW_TRACKING_URI=mlflow_server)
+    _, parent_id = started(result)
+    client = MlflowClient(tracking_uri=mlflow_server)
+    runs = children(client, parent_id)
+    assert len(runs) == 4
+    for run in runs:
+        assert_complete(client, run)
+        assert run.info.artifact_uri.startswith("mlflow-artifacts:")
+    assert client.get_run(parent_id).data.metrics["jobs_finished"] == 4
+    assert not (local.root / "mlflow.db").exists()  # everything went to the server
+    assert len(list((tmp_path / "served").glob("**/weights.npz"))) == 4
