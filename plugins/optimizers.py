@@ -3,6 +3,12 @@
 Optimizers see only the objective's J and D: lambda lives in the cost side, so a
 per-sample or mini-batch step uses that batch's mean data gradient plus the
 penalty's gradient with m = the training-set size, exactly as the full batch does.
+
+SGD and MiniBatch run their epochs compiled (plugins.compiled_steps, `backend: numba`)
+when the objective's cost, activation and penalty are ones the compiled loop mirrors
+and, for batches of b > 1 rows, the network is small enough that the row loop beats
+numpy's matrix products; otherwise they run this module's numpy loop. `backend_used`
+says which ran.
 """
 from __future__ import annotations
 
@@ -11,8 +17,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize as scipy_minimize
 
-from plugins._checks import is_number, non_negative_integer, positive_integer, positive_number, require
+from plugins._checks import is_number, non_negative_integer, one_of, positive_integer, positive_number, require
 from runner.core.network import roll, unroll
+
+BACKENDS = ("numba", "numpy")
+COMPILED_BATCH_WORK = 500_000  # batch rows x weights; above it numpy's matrix products beat the compiled row loop
 
 
 @dataclass
@@ -59,9 +68,50 @@ class _GradientSteps:
         return None
 
     def update(self, Theta, D, state):
-        """Plain gradient step, in place: Theta(l) := Theta(l) - lr * D(l)."""
+        """Plain gradient step, in place: Theta(l) := Theta(l) - lr * D(l) (D is this step's own, so scaled in place)."""
         for T, Dl in zip(Theta, D):
-            T -= self.lr * Dl
+            Dl *= self.lr
+            T -= Dl
+
+
+@dataclass
+class _PlainSteps(_GradientSteps):
+    """Plain steps in b-row batches, compiled with numba when the objective allows (`backend`)."""
+
+    backend: str = "numba"
+
+    def __post_init__(self):
+        super().__post_init__()
+        one_of("backend", self.backend, BACKENDS)
+
+    def minimize(self, objective, Theta, rng, callback):
+        work = self.batch_size * sum(T.size for T in Theta)
+        compiled = self.backend == "numba" and (self.batch_size == 1 or work <= COMPILED_BATCH_WORK)
+        epoch_of = compiled_epoch(objective) if compiled else None
+        self.backend_used = "numba" if epoch_of else "numpy"
+        if epoch_of is None:
+            return super().minimize(objective, Theta, rng, callback)
+        m = objective.m
+        require(self.batch_size <= m, "batch_size", self.batch_size,
+                f"an integer from 1 to the training-set size m = {m}")
+        shapes = [T.shape for T in Theta]
+        theta = unroll(Theta).astype(objective.X.dtype)  # a copy: the start stays as it was
+        Theta = roll(theta, shapes)  # views: the callback sees every step
+        layer_sizes = [shapes[0][1] - 1] + [rows for rows, _ in shapes]
+        for epoch in range(1, self.epochs + 1):
+            order = rng.permutation(m) if self.shuffle else np.arange(m)  # as `batches` draws it
+            epoch_of(theta, layer_sizes, order, self.batch_size, self.lr)
+            callback(epoch, Theta)
+        return Theta
+
+
+def compiled_epoch(objective):
+    """plugins.compiled_steps' epoch for this objective, or None (numba missing, or plugins it does not mirror)."""
+    try:
+        from plugins.compiled_steps import kernel_for
+    except ImportError:
+        return None
+    return kernel_for(objective)
 
 
 @dataclass
@@ -76,7 +126,7 @@ class BatchGD(_GradientSteps):
 
 
 @dataclass
-class SGD(_GradientSteps):
+class SGD(_PlainSteps):
     """Per-sample gradient descent as the course states it: for each sample in turn forward,
     backprop and update at once. Shuffled every epoch from the run's seed unless shuffle=false."""
 
@@ -87,7 +137,7 @@ class SGD(_GradientSteps):
 
 
 @dataclass
-class MiniBatch(_GradientSteps):
+class MiniBatch(_PlainSteps):
     """Mini-batch gradient descent: updates from the mean gradient of batch_size samples."""
 
     lr: float = 0.5

@@ -1,6 +1,6 @@
 """The Hydra entry point: compose the config, run the experiment, print a summary.
 
-This module and runner.__main__ are the only places that know Hydra.
+This module, runner.__main__ and runner.sweep (the sweep's callback) are the only places that know Hydra.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from omegaconf.errors import OmegaConfBaseException
 from runner.errors import UserError, one_line
 from runner.experiment import Outcome, objective_value, run_experiment, worst_value
 from runner.paths import PROJECT_ROOT, outputs_dir
+from runner.sweep import job_context
 
 OmegaConf.register_new_resolver("blab.outputs", lambda: str(outputs_dir()), replace=True)
 
@@ -69,7 +70,11 @@ def main(cfg: DictConfig) -> float:
     hydra_cfg = HydraConfig.get()
     try:
         config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
-        outcome = run_experiment(config, Path(hydra_cfg.runtime.output_dir), run_tags(config, hydra_cfg))
+        job = job_context(hydra_cfg, config)  # in a sweep: its parent run, this job's name, BLAS threads
+        with job.limits():
+            outcome = run_experiment(config, Path(hydra_cfg.runtime.output_dir),
+                                     {**run_tags(config, hydra_cfg), **job.tags},
+                                     parent_run_id=job.parent_run_id, name=job.name)
     except (UserError, OmegaConfBaseException) as error:
         # Raised past Hydra's job wrapper an Exception would be reported twice; SystemExit is not.
         if os.environ.get("BACKPROP_LAB_DEBUG") == "1":

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import yaml
 
 from runner import plots
+from runner.blas import limit_blas_threads
 from runner.core.activations import get_activation
+from runner.core.differences import central_differences
 from runner.core.gradcheck import GradCheck, choose_mode, gradient_check
 from runner.core.network import NetworkObjective, accuracy, one_hot
 from runner.core.training import Diverged, DivergenceGuard, train
@@ -71,12 +74,20 @@ def prepare(config: dict, allowed: tuple[str, ...] | None = None) -> Setup:
         layer_sizes = plugins["architecture"].layer_sizes(splits.n_features, splits.n_classes)
     except (ValueError, OSError) as error:
         raise UserError(qualify("dataset", error)) from None
+    batch_size = getattr(plugins["optimizer"], "batch_size", None)
+    if batch_size is not None and batch_size > splits.train.m:
+        raise UserError(f"optimizer.batch_size={batch_size} is invalid; accepted: an integer from 1 to "
+                        f"the training-set size m = {splits.train.m}")
     try:
         Theta0 = plugins["initializer"](layer_sizes, init_rng)
     except (ValueError, OSError) as error:
         raise UserError(qualify("initializer", error)) from None
     K = layer_sizes[-1]
-    objective = NetworkObjective(splits.train.X, one_hot(splits.train.y, K),
+    dtype = np.dtype(settings.dtype)  # cast once: every epoch then runs in it, nothing is copied per epoch
+    splits = replace(splits, **{part: replace(getattr(splits, part), X=getattr(splits, part).X.astype(dtype))
+                                for part in ("train", "val", "test") if getattr(splits, part) is not None})
+    Theta0 = [T.astype(dtype) for T in Theta0]
+    objective = NetworkObjective(splits.train.X, one_hot(splits.train.y, K).astype(dtype),
                                  get_activation(plugins["architecture"].activation),
                                  plugins["cost"], plugins["regularization"])
     return Setup(settings, plugins, splits, layer_sizes, Theta0, objective, optimizer_rng, check_rng)
@@ -105,6 +116,7 @@ class EpochRecorder:
     last_check: GradCheck | None = None
     checked_epochs: set = field(default_factory=set)
     check_seconds: float = 0.0
+    val_objective: NetworkObjective | None = None  # made once: it keeps its buffers from epoch to epoch
 
     def __call__(self, epoch: int, Theta: list) -> None:
         s = self.setup
@@ -118,7 +130,10 @@ class EpochRecorder:
         val_accuracy = None
         if s.splits.val is not None:
             val = s.splits.val
-            val_cost = NetworkObjective(val.X, one_hot(val.y, s.layer_sizes[-1]), g, cost, _NO_PENALTY).value(Theta)
+            if self.val_objective is None:
+                self.val_objective = NetworkObjective(val.X, one_hot(val.y, s.layer_sizes[-1]).astype(val.X.dtype),
+                                                      g, cost, _NO_PENALTY)
+            val_cost = self.val_objective.value(Theta)
             val_accuracy = accuracy(Theta, val.X, val.y, g, cost)
             self.tracker.metric("val_cost", val_cost, epoch)
             self.tracker.metric("val_accuracy", val_accuracy, epoch)
@@ -135,8 +150,10 @@ class EpochRecorder:
         n_params = sum(T.size for T in Theta)
         mode = choose_mode(n_params) if settings.mode == "auto" else settings.mode
         _, D = objective.value_and_gradient(Theta, rows)
-        result = gradient_check(lambda T: objective.value(T, rows), Theta, D, mode=mode, eps=settings.eps,
-                                n_samples=settings.coordinates, rng=self.setup.check_rng)
+        exact = objective.in_float64()  # differences divide by eps: they need float64's digits
+        result = gradient_check(lambda T: exact.value(T, rows), Theta, D, mode=mode, eps=settings.eps,
+                                n_samples=settings.coordinates, rng=self.setup.check_rng,
+                                differences=partial(central_differences, exact, rows=rows))
         self.tracker.metric("gradcheck_rel_error", result.rel_error, epoch)
         self.last_check = result
         self.checked_epochs.add(epoch)
@@ -175,8 +192,12 @@ def worst_value(name: str) -> float:
 
 
 def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = None,
-                   parent_run_id: str | None = None, allowed: tuple[str, ...] | None = None) -> Outcome:
-    """Train one network from a resolved config and record it in MLflow; return its outcome."""
+                   parent_run_id: str | None = None, allowed: tuple[str, ...] | None = None,
+                   name: str | None = None) -> Outcome:
+    """Train one network from a resolved config and record it in MLflow; return its outcome.
+
+    `name` is the run's name (a sweep job's overrides); by default `run_name` of its plugins.
+    """
     started = time.perf_counter()
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -187,10 +208,12 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     plugin_tags = {f"plugin.{group}": getattr(setup.plugins[group], "name", type(setup.plugins[group]).__name__)
                    for group in PLUGIN_GROUPS}
-    run_id = tracker.start(run_name(setup.plugins), {**plugin_tags, **(tags or {})}, flatten(config), parent_run_id)
+    run_id = tracker.start(name or run_name(setup.plugins), {**plugin_tags, **(tags or {})}, flatten(config),
+                           parent_run_id)
     progress = Progress(setup.plugins["optimizer"].epochs, settings.tracking.progress)
     recorder = EpochRecorder(setup, tracker, progress)
     status, reason, Theta = "FINISHED", None, setup.Theta0
+    blas = limit_blas_threads(config.get("workers") or {}, setup.layer_sizes, setup.objective.m)
     previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupted) if _main_thread() else None
     try:
         train_started = time.perf_counter()
@@ -206,6 +229,8 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
                        recorder.last_epoch)
         weights = save_weights(Theta, run_dir / "weights.npz")
         tracker.flush()
+        backend = getattr(setup.plugins["optimizer"], "backend_used", None)
+        tracker.set_tags({"blas_threads": blas.description, **({"optimizer.backend": backend} if backend else {})})
         write_artifacts(tracker, setup, Theta, run_dir, run_name(setup.plugins))
         if reason:
             tracker.set_tags({"failure_reason": reason, "diverged": "true"})
@@ -219,6 +244,7 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
         _finish_quietly(tracker, "FAILED", f"{type(error).__name__}: {error}")
         raise
     finally:
+        blas.restore()
         if previous_sigterm is not None:
             signal.signal(signal.SIGTERM, previous_sigterm)
     tracker.finish(status)

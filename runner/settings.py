@@ -1,4 +1,4 @@
-"""Validation of the config's own (non-plugin) settings: seed, gradient check, tracking."""
+"""Validation of the config's own (non-plugin) settings: seed, dtype, gradient check, tracking."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,6 +7,7 @@ from runner.core.gradcheck import MODES
 from runner.errors import UserError
 
 PLUGIN_GROUPS = ("dataset", "architecture", "initializer", "optimizer", "cost", "regularization")
+DTYPES = ("float64", "float32")
 OBJECTIVES = {"val_cost": "minimize", "val_accuracy": "maximize", "train_cost": "minimize",
               "train_accuracy": "maximize", "test_accuracy": "maximize"}
 
@@ -68,13 +69,15 @@ class RunSettings:
     seed: int
     gradcheck: GradcheckSettings
     tracking: TrackingSettings
+    dtype: str = "float64"
 
     @classmethod
     def from_dict(cls, cfg: dict) -> "RunSettings":
         """Build and validate from the resolved config (plain dict); unknown keys are rejected."""
         _check(_is_int(cfg.get("seed")) and cfg["seed"] >= 0, "seed", cfg.get("seed"), "an integer >= 0")
+        _check(cfg.get("dtype", "float64") in DTYPES, "dtype", cfg.get("dtype"), ", ".join(DTYPES))
         return cls(cfg["seed"], _section(GradcheckSettings, "gradcheck", cfg.get("gradcheck") or {}),
-                   _section(TrackingSettings, "tracking", cfg.get("tracking") or {}))
+                   _section(TrackingSettings, "tracking", cfg.get("tracking") or {}), cfg.get("dtype", "float64"))
 
 
 def _section(kind, name: str, values: dict):

@@ -3,9 +3,13 @@
 Metrics are kept in memory and sent in batches of up to 1000, because one
 log_metric call to SQLite costs milliseconds; they are also written to
 metrics.csv in the run's output folder, so nothing is lost if the store is.
+
+Parallel jobs may share one SQLite file: its schema is created under a file lock
+beside it, and a call that meets "database is locked" is retried.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import os
@@ -39,6 +43,72 @@ def flatten(config: dict, prefix: str = "") -> dict[str, str]:
     return flat
 
 
+def _store_lock(uri: str):
+    """A file lock beside a SQLite store (mlflow.db.lock); no lock for other stores."""
+    if not uri.startswith("sqlite:///") or ":memory:" in uri:
+        return contextlib.nullcontext()
+    from filelock import FileLock
+
+    path = Path(uri.removeprefix("sqlite:///").split("?")[0])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(f"{path}.lock", timeout=300)
+
+
+class _Retrying:
+    """An MlflowClient whose calls are retried when SQLite says "database is locked".
+
+    MLflow waits 20 s for SQLite's write lock, but a transaction that already read can be
+    refused at once when another process writes; trying again later succeeds.
+    """
+
+    ATTEMPTS = 6
+
+    def __init__(self, client):
+        self._client = client
+
+    def __getattr__(self, name):
+        method = getattr(self._client, name)
+        if not callable(method):
+            return method
+
+        def call(*args, **kwargs):
+            for attempt in range(self.ATTEMPTS):
+                try:
+                    return method(*args, **kwargs)
+                except Exception as error:
+                    if "database is locked" not in str(error) or attempt == self.ATTEMPTS - 1:
+                        raise
+                    time.sleep(0.1 * 2**attempt)
+
+        return call
+
+
+def unusable_store(uri: str, error: BaseException) -> UserError:
+    """The one-line error for a tracking store that cannot be used."""
+    detail = " ".join(str(error).split())[:200]
+    return UserError(f"tracking URI {uri!r} cannot be used ({detail}); "
+                     "accepted: a reachable MLflow tracking URI (set MLFLOW_TRACKING_URI)")
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail fast, before any training, when an HTTP tracking server does not answer its /health.
+
+    MLflow's own client retries a dead server with backoff for minutes.
+    """
+    if not uri.startswith(("http://", "https://")):
+        return
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as response:
+            response.read()
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        raise UserError(f"tracking URI {uri!r} cannot be reached ({reason}); "
+                        "accepted: a running MLflow server (start one with `mlflow server`)") from None
+
+
 class Tracker:
     """One MLflow run: created by `start`, fed metrics and artifacts, closed by `finish`."""
 
@@ -47,8 +117,13 @@ class Tracker:
 
         self.uri = uri
         self.local_dir = Path(local_dir)
-        self.client = MlflowClient(tracking_uri=uri)
-        self.experiment_id = self._experiment_id(experiment)
+        check_reachable(uri)
+        with _store_lock(uri):  # a new SQLite file gets its schema from one process only
+            try:
+                self.client = _Retrying(MlflowClient(tracking_uri=uri))
+            except Exception as error:  # an unknown scheme fails here, before any call
+                raise unusable_store(uri, error) from None
+            self.experiment_id = self._experiment_id(experiment)
         self.run_id: str | None = None
         self._pending: list = []
         self.history: list[tuple[str, float, int]] = []
@@ -65,8 +140,7 @@ class Tracker:
 
             if isinstance(error, MlflowException) and "already exists" in str(error):
                 return self.client.get_experiment_by_name(name).experiment_id
-            raise UserError(f"tracking URI {self.uri!r} cannot be used ({' '.join(str(error).split())[:200]}); "
-                            "accepted: a reachable MLflow tracking URI (set MLFLOW_TRACKING_URI)") from None
+            raise unusable_store(self.uri, error) from None
 
     def start(self, run_name: str, tags: dict[str, str], params: dict[str, str], parent_run_id: str | None = None) -> str:
         """Create the run (RUNNING) and record its params and tags."""

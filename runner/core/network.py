@@ -6,12 +6,13 @@ unit handled as Theta[l][:, 0] added to every row (no column of ones is built).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from runner.core.activations import Activation
 from runner.core.protocols import Cost, Regularization, Weights
+from runner.core.workspace import Workspace
 
 
 def theta_shapes(layer_sizes: list[int]) -> list[tuple[int, int]]:
@@ -76,13 +77,19 @@ def backprop(Theta: Weights, a: list[np.ndarray], delta_L: np.ndarray, g: Activa
 
 @dataclass
 class NetworkObjective:
-    """J(Theta) = cost over the training set + regularization penalty, and its gradient D."""
+    """J(Theta) = cost over the training set + regularization penalty, and its gradient D.
+
+    Computed in `Workspace` buffers kept per batch size (the whole set, a mini-batch, its
+    last shorter batch), in X's dtype; `forward` and `backprop` above are the plain
+    formulas the workspace is tested against.
+    """
 
     X: np.ndarray
     Y: np.ndarray
     activation: Activation
     cost: Cost
     regularization: Regularization
+    _workspaces: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def m(self) -> int:
@@ -90,23 +97,47 @@ class NetworkObjective:
 
     def value(self, Theta: Weights, rows: slice | np.ndarray | None = None) -> float:
         """J(Theta) on the given rows; the penalty always divides by the full m."""
-        X, Y = self._rows(rows)
-        a, z = forward(Theta, X, self.activation, self.cost)
-        return float(self.cost.value(z, a[-1], Y) + self.regularization.penalty(Theta, self.m))
+        workspace, Y = self._prepare(Theta, rows)
+        Theta = workspace.cast(Theta)
+        z, h = workspace.forward(Theta, self.activation, self.cost)
+        return float(self.cost.value(z, h, Y) + self.regularization.penalty(Theta, self.m))
 
     def value_and_gradient(self, Theta: Weights, rows: slice | np.ndarray | None = None) -> tuple[float, Weights]:
         """J and D(l) = Delta(l)/m_rows + d penalty/d Theta(l) (bias columns excluded)."""
-        X, Y = self._rows(rows)
-        a, z = forward(Theta, X, self.activation, self.cost)
-        J = self.cost.value(z, a[-1], Y) + self.regularization.penalty(Theta, self.m)
-        D = backprop(Theta, a, self.cost.delta(z, a[-1], Y), self.activation)
+        workspace, Y = self._prepare(Theta, rows)
+        Theta = workspace.cast(Theta)
+        z, h = workspace.forward(Theta, self.activation, self.cost)
+        J = self.cost.value(z, h, Y) + self.regularization.penalty(Theta, self.m)
+        D = workspace.backprop(Theta, self.cost.delta(z, h, Y), self.activation)
         self.regularization.add_gradient(D, Theta, self.m)
         return float(J), D
 
-    def _rows(self, rows):
+    def in_float64(self) -> "NetworkObjective":
+        """The same J in float64 (itself when it already is): central differences divide by eps."""
+        if self.X.dtype == np.float64 and self.Y.dtype == np.float64:
+            return self
+        return NetworkObjective(self.X.astype(np.float64), self.Y.astype(np.float64), self.activation,
+                                self.cost, self.regularization)
+
+    def _prepare(self, Theta: Weights, rows) -> tuple[Workspace, np.ndarray]:
+        """The workspace for these rows and Theta's layers, its A(0) holding the rows of X; and their Y.
+
+        The whole set's workspace copies X once, when it is made; a batch's rows are copied in each call.
+        """
+        sizes = [T.shape[1] - 1 for T in Theta] + [Theta[-1].shape[0]]
         if rows is None:
-            return self.X, self.Y
-        return self.X[rows], self.Y[rows]
+            key = ("all", *sizes)
+            if key not in self._workspaces:
+                self._workspaces[key] = Workspace(sizes, self.m, self.X.dtype, self.X)
+            return self._workspaces[key], self.Y
+        X, Y = self.X[rows], self.Y[rows]
+        key = (X.shape[0], *sizes)
+        if key not in self._workspaces:
+            if len(self._workspaces) >= 4:  # a run needs three at most: all rows, a batch, the last batch
+                self._workspaces.clear()
+            self._workspaces[key] = Workspace(sizes, X.shape[0], self.X.dtype)
+        self._workspaces[key].load(X)
+        return self._workspaces[key], Y
 
 
 def predict(Theta: Weights, X: np.ndarray, g: Activation, cost: Cost) -> np.ndarray:

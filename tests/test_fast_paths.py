@@ -1,0 +1,298 @@
+"""The fast paths compute the same numbers as the reference paths (nothing here is timed):
+the workspace's in-place full batch against the plain forward/backprop formulas, the
+compiled (numba) SGD and mini-batch epochs against the numpy loop on the same seed,
+the batched central differences against the naive loop, float32 against float64, and
+the run's BLAS thread limit and dtype setting.
+"""
+from __future__ import annotations
+
+import tracemalloc
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+from conftest import random_problem
+
+from plugins.costs import CrossEntropy, MeanSquaredError, SoftmaxCrossEntropy
+from plugins.optimizers import COMPILED_BATCH_WORK, SGD, BatchGD, MiniBatch
+from plugins.regularization import L1, L2, NoRegularization
+from runner.blas import SMALL_PRODUCT, largest_product, limit_blas_threads
+from runner.core.activations import Activation, get_activation, sigmoid
+from runner.core.differences import central_differences, locate
+from runner.core.gradcheck import gradient_check, naive_differences
+from runner.core.network import NetworkObjective, backprop, forward, theta_shapes, unroll
+from runner.core.workspace import activate_in_place
+from runner.errors import UserError
+from runner.settings import RunSettings
+
+COSTS = {"cross_entropy": CrossEntropy, "mse": MeanSquaredError, "softmax_cross_entropy": SoftmaxCrossEntropy}
+PENALTIES = {"l2": lambda: L2(lam=0.7), "l1": lambda: L1(lam=0.7), "none": NoRegularization}
+NOOP = lambda epoch, Theta: None  # noqa: E731
+
+
+def make(sizes, m=12, seed=0, activation="sigmoid", cost="cross_entropy", penalty="l2", dtype=np.float64):
+    problem = random_problem(sizes, m=m, seed=seed, activation=activation)
+    obj = NetworkObjective(problem.X.astype(dtype), problem.Y.astype(dtype), get_activation(activation),
+                           COSTS[cost](), PENALTIES[penalty]())
+    return obj, [T.astype(dtype) for T in problem.Theta]
+
+
+def reference(obj, Theta, rows=None):
+    """J and D by the plain formulas: runner.core.network.forward and backprop on X[rows]."""
+    X, Y = (obj.X, obj.Y) if rows is None else (obj.X[rows], obj.Y[rows])
+    a, z = forward(Theta, X, obj.activation, obj.cost)
+    J = obj.cost.value(z, a[-1], Y) + obj.regularization.penalty(Theta, obj.m)
+    D = backprop(Theta, a, obj.cost.delta(z, a[-1], Y), obj.activation)
+    obj.regularization.add_gradient(D, Theta, obj.m)
+    return J, D
+
+
+def assert_close(A, B, rtol, atol=0.0):
+    for a, b in zip(A, B):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+
+
+# --- the workspace: preallocated, in place, against the plain formulas ----------------------------
+
+@pytest.mark.parametrize("sizes", [[4, 5, 3], [4, 3, 1], [3, 4, 3, 2], [5, 2]])
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("cost", list(COSTS))
+def test_workspace_full_batch_equals_the_plain_formulas(sizes, activation, cost):
+    obj, Theta = make(sizes, activation=activation, cost=cost)
+    J_ref, D_ref = reference(obj, Theta)
+    for _ in range(2):  # the second call reuses every buffer
+        J, D = obj.value_and_gradient(Theta)
+        assert J == pytest.approx(J_ref, rel=1e-13) and obj.value(Theta) == J
+        assert_close(D, D_ref, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("rows", [slice(2, 7), np.array([0, 3, 4, 9]), np.array([5]), slice(11, 12)])
+def test_workspace_batches_equal_the_plain_formulas_on_those_rows(rows):
+    obj, Theta = make([4, 5, 3], penalty="l1")
+    for _ in range(2):
+        J, D = obj.value_and_gradient(Theta, rows)
+        J_ref, D_ref = reference(obj, Theta, rows)
+        assert J == pytest.approx(J_ref, rel=1e-13)
+        assert_close(D, D_ref, rtol=1e-12, atol=1e-15)
+    obj.value_and_gradient(Theta)  # the whole set's workspace beside the batch's
+    assert obj.value(Theta, rows) == pytest.approx(J_ref, rel=1e-13)
+
+
+def test_the_gradient_is_the_callers_and_theta_is_left_alone():
+    obj, Theta = make([4, 5, 3])
+    before = [T.copy() for T in Theta]
+    _, D1 = obj.value_and_gradient(Theta)
+    kept = [Dl.copy() for Dl in D1]
+    _, D2 = obj.value_and_gradient([2 * T for T in Theta])
+    assert_close(D1, kept, rtol=0)  # a later call does not write into an earlier D
+    assert all(a is not b for a, b in zip(D1, D2))
+    assert_close(Theta, before, rtol=0)
+
+
+def test_an_epoch_does_not_copy_x():
+    """X is laid into the workspace once; after that an epoch allocates far less than X itself."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4000, 150))
+    obj = NetworkObjective(X, np.eye(3)[rng.integers(0, 3, 4000)], get_activation("sigmoid"), CrossEntropy(), L2())
+    Theta = [rng.uniform(-0.1, 0.1, shape) for shape in theta_shapes([150, 8, 3])]
+    optimizer = BatchGD(lr=0.1, epochs=3)
+    optimizer.minimize(obj, Theta, None, NOOP)
+    tracemalloc.start()
+    try:
+        optimizer.minimize(obj, Theta, None, NOOP)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < X.nbytes / 4, (peak, X.nbytes)
+
+
+def test_batch_gd_epoch_in_place_is_theta_minus_lr_d_by_the_plain_formulas():
+    obj, Theta = make([4, 5, 4, 3], cost="softmax_cross_entropy")
+    expected = [T.copy() for T in Theta]
+    for _ in range(3):
+        _, D = reference(obj, expected)
+        expected = [T - 0.5 * Dl for T, Dl in zip(expected, D)]
+    assert_close(BatchGD(lr=0.5, epochs=3).minimize(obj, Theta, None, NOOP), expected, rtol=1e-12, atol=1e-14)
+
+
+def test_in_place_activations_equal_the_activation_functions():
+    z = np.random.default_rng(0).normal(0, 30, (50, 7))
+    z[0, :3] = [-800.0, 800.0, 0.0]
+    for name in ("sigmoid", "tanh", "relu"):
+        a = z.copy()
+        activate_in_place(get_activation(name), a)
+        np.testing.assert_array_equal(a, get_activation(name).g(z))
+    own = Activation("softsign", lambda z: z / (1 + np.abs(z)), lambda a: (1 - np.abs(a)) ** 2)
+    a = z.copy()
+    activate_in_place(own, a)
+    np.testing.assert_array_equal(a, own.g(z))
+    assert sigmoid(0.0) == 0.5 and sigmoid(np.float64(-800.0)) == 0.0
+
+
+# --- compiled SGD and mini-batch against the numpy loop ------------------------------------------
+
+@pytest.mark.parametrize("penalty", list(PENALTIES))
+@pytest.mark.parametrize("cost", list(COSTS))
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+def test_numba_sgd_equals_numpy_sgd_on_the_same_seed(activation, cost, penalty):
+    obj, Theta = make([4, 5, 3], m=15, activation=activation, cost=cost, penalty=penalty)
+    fast, slow = SGD(lr=0.2, epochs=2), SGD(lr=0.2, epochs=2, backend="numpy")
+    A = fast.minimize(obj, Theta, np.random.default_rng(7), NOOP)
+    B = slow.minimize(obj, Theta, np.random.default_rng(7), NOOP)
+    assert (fast.backend_used, slow.backend_used) == ("numba", "numpy")
+    assert_close(A, B, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("sizes, cost", [([4, 6, 5, 3], "softmax_cross_entropy"), ([4, 3, 1], "softmax_cross_entropy"),
+                                         ([4, 3, 1], "mse"), ([6, 2], "cross_entropy")])
+@pytest.mark.parametrize("batch_size, shuffle", [(1, False), (1, True), (4, True), (5, False), (15, True)])
+def test_numba_steps_equal_numpy_steps_for_every_batch_size(sizes, cost, batch_size, shuffle):
+    obj, Theta = make(sizes, m=15, cost=cost, penalty="l2")
+    kind = SGD if batch_size == 1 else MiniBatch
+    extra = {} if batch_size == 1 else {"batch_size": batch_size}
+    fast = kind(lr=0.3, epochs=3, shuffle=shuffle, **extra)
+    slow = kind(lr=0.3, epochs=3, shuffle=shuffle, backend="numpy", **extra)
+    seen = []
+    A = fast.minimize(obj, Theta, np.random.default_rng(3), lambda e, T: seen.append(unroll(T).copy()))
+    B = slow.minimize(obj, Theta, np.random.default_rng(3), NOOP)
+    assert fast.backend_used == "numba" and len(seen) == 3
+    np.testing.assert_array_equal(seen[-1], unroll(A))
+    assert_close(A, B, rtol=1e-12, atol=1e-12)
+
+
+def test_numba_sgd_in_float32_stays_close_to_float64():
+    obj64, Theta = make([4, 5, 3], m=15)
+    obj32, Theta32 = make([4, 5, 3], m=15, dtype=np.float32)
+    A = SGD(lr=0.2, epochs=2).minimize(obj32, Theta32, np.random.default_rng(1), NOOP)
+    B = SGD(lr=0.2, epochs=2).minimize(obj64, Theta, np.random.default_rng(1), NOOP)
+    assert all(T.dtype == np.float32 for T in A)
+    assert_close(A, B, rtol=1e-4, atol=1e-5)
+
+
+@dataclass
+class Hinge:
+    """A cost the compiled loop does not know: it must fall back to numpy."""
+
+    name: str = field(default="hinge", init=False)
+
+    def output(self, z):
+        return sigmoid(z)
+
+    def value(self, z, h, Y):
+        return float(np.sum((h - Y) ** 2) / z.shape[0])
+
+    def delta(self, z, h, Y):
+        return 2 * (h - Y) * h * (1 - h)
+
+
+def test_unknown_plugins_and_large_batches_fall_back_to_numpy():
+    problem = random_problem([4, 5, 3], m=12)
+    obj = NetworkObjective(problem.X, problem.Y, get_activation("sigmoid"), Hinge(), L2())
+    optimizer = SGD(epochs=1)
+    optimizer.minimize(obj, problem.Theta, np.random.default_rng(0), NOOP)
+    assert optimizer.backend_used == "numpy"
+
+    rng = np.random.default_rng(0)
+    wide = NetworkObjective(rng.standard_normal((40, 300)), np.eye(2)[rng.integers(0, 2, 40)],
+                            get_activation("sigmoid"), CrossEntropy(), L2())
+    Theta = [rng.uniform(-0.1, 0.1, s) for s in theta_shapes([300, 60, 2])]
+    assert 32 * sum(T.size for T in Theta) > COMPILED_BATCH_WORK
+    batches, single = MiniBatch(epochs=1, batch_size=32), SGD(epochs=1)
+    batches.minimize(wide, Theta, rng, NOOP)
+    single.minimize(wide, Theta, rng, NOOP)
+    assert (batches.backend_used, single.backend_used) == ("numpy", "numba")
+    with pytest.raises(ValueError, match="backend='jax'"):
+        SGD(backend="jax")
+
+
+# --- batched central differences against the naive loop -----------------------------------------
+
+@pytest.mark.parametrize("sizes", [[4, 5, 3], [3, 4, 3, 2], [4, 3, 1], [5, 2], [3, 4, 4, 3, 2]])
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("cost", list(COSTS))
+@pytest.mark.parametrize("penalty", list(PENALTIES))
+def test_fast_differences_equal_the_naive_loop(sizes, activation, cost, penalty):
+    obj, Theta = make(sizes, m=9, activation=activation, cost=cost, penalty=penalty)
+    coords = np.arange(unroll(Theta).size)
+    fast = central_differences(obj, Theta, coords, 1e-4)
+    naive = naive_differences(obj.value, Theta, coords, 1e-4)
+    assert np.linalg.norm(fast - naive) <= 1e-8 * np.linalg.norm(naive)
+
+
+def test_fast_differences_on_rows_and_a_sample_of_coordinates(monkeypatch):
+    obj, Theta = make([4, 6, 5, 3], m=20, cost="softmax_cross_entropy", penalty="l1")
+    rows = slice(3, 14)
+    coords = np.random.default_rng(0).choice(unroll(Theta).size, 30, replace=False)
+    naive = naive_differences(lambda T: obj.value(T, rows), Theta, coords, 1e-4)
+    monkeypatch.setattr("runner.core.differences.MAX_ELEMENTS", 50)  # many small chunks
+    fast = central_differences(obj, Theta, coords, 1e-4, rows=rows)
+    assert np.linalg.norm(fast - naive) <= 1e-8 * np.linalg.norm(naive)
+
+
+def test_gradient_check_with_fast_differences_matches_the_naive_check():
+    obj, Theta = make([4, 5, 3], m=10)
+    _, D = obj.value_and_gradient(Theta)
+    naive = gradient_check(obj.value, Theta, D)
+    fast = gradient_check(obj.value, Theta, D, differences=lambda T, k, eps: central_differences(obj, T, k, eps))
+    assert fast.rel_error == pytest.approx(naive.rel_error, rel=1e-3) and fast.rel_error < 1e-8
+    assert (fast.n_checked, fast.n_evaluations) == (naive.n_checked, naive.n_evaluations) == (43, 86)
+    wrong = [Dl.copy() for Dl in D]
+    wrong[0][1, 2] += 0.01
+    assert gradient_check(obj.value, Theta, wrong, differences=lambda T, k, eps: central_differences(obj, T, k, eps)
+                          ).rel_error > 1e-3
+
+
+def test_locate_inverts_unrolling():
+    shapes = theta_shapes([3, 4, 2])
+    Theta = [np.arange(r * c).reshape(r, c) + 100 * l for l, (r, c) in enumerate(shapes)]
+    theta = unroll(Theta)
+    l, i, j = locate(np.arange(theta.size), shapes)
+    assert all(Theta[a][b, c] == theta[k] for k, (a, b, c) in enumerate(zip(l, i, j)))
+
+
+# --- float32 ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cost", list(COSTS))
+def test_float32_objective_stays_float32_and_close_to_float64(cost):
+    obj64, Theta = make([4, 5, 4, 3], cost=cost)
+    obj32, Theta32 = make([4, 5, 4, 3], cost=cost, dtype=np.float32)
+    J32, D32 = obj32.value_and_gradient(Theta)  # float64 weights are cast once, to X's dtype
+    J64, D64 = obj64.value_and_gradient(Theta)
+    assert all(Dl.dtype == np.float32 for Dl in D32)
+    assert J32 == pytest.approx(J64, rel=1e-5)
+    assert_close(D32, D64, rtol=1e-3, atol=1e-5)
+    A = BatchGD(lr=0.5, epochs=5).minimize(obj32, Theta32, None, NOOP)
+    B = BatchGD(lr=0.5, epochs=5).minimize(obj64, Theta, None, NOOP)
+    assert_close(A, B, rtol=1e-4, atol=1e-5)
+    assert obj32.in_float64().X.dtype == np.float64 and obj64.in_float64() is obj64
+
+
+def test_dtype_setting_is_validated():
+    base = {"seed": 0}
+    assert RunSettings.from_dict(base).dtype == "float64"
+    assert RunSettings.from_dict({**base, "dtype": "float32"}).dtype == "float32"
+    with pytest.raises(UserError, match="dtype='float16' is invalid; accepted: float64, float32"):
+        RunSettings.from_dict({**base, "dtype": "float16"})
+
+
+# --- BLAS threads of a run -------------------------------------------------------------------------
+
+def test_blas_threads_one_for_small_networks_as_configured_otherwise():
+    from threadpoolctl import threadpool_info
+
+    def threads():
+        return max(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+
+    before = threads()
+    assert largest_product([64, 25, 10], 1078) < SMALL_PRODUCT < largest_product([400, 100, 10], 16000)
+    small = limit_blas_threads({"blas_threads": "auto"}, [64, 25, 10], 1078)
+    assert small.description == "1 (auto: small network)" and threads() == 1
+    small.restore()
+    assert threads() == before
+    large = limit_blas_threads({}, [400, 100, 10], 16000)
+    assert large.description == f"{before} (auto: large network)"
+    large.restore()
+    configured = limit_blas_threads({"blas_threads": 1}, [400, 100, 10], 16000)
+    assert configured.description == "1 (configured)" and threads() == 1
+    configured.restore()
+    assert threads() == before

@@ -1,0 +1,131 @@
+"""Trustworthy runs: divergence, interrupts, bitwise reproducibility, safe replay."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import FAST
+
+pytestmark = pytest.mark.slow
+
+
+def run_id_of(result: subprocess.CompletedProcess) -> str:
+    """The run id from the summary's first line, 'run <id>: STATUS'."""
+    return result.stdout.split("run ", 1)[1].split(":", 1)[0]
+
+
+def weights_path_of(result: subprocess.CompletedProcess) -> Path:
+    return Path(result.stdout.split("weights ", 1)[1].split()[0])
+
+
+def histories(client, run_id: str) -> dict[str, list[tuple[int, float]]]:
+    metrics = client.get_run(run_id).data.metrics
+    return {key: [(m.step, m.value) for m in client.get_metric_history(run_id, key)]
+            for key in metrics if key not in ("train_seconds", "epochs_per_second")}
+
+
+def test_an_absurd_learning_rate_ends_failed_with_the_reason_and_keeps_finite_weights(new_store):
+    result = new_store.cli(*FAST, "optimizer.lr=1e7", "optimizer.epochs=50")
+    assert result.returncode == 1, result.stderr
+    (run,) = new_store.runs()
+    assert run.info.status == "FAILED"
+    reason = run.data.tags["failure_reason"]
+    assert "diverged at epoch" in reason and ("exploded" in reason or "nan" in reason or "inf" in reason)
+    assert run.data.tags["diverged"] == "true"
+    assert "FAILED" in result.stdout and "diverged" in result.stdout
+    with np.load(weights_path_of(result), allow_pickle=False) as npz:
+        assert all(np.all(np.isfinite(npz[k])) for k in npz.files)
+    last_logged = max(step for step, _ in histories(new_store.client, run.info.run_id)["train_cost"])
+    assert last_logged >= 1
+
+
+def test_sigint_mid_training_ends_the_run_killed_with_its_metrics_and_weights(new_store):
+    env = new_store.env()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "runner", *FAST, "optimizer.epochs=1000000", "tracking.progress=on"],
+        cwd=new_store.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        seen = ""
+        while "epoch" not in seen and time.monotonic() < deadline:
+            seen += os.read(process.stderr.fileno(), 4096).decode()
+        time.sleep(1.0)  # let it train a while: many epochs buffered, none sent yet
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    assert "KILLED" in stderr and "Traceback" not in stderr
+    (run,) = new_store.runs()
+    assert run.info.status == "KILLED"
+    history = histories(new_store.client, run.info.run_id)["train_cost"]
+    assert len(history) > 10 and [s for s, _ in history] == list(range(len(history)))
+    artifacts = {a.path for a in new_store.client.list_artifacts(run.info.run_id)}
+    assert {"weights.npz", "metrics.csv"} <= artifacts
+    weights = new_store.download(run.info.run_id, "weights.npz")
+    with np.load(weights, allow_pickle=False) as npz:
+        assert sorted(npz.files) == ["Theta1", "Theta2"]
+
+
+def test_same_seed_gives_bitwise_identical_metrics_and_weights_and_another_seed_differs(new_store):
+    args = (*FAST, "optimizer=sgd", "optimizer.epochs=5", "gradcheck.every=2")
+    first, second, other = (new_store.cli(*args, f"seed={seed}") for seed in (7, 7, 8))
+    for result in (first, second, other):
+        assert result.returncode == 0, result.stderr
+    client = new_store.client
+    a, b, c = (histories(client, run_id_of(r)) for r in (first, second, other))
+    assert a == b
+    assert a["train_cost"] != c["train_cost"]
+    with np.load(weights_path_of(first)) as wa, np.load(weights_path_of(second)) as wb, \
+            np.load(weights_path_of(other)) as wc:
+        assert all(np.array_equal(wa[k], wb[k]) for k in wa.files)
+        assert not np.array_equal(wa["Theta1"], wc["Theta1"])
+    tags = client.get_run(run_id_of(first)).data.tags
+    assert tags["numpy_version"] == np.__version__ and "blas" in tags and "blas_threads" in tags
+
+
+def test_replay_of_a_normal_run_matches(new_store):
+    original = new_store.cli(*FAST, "optimizer=sgd", "optimizer.epochs=3")
+    assert original.returncode == 0, original.stderr
+    replay = new_store.module("runner.replay", run_id_of(original))
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    assert "MISMATCH" not in replay.stdout and "match    train_cost" in replay.stdout
+    runs = new_store.runs()
+    assert len(runs) == 2 and runs[1].data.tags["replay_of"] == run_id_of(original)
+
+
+@pytest.mark.parametrize("target, arguments", [
+    ("os.system", {"command": "touch {marker}"}),
+    ("subprocess.run", {"args": ["touch", "{marker}"]}),
+    ("builtins.eval", {"source": "open('{marker}', 'w')"}),
+])
+def test_replay_refuses_a_logged_config_that_names_code_outside_the_plugins(new_store, tmp_path, target, arguments):
+    original = new_store.cli(*FAST, "optimizer.epochs=2")
+    run_id = run_id_of(original)
+    config_path = new_store.download(run_id, "config.yaml")
+    config = yaml.safe_load(config_path.read_text())
+    marker = tmp_path / "marker"
+    filled = {k: (v.format(marker=marker) if isinstance(v, str) else [x.format(marker=marker) for x in v])
+              for k, v in arguments.items()}
+    config["initializer"] = {"_target_": target, **filled}
+    altered = tmp_path / "altered" / "config.yaml"
+    altered.parent.mkdir()
+    altered.write_text(yaml.safe_dump(config))
+    new_store.client.log_artifact(run_id, str(altered))  # overwrites the logged config.yaml
+    runs_before = len(new_store.runs())
+
+    replay = new_store.module("runner.replay", run_id)
+
+    assert replay.returncode == 2
+    assert f"initializer._target_='{target}' is not allowed" in replay.stderr
+    assert "Traceback" not in replay.stderr
+    assert not marker.exists()
+    assert len(new_store.runs()) == runs_before
