@@ -61,6 +61,10 @@ def summary(outcome: Outcome) -> str:
              f"  final cost {fmt('train_cost')}   gradient check {check_text}",
              f"  wall time  {outcome.seconds:.2f} s   weights {outcome.weights_path}",
              f"  dashboard  {ui}"]
+    if outcome.store_lost:
+        folder = outcome.weights_path.parent if outcome.weights_path else "the run folder"
+        lines.append(f"warning: the tracking store stopped answering ({outcome.store_lost}); the results are kept "
+                     f"in {folder}; upload them with: python -m runner.sync {folder}")
     return "\n".join(lines)
 
 

@@ -58,6 +58,7 @@ class Outcome:
     reason: str | None = None
     weights_path: Path | None = None
     tracking_uri: str = ""
+    store_lost: str | None = None  # why the store stopped answering; the results are in the run folder
 
 
 def prepare(config: dict, allowed: tuple[str, ...] | None = None) -> Setup:
@@ -230,14 +231,15 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
         weights = save_weights(Theta, run_dir / "weights.npz")
         tracker.flush()
         backend = getattr(setup.plugins["optimizer"], "backend_used", None)
-        tracker.set_tags({"blas_threads": blas.description, **({"optimizer.backend": backend} if backend else {})})
+        tracker.set_tags({"blas_threads": blas.description, **environment_tags(),
+                          **({"optimizer.backend": backend} if backend else {})})
         write_artifacts(tracker, setup, Theta, run_dir, run_name(setup.plugins))
         if reason:
             tracker.set_tags({"failure_reason": reason, "diverged": "true"})
     except KeyboardInterrupt:
         progress.close()
         save_weights(recorder.last_finite or setup.Theta0, run_dir / "weights.npz")
-        _finish_quietly(tracker, "KILLED", "interrupted by the user (SIGINT/SIGTERM)")
+        _finish_quietly(tracker, "KILLED", "interrupted by the user (SIGINT/SIGTERM)", run_dir)
         raise
     except BaseException as error:
         progress.close()
@@ -249,7 +251,7 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
             signal.signal(signal.SIGTERM, previous_sigterm)
     tracker.finish(status)
     return Outcome(run_id, status, metrics, recorder.last_check, time.perf_counter() - started, reason,
-                   weights, uri)
+                   weights, uri, tracker.lost)
 
 
 def final_metrics(setup: Setup, Theta: list, recorder: EpochRecorder, status: str) -> dict[str, float]:
@@ -286,14 +288,29 @@ def write_artifacts(tracker: Tracker, setup: Setup, Theta: list, run_dir: Path, 
         tracker.artifact(run_dir / ".hydra", ".hydra")
 
 
-def _finish_quietly(tracker: Tracker, status: str, reason: str) -> None:
-    """End the run with `status`, keeping its buffered metrics, without masking the original error."""
+def _finish_quietly(tracker: Tracker, status: str, reason: str, run_dir: Path | None = None) -> None:
+    """End the run with `status`, keeping its buffered metrics (and weights), without masking the error."""
     try:
-        tracker.write_metrics_csv()
         tracker.set_tags({"failure_reason": reason[:5000]})
+        tracker.flush()
+        if run_dir is not None:
+            tracker.artifact(tracker.write_metrics_csv())
+            tracker.artifact(run_dir / "weights.npz")
         tracker.finish(status)
     except Exception:
         pass
+
+
+def environment_tags() -> dict[str, str]:
+    """What a bitwise re-run needs to match: Python, numpy and the BLAS library with its threads."""
+    import platform
+
+    from threadpoolctl import threadpool_info
+
+    blas = [f"{p.get('internal_api')} {p.get('version')} ({p.get('num_threads')} threads)"
+            for p in threadpool_info() if p.get("user_api") == "blas"]
+    return {"python_version": platform.python_version(), "numpy_version": np.__version__,
+            "blas": "; ".join(blas) or "unknown", "platform": platform.platform()}
 
 
 def _raise_interrupted(signum, frame):

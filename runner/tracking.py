@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import json
 import logging
 import os
 import time
@@ -24,6 +25,7 @@ MAX_PARAMS_PER_BATCH = 100
 MAX_PARAM_LENGTH = 6000
 
 logging.getLogger("alembic").setLevel(logging.WARNING)
+logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
 
 
 def resolve_tracking_uri(configured: str | None) -> str:
@@ -118,13 +120,20 @@ class Tracker:
         self.uri = uri
         self.local_dir = Path(local_dir)
         check_reachable(uri)
+        if uri.startswith(("http://", "https://")):  # a server lost mid-run must not stall the run for minutes
+            for key, value in (("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2"), ("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1"),
+                               ("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")):
+                os.environ.setdefault(key, value)
         with _store_lock(uri):  # a new SQLite file gets its schema from one process only
             try:
                 self.client = _Retrying(MlflowClient(tracking_uri=uri))
             except Exception as error:  # an unknown scheme fails here, before any call
                 raise unusable_store(uri, error) from None
             self.experiment_id = self._experiment_id(experiment)
+        self.experiment = experiment
         self.run_id: str | None = None
+        self.lost: str | None = None
+        self.record: dict = {}
         self._pending: list = []
         self.history: list[tuple[str, float, int]] = []
 
@@ -148,6 +157,7 @@ class Tracker:
 
         if parent_run_id:
             tags = {**tags, "mlflow.parentRunId": parent_run_id}
+        self.record = {"experiment": self.experiment, "run_name": run_name, "tags": dict(tags), "params": params}
         run = self.client.create_run(self.experiment_id, tags=tags, run_name=run_name)
         self.run_id = run.info.run_id
         items = [Param(k, v) for k, v in params.items()]
@@ -162,16 +172,26 @@ class Tracker:
         self._pending.append(Metric(key, float(value), int(time.time() * 1000), int(step)))
         self.history.append((key, float(value), int(step)))
 
+    def _send(self, call, *args, **kwargs) -> None:
+        """One call to the store; once the store is lost, calls stop and the run is kept locally."""
+        if self.lost:
+            return
+        try:
+            call(*args, **kwargs)
+        except Exception as error:  # the store went away mid-run: keep training, keep results here
+            self.lost = " ".join(str(error).split())[:300] or type(error).__name__
+
     def flush(self) -> None:
         """Send the buffered metrics in batches of at most 1000."""
-        while self._pending:
+        while self._pending and not self.lost:
             batch, self._pending = self._pending[:MAX_METRICS_PER_BATCH], self._pending[MAX_METRICS_PER_BATCH:]
-            self.client.log_batch(self.run_id, metrics=batch)
+            self._send(self.client.log_batch, self.run_id, metrics=batch)
 
     def set_tags(self, tags: dict[str, str]) -> None:
         from mlflow.entities import RunTag
 
-        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+        self.record.setdefault("tags", {}).update({k: str(v) for k, v in tags.items()})
+        self._send(self.client.log_batch, self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
     def write_metrics_csv(self) -> Path:
         """All metrics of the run as metrics.csv (key, value, step) in the run's output folder."""
@@ -186,13 +206,19 @@ class Tracker:
         """Upload a file, or a folder's contents, as artifacts of the run."""
         path = Path(path)
         if path.is_dir():
-            self.client.log_artifacts(self.run_id, str(path), artifact_path)
+            self._send(self.client.log_artifacts, self.run_id, str(path), artifact_path)
         elif path.exists():
-            self.client.log_artifact(self.run_id, str(path), artifact_path)
+            self._send(self.client.log_artifact, self.run_id, str(path), artifact_path)
 
     def finish(self, status: str) -> None:
-        """Flush what is buffered and end the run as FINISHED, FAILED or KILLED."""
-        try:
-            self.flush()
-        finally:
-            self.client.set_terminated(self.run_id, status)
+        """Flush what is buffered, end the run as FINISHED, FAILED or KILLED, and write run.json.
+
+        run.json (name, experiment, params, tags, status) beside metrics.csv is what
+        `python -m runner.sync` uploads when the store was lost (`lost` says why).
+        """
+        self.flush()
+        self._send(self.client.set_terminated, self.run_id, status)
+        self.write_metrics_csv()
+        record = {**self.record, "status": status, "offline_run_id": self.run_id,
+                  "synced_run_id": None if self.lost else self.run_id, "lost": self.lost}
+        (self.local_dir / "run.json").write_text(json.dumps(record, indent=1))

@@ -10,8 +10,10 @@ the real `python -m runner` against them; `FAST` holds overrides for a run of a 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -233,3 +235,61 @@ def new_store(_store_template, tmp_path) -> Store:
     root = tmp_path / "store"
     root.mkdir()
     return _store_from(_store_template, root)
+
+
+# --- A real MLflow tracking server ------------------------------------------------------
+
+@contextlib.contextmanager
+def mlflow_server_at(folder: Path):
+    """A real `mlflow server` on 127.0.0.1 (free port, SQLite backend and served artifacts in
+    folder), yielding (url, process); stopped, with its worker processes, on exit."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    folder.mkdir(parents=True, exist_ok=True)
+    log = open(folder / "server.log", "w")
+    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+                               "--backend-store-uri", f"sqlite:///{folder / 'server.db'}",
+                               "--artifacts-destination", str(folder / "served"), "--serve-artifacts",
+                               "--workers", "1"],
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert server.poll() is None, (folder / "server.log").read_text()[-3000:]
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "mlflow server did not answer /health in 180 s"
+            time.sleep(0.5)
+        yield url, server
+    finally:
+        stop_server(server)
+        log.close()
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    """SIGTERM the server's whole process group (uvicorn worker, job runners); SIGKILL if it lingers."""
+    if server.poll() is not None:
+        return
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
+@pytest.fixture
+def mlflow_server(tmp_path):
+    """The URL of a real `mlflow server` that lives for one test."""
+    with mlflow_server_at(tmp_path / "server") as (url, _):
+        yield url

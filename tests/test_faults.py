@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from mlflow.tracking import MlflowClient
 
 from conftest import FAST
 
@@ -129,3 +130,41 @@ def test_replay_refuses_a_logged_config_that_names_code_outside_the_plugins(new_
     assert "Traceback" not in replay.stderr
     assert not marker.exists()
     assert len(new_store.runs()) == runs_before
+
+
+def test_a_server_lost_mid_run_keeps_the_results_locally_and_sync_uploads_them(tmp_path):
+    """A real server is killed while a run trains: the run completes, keeps its metrics and weights
+    in its folder, says so, and `runner.sync` uploads it, every metric step, to a new server."""
+    from conftest import Store, mlflow_server_at, stop_server
+
+    local = Store(tmp_path / "client")
+    local.root.mkdir()
+    with mlflow_server_at(tmp_path / "first") as (url, server):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "runner", *FAST, "dataset.n_samples=2000", "architecture.hidden=[25]",
+             "optimizer.epochs=20000", "tracking.progress=on"],
+            cwd=local.root, env=local.env(MLFLOW_TRACKING_URI=url),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        seen = ""
+        deadline = time.monotonic() + 120
+        while "epoch" not in seen and time.monotonic() < deadline:
+            seen += os.read(process.stderr.fileno(), 4096).decode()
+        stop_server(server)  # training goes on; the store is gone
+        stdout, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, stderr[-3000:]
+    assert "upload them with: python -m runner.sync" in stdout + stderr, stdout + stderr
+    run_dir = Path((stdout + stderr).split("python -m runner.sync ", 1)[1].split()[0])
+    assert (run_dir / "weights.npz").is_file() and (run_dir / "metrics.csv").is_file()
+    local_steps = [line for line in (run_dir / "metrics.csv").read_text().splitlines()[1:]
+                   if line.startswith("train_cost,")]
+    assert len(local_steps) > 10
+
+    with mlflow_server_at(tmp_path / "second") as (url, _):
+        synced = local.module("runner.sync", str(run_dir), MLFLOW_TRACKING_URI=url)
+        assert synced.returncode == 0, synced.stderr
+        client = MlflowClient(tracking_uri=url)
+        (run,) = client.search_runs([client.get_experiment_by_name("backprop-lab").experiment_id])
+        history = client.get_metric_history(run.info.run_id, "train_cost")
+        assert len(history) == len(local_steps)
+        assert {"weights.npz", "metrics.csv", "config.yaml"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert run.data.params["optimizer.lr"] == "1"

@@ -7,14 +7,8 @@ does not exist yet, a job that diverges, Optuna, and a real `mlflow server`.
 from __future__ import annotations
 
 import itertools
-import os
 import re
-import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 import yaml
@@ -204,42 +198,6 @@ def test_an_optuna_study_logs_its_best_trial_on_the_parent(store, tmp_path):
     assert parent.data.metrics["best_val_accuracy"] == max(run.data.metrics["val_accuracy"] for run in runs)
     assert parent.data.tags["sweep.direction"] == "maximize"
     assert f"best val_accuracy {study['best_value']:.6g}" in result.stdout
-
-
-@pytest.fixture
-def mlflow_server(tmp_path):
-    """A real `mlflow server` on 127.0.0.1 (free port, SQLite backend, served artifacts); stopped after."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    log = open(tmp_path / "server.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-                               "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-                               "--artifacts-destination", str(tmp_path / "served"), "--serve-artifacts",
-                               "--workers", "1"],
-                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert server.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "mlflow server did not answer /health in 180 s"
-            time.sleep(0.5)
-        yield url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)  # the server, its uvicorn worker and job consumers
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-        log.close()
 
 
 @pytest.mark.slow
