@@ -236,6 +236,7 @@ def tracking_warm(runs: int) -> list[dict]:
         try:
             with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
                 config = OmegaConf.to_container(compose("config", ["tracking.progress=off"]), resolve=True)
+            timed_cli.time_tracker()
             for n in range(runs + 1):  # the first run creates the store and imports: not counted
                 timed_cli.spent.update(open=0.0, log=0.0)
                 outcome = run_experiment(config, Path(tmp) / f"run{n}")

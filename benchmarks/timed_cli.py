@@ -11,8 +11,6 @@ import json
 import sys
 import time
 
-from runner import tracking
-
 spent = {"open": 0.0, "log": 0.0}
 
 
@@ -26,11 +24,21 @@ def _timed(method, bucket):
     return wrapper
 
 
-for _name in ("__init__", "start", "metric", "flush", "set_tags", "artifact", "finish", "write_metrics_csv"):
-    setattr(tracking.Tracker, _name, _timed(getattr(tracking.Tracker, _name), "open" if _name == "__init__" else "log"))
-atexit.register(lambda: print("MLFLOW_SECONDS " + json.dumps(spent), file=sys.stderr))
+def time_tracker() -> None:
+    """Wrap runner.tracking.Tracker's methods so that `spent` adds up their seconds (once per process)."""
+    from runner import tracking
+
+    if getattr(tracking.Tracker, "_timed", False):
+        return
+    for name in ("__init__", "start", "metric", "flush", "set_tags", "artifact", "finish", "write_metrics_csv"):
+        bucket = "open" if name == "__init__" else "log"
+        setattr(tracking.Tracker, name, _timed(getattr(tracking.Tracker, name), bucket))
+    tracking.Tracker._timed = True
+
 
 if __name__ == "__main__":
+    time_tracker()
+    atexit.register(lambda: print("MLFLOW_SECONDS " + json.dumps(spent), file=sys.stderr))
     from runner.__main__ import cli
 
     sys.exit(cli())

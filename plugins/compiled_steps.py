@@ -69,7 +69,7 @@ class CompiledEpoch:
                          np.empty(theta.size, dtype))
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, error_model="numpy")
 def _activate(code, z):
     if code == 0:
         return 1.0 / (1.0 + np.exp(-z))  # as runner.core.activations.sigmoid; exp(-z) = inf gives 0
@@ -78,7 +78,7 @@ def _activate(code, z):
     return max(z, 0.0)
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, error_model="numpy")
 def _derivative(code, a):
     if code == 0:
         return a * (1.0 - a)
@@ -87,7 +87,7 @@ def _derivative(code, a):
     return 1.0 if a > 0 else 0.0
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, error_model="numpy")
 def _layout(sizes):
     """Where Theta(l) starts in theta, and where layer l's units start in act and delta (layer 0: inputs)."""
     L = sizes.size - 1
@@ -98,7 +98,7 @@ def _layout(sizes):
     return offsets, starts
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, error_model="numpy")
 def _finish(l, sizes, starts, codes, act):
     """z(l+1) in act becomes a(l+1) = g(z), or h = the cost's output when l + 1 = L."""
     z = act[starts[l + 1]:starts[l + 1] + sizes[l + 1]]
@@ -118,7 +118,7 @@ def _finish(l, sizes, starts, codes, act):
             z[i] = 1.0 / (1.0 + np.exp(-z[i]))
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, error_model="numpy")
 def _forward(theta, sizes, offsets, starts, codes, act, first):
     """a(l+1) = g(Theta(l) [1, a(l)]) for one sample, inputs in act[:s_1]; layers before `first` hold z already."""
     for l in range(sizes.size - 1):
@@ -134,7 +134,7 @@ def _forward(theta, sizes, offsets, starts, codes, act, first):
         _finish(l, sizes, starts, codes, act)
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, error_model="numpy")
 def _output_delta(Y, r, sizes, starts, codes, act, delta):
     """delta(L) = h - y (cross-entropy with sigmoid or softmax), or (h - y) h (1 - h) (mse)."""
     out = starts[sizes.size - 1]
@@ -143,7 +143,7 @@ def _output_delta(Y, r, sizes, starts, codes, act, delta):
         delta[out + k] = (h - Y[r, k]) * h * (1.0 - h) if codes[1] == 1 else h - Y[r, k]
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, error_model="numpy")
 def _hidden_delta(theta, sizes, offsets, starts, codes, act, delta, l):
     """delta(l) = (Theta(l)[:, 1:]^T delta(l+1)) .* g'(z(l)), from Theta(l) as it is now."""
     s_in, here, below = sizes[l], starts[l + 1], starts[l]
@@ -157,7 +157,7 @@ def _hidden_delta(theta, sizes, offsets, starts, codes, act, delta, l):
         d_in[j] *= _derivative(codes[0], act[below + j])
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, error_model="numpy")
 def _penalty_step(w, g, lr, c, penalty):
     """w := w - lr * (g + c * penalty'(w)) for one row of Theta, the bias w[0] unpenalized."""
     w[0] -= lr * g[0]
@@ -172,7 +172,7 @@ def _penalty_step(w, g, lr, c, penalty):
             w[j] -= lr * g[j]
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, error_model="numpy")
 def _sample_step(w, x, d, lr, c, penalty, x_next):
     """w := w - lr * (d [1, x] + c * penalty'(w)); returns w_new . [1, x_next] (0 when x_next is empty)."""
     w[0] -= lr * d
@@ -189,7 +189,7 @@ def _sample_step(w, x, d, lr, c, penalty, x_next):
     return total + w[0]
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, error_model="numpy")
 def _sample_epoch(X, Y, theta, sizes, order, lr, c, codes, act, delta):
     """Per-sample steps over the rows in order; Theta(0)'s step also makes the next sample's z(1)."""
     L = sizes.size - 1
@@ -216,7 +216,7 @@ def _sample_epoch(X, Y, theta, sizes, order, lr, c, codes, act, delta):
             _forward(theta, sizes, offsets, starts, codes, act, 1)
 
 
-@njit(cache=True, fastmath=FAST)
+@njit(cache=True, fastmath=FAST, error_model="numpy")
 def _batch_epoch(X, Y, theta, sizes, order, batch_size, lr, c, codes, act, delta, D):
     """Steps of b sorted rows: D = Delta / b from each row's forward and backprop, then one step per row of Theta."""
     L = sizes.size - 1

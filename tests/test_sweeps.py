@@ -214,4 +214,4 @@ def test_a_parallel_sweep_against_an_mlflow_server(tmp_path, mlflow_server):
         assert run.info.artifact_uri.startswith("mlflow-artifacts:")
     assert client.get_run(parent_id).data.metrics["jobs_finished"] == 4
     assert not (local.root / "mlflow.db").exists()  # everything went to the server
-    assert len(list((tmp_path / "served").glob("**/weights.npz"))) == 4
+    assert len(list((tmp_path / "server" / "served").glob("**/weights.npz"))) == 4

@@ -3,6 +3,9 @@
 Symbols are those of `runner.core.protocols`. Samples are rows, so the course's
 column-vector formulas appear transposed: z(l+1) = a(l) Theta(l)^T with the bias
 unit handled as Theta[l][:, 0] added to every row (no column of ones is built).
+`NetworkObjective` computes the same J and D in `runner.core.workspace`'s buffers,
+where samples are columns as in the course; `forward` and `backprop` stay the plain
+reference (and `forward` serves `predict`).
 """
 from __future__ import annotations
 
@@ -126,7 +129,7 @@ class NetworkObjective:
         """
         sizes = [T.shape[1] - 1 for T in Theta] + [Theta[-1].shape[0]]
         if rows is None:
-            key = ("all", *sizes)
+            key = ("all", id(self.X), *sizes)
             if key not in self._workspaces:
                 self._workspaces[key] = Workspace(sizes, self.m, self.X.dtype, self.X)
             return self._workspaces[key], self.Y
