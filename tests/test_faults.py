@@ -48,7 +48,8 @@ def test_an_absurd_learning_rate_ends_failed_with_the_reason_and_keeps_finite_we
     assert last_logged >= 1
 
 
-def test_sigint_mid_training_ends_the_run_killed_with_its_metrics_and_weights(new_store):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupt_mid_training_ends_the_run_killed_with_its_metrics_and_weights(new_store, signum):
     env = new_store.env()
     process = subprocess.Popen(
         [sys.executable, "-m", "runner", *FAST, "optimizer.epochs=1000000", "tracking.progress=on"],
@@ -59,7 +60,7 @@ def test_sigint_mid_training_ends_the_run_killed_with_its_metrics_and_weights(ne
         while "epoch" not in seen and time.monotonic() < deadline:
             seen += os.read(process.stderr.fileno(), 4096).decode()
         time.sleep(1.0)  # let it train a while: many epochs buffered, none sent yet
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         stdout, stderr = process.communicate(timeout=120)
     finally:
         process.kill()
