@@ -15,3 +15,14 @@ def one_line(error: BaseException) -> str:
         return f"{error.full_key}: {' '.join(str(error.msg).split())}"
     text = str(error).split("Config search path")[0].replace("\n\t", ", ").replace(":,", ":")
     return " ".join(text.split())
+
+
+def run_command(main, argv=None) -> int:
+    """Run a command's main(argv); a UserError becomes one line on stderr and exit code 2."""
+    import sys
+
+    try:
+        return main(argv)
+    except UserError as error:
+        print(f"error: {one_line(error)}", file=sys.stderr)
+        return 2

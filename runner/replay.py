@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from runner.errors import UserError
+from runner.errors import UserError, run_command
 from runner.instantiate import PROJECT_PLUGIN_PACKAGES, check_targets
 from runner.paths import outputs_dir
 
@@ -68,16 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     from runner.experiment import run_experiment
     from runner.tracking import resolve_tracking_uri
 
-    try:
-        client = MlflowClient(tracking_uri=resolve_tracking_uri(None))
-        config = load_logged_config(client, args.run_id)
-        allowed = PROJECT_PLUGIN_PACKAGES + tuple(args.allow)
-        check_targets(config, allowed)
-        run_dir = outputs_dir() / "replays" / args.run_id / time.strftime("%Y-%m-%d_%H-%M-%S")
-        outcome = run_experiment(config, run_dir, {"replay_of": args.run_id}, allowed=allowed)
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    client = MlflowClient(tracking_uri=resolve_tracking_uri(None))
+    config = load_logged_config(client, args.run_id)
+    allowed = PROJECT_PLUGIN_PACKAGES + tuple(args.allow)
+    check_targets(config, allowed)
+    run_dir = outputs_dir() / "replays" / args.run_id / time.strftime("%Y-%m-%d_%H-%M-%S")
+    outcome = run_experiment(config, run_dir, {"replay_of": args.run_id}, allowed=allowed)
     rows = compare_histories(client, args.run_id, outcome.run_id, args.tolerance)
     print(f"replay of {args.run_id} -> run {outcome.run_id} ({outcome.status})")
     for key, steps, matches, detail in rows:
@@ -86,4 +82,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

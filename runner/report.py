@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from runner.errors import UserError
+from runner.errors import UserError, run_command
 from runner.paths import outputs_dir
 from runner.sweep import all_runs, children_filter, direction
 from runner.tracking import resolve_tracking_uri
@@ -282,13 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     from mlflow.tracking import MlflowClient
 
     uri = args.tracking_uri or resolve_tracking_uri(None)
-    try:
-        report(MlflowClient(tracking_uri=uri), uri, args)
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    report(MlflowClient(tracking_uri=uri), uri, args)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from runner.errors import UserError
+from runner.errors import UserError, run_command
 from runner.paths import outputs_dir
 
 RECORD = "run.json"
@@ -66,14 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     if not folders:
         print("nothing to sync")
         return 0
-    try:
-        for folder in folders:
-            print(f"synced {folder} -> run {sync(folder, uri)} in {uri}")
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    for folder in folders:
+        print(f"synced {folder} -> run {sync(folder, uri)} in {uri}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))
