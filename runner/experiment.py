@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from plugins.regularization import NoRegularization
 from runner import plots
 from runner.blas import limit_blas_threads
 from runner.core.activations import get_activation
@@ -122,20 +123,19 @@ class EpochRecorder:
     def __call__(self, epoch: int, Theta: list) -> None:
         s = self.setup
         g, cost = s.objective.activation, s.objective.cost
-        J = s.objective.value(Theta)
+        J, train_accuracy = s.objective.value_and_accuracy(Theta, s.splits.train.y)
         self.last_epoch = epoch
         self.tracker.metric("train_cost", J, epoch)
         self.guard.check(epoch, J)
         self.last_finite = [T.copy() for T in Theta]
-        self.tracker.metric("train_accuracy", accuracy(Theta, s.splits.train.X, s.splits.train.y, g, cost), epoch)
+        self.tracker.metric("train_accuracy", train_accuracy, epoch)
         val_accuracy = None
         if s.splits.val is not None:
             val = s.splits.val
-            if self.val_objective is None:
+            if self.val_objective is None:  # the validation error is the data term alone (lam = 0), as the course's
                 self.val_objective = NetworkObjective(val.X, one_hot(val.y, s.layer_sizes[-1]).astype(val.X.dtype),
-                                                      g, cost, _NO_PENALTY)
-            val_cost = self.val_objective.value(Theta)
-            val_accuracy = accuracy(Theta, val.X, val.y, g, cost)
+                                                      g, cost, NoRegularization())
+            val_cost, val_accuracy = self.val_objective.value_and_accuracy(Theta, val.y)
             self.tracker.metric("val_cost", val_cost, epoch)
             self.tracker.metric("val_accuracy", val_accuracy, epoch)
         every = s.settings.gradcheck.every
@@ -160,19 +160,6 @@ class EpochRecorder:
         self.checked_epochs.add(epoch)
         self.check_seconds += time.perf_counter() - started
         return result
-
-
-class _NoPenalty:
-    """Validation cost is the data term alone (lam = 0), as the course's validation error."""
-
-    def penalty(self, Theta, m):
-        return 0.0
-
-    def add_gradient(self, D, Theta, m):
-        return None
-
-
-_NO_PENALTY = _NoPenalty()
 
 
 def save_weights(Theta: list, path: Path) -> Path:

@@ -369,3 +369,14 @@ def test_unroll_order_is_layer_by_layer_row_major_and_roll_rejects_a_wrong_size(
     np.testing.assert_array_equal(unroll(Theta), np.arange(9.0))
     with pytest.raises(ValueError, match="8 weights"):
         roll(np.zeros(8), [(2, 3), (1, 3)])
+
+
+@pytest.mark.parametrize("cost", [CrossEntropy(), SoftmaxCrossEntropy(), MeanSquaredError()])
+@pytest.mark.parametrize("layer_sizes", [[4, 5, 3], [4, 3, 1]])
+def test_value_and_accuracy_from_one_forward_pass_equal_value_and_accuracy(cost, layer_sizes):
+    p = random_problem(layer_sizes, m=40)
+    g = get_activation("tanh")
+    objective = NetworkObjective(p.X, p.Y, g, cost, L2(lam=0.7))
+    J, fraction = objective.value_and_accuracy(p.Theta, p.y)
+    assert J == pytest.approx(objective.value(p.Theta), rel=1e-14)
+    assert fraction == accuracy(p.Theta, p.X, p.y, g, cost)

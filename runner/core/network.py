@@ -105,6 +105,14 @@ class NetworkObjective:
         z, h = workspace.forward(Theta, self.activation, self.cost)
         return float(self.cost.value(z, h, Y) + self.regularization.penalty(Theta, self.m))
 
+    def value_and_accuracy(self, Theta: Weights, y: np.ndarray) -> tuple[float, float]:
+        """J(Theta) on all rows and the fraction of them whose predicted label equals y, from one forward pass."""
+        workspace, Y = self._prepare(Theta, None)
+        Theta = workspace.cast(Theta)
+        z, h = workspace.forward(Theta, self.activation, self.cost)
+        J = self.cost.value(z, h, Y) + self.regularization.penalty(Theta, self.m)
+        return float(J), float(np.mean(labels(h) == y))
+
     def value_and_gradient(self, Theta: Weights, rows: slice | np.ndarray | None = None) -> tuple[float, Weights]:
         """J and D(l) = Delta(l)/m_rows + d penalty/d Theta(l) (bias columns excluded)."""
         workspace, Y = self._prepare(Theta, rows)
@@ -143,12 +151,16 @@ class NetworkObjective:
         return self._workspaces[key], Y
 
 
-def predict(Theta: Weights, X: np.ndarray, g: Activation, cost: Cost) -> np.ndarray:
-    """Class labels: argmax over the K outputs, or h >= 0.5 when K = 1."""
-    h = forward(Theta, X, g, cost)[0][-1]
+def labels(h: np.ndarray) -> np.ndarray:
+    """Class labels from the hypothesis h (m, K): argmax over the K outputs, or h >= 0.5 when K = 1."""
     if h.shape[1] == 1:
         return (h[:, 0] >= 0.5).astype(int)
     return np.argmax(h, axis=1)
+
+
+def predict(Theta: Weights, X: np.ndarray, g: Activation, cost: Cost) -> np.ndarray:
+    """Class labels of the rows of X."""
+    return labels(forward(Theta, X, g, cost)[0][-1])
 
 
 def accuracy(Theta: Weights, X: np.ndarray, y: np.ndarray, g: Activation, cost: Cost) -> float:
