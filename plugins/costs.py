@@ -49,6 +49,9 @@ class CrossEntropy:
     def value(self, z, h, Y):
         return float(np.sum(softplus(z) - Y * z) / z.shape[0])
 
+    def row_costs(self, z, Y):
+        return np.sum(softplus(z) - Y * z, axis=-1)
+
     def delta(self, z, h, Y):
         return h - Y
 
@@ -64,6 +67,9 @@ class MeanSquaredError:
 
     def value(self, z, h, Y):
         return float(0.5 * np.sum((h - Y) ** 2) / z.shape[0])
+
+    def row_costs(self, z, Y):
+        return 0.5 * np.sum((sigmoid(z) - Y) ** 2, axis=-1)
 
     def delta(self, z, h, Y):
         return (h - Y) * h * (1.0 - h)
@@ -91,6 +97,14 @@ class SoftmaxCrossEntropy:
         np.exp(e, out=e)
         log_sum_exp = z_max + np.log(e @ np.ones(e.shape[1], e.dtype))
         return float((np.sum(log_sum_exp) - np.vdot(Y, z)) / z.shape[0])
+
+    def row_costs(self, z, Y):
+        """logsumexp(z_i) - y_i . z_i per row, for z with any leading axes."""
+        if z.shape[-1] == 1:
+            return np.sum(softplus(z) - Y * z, axis=-1)
+        z_max = np.max(z, axis=-1)
+        log_sum_exp = z_max + np.log(np.sum(np.exp(z - z_max[..., None]), axis=-1))
+        return log_sum_exp - np.sum(Y * z, axis=-1)
 
     def delta(self, z, h, Y):
         return h - Y

@@ -26,6 +26,9 @@ class L2:
     def penalty(self, Theta, m):
         return self.lam / (2 * m) * sum(float(np.sum(T[:, 1:] ** 2)) for T in Theta)
 
+    def weight_penalty(self, w, m):
+        return self.lam / (2 * m) * w**2
+
     def add_gradient(self, D, Theta, m):
         if self.lam:
             for Dl, T in zip(D, Theta):
@@ -45,6 +48,9 @@ class L1:
     def penalty(self, Theta, m):
         return self.lam / m * sum(float(np.sum(np.abs(T[:, 1:]))) for T in Theta)
 
+    def weight_penalty(self, w, m):
+        return self.lam / m * np.abs(w)
+
     def add_gradient(self, D, Theta, m):
         if self.lam:
             for Dl, T in zip(D, Theta):
@@ -59,6 +65,9 @@ class NoRegularization:
 
     def penalty(self, Theta, m):
         return 0.0
+
+    def weight_penalty(self, w, m):
+        return np.zeros_like(w)
 
     def add_gradient(self, D, Theta, m):
         return None

@@ -76,6 +76,16 @@ def test_no_penalty_and_no_gradient_without_lambda(Theta, regularization):
     assert all(np.array_equal(Dl, np.ones_like(Dl)) for Dl in D)
 
 
+@pytest.mark.parametrize("regularization", [L2(lam=2.5), L1(lam=2.5), NoRegularization()])
+def test_weight_penalty_sums_to_the_penalty(Theta, regularization):
+    """Gradient checks difference weight_penalty one weight at a time: it must add up to penalty."""
+    m = 8
+    total = sum(float(np.sum(regularization.weight_penalty(T[:, 1:], m))) for T in Theta)
+    assert total == pytest.approx(regularization.penalty(Theta, m), rel=1e-14, abs=0.0)
+    w = np.array([-2.0, 0.0, 3.0])
+    assert regularization.weight_penalty(w, m).shape == w.shape
+
+
 # --- costs: properties and saturation -----------------------------------------------------------
 
 def targets(K, labels):
@@ -98,6 +108,20 @@ def test_every_cost_is_non_negative_and_finite(cost, z, seed):
         delta = cost.delta(z, h, Y)
     assert math.isfinite(J) and J >= 0
     assert np.all(np.isfinite(delta))
+
+
+@pytest.mark.parametrize("cost", [CrossEntropy(), MeanSquaredError(), SoftmaxCrossEntropy()])
+@given(z=arrays(np.float64, st.tuples(st.integers(1, 3), st.integers(1, 5), st.integers(1, 4)),
+                elements=st.floats(-50, 50, allow_nan=False)), seed=st.integers(0, 2**16))
+def test_row_costs_add_up_to_value_on_every_block_of_a_stack(cost, z, seed):
+    """row_costs(z, Y).sum() / m is value(z, h, Y), for each (m, K) block of a stack at once."""
+    m, K = z.shape[1:]
+    Y = targets(K, np.random.default_rng(seed).integers(0, max(K, 2), m))
+    rows = cost.row_costs(z, Y)
+    assert rows.shape == z.shape[:2]
+    for block, row in zip(z, rows):
+        np.testing.assert_allclose(row, cost.row_costs(block, Y), rtol=1e-14, atol=1e-14)
+        assert row.sum() / m == pytest.approx(cost.value(block, cost.output(block), Y), rel=1e-12, abs=1e-13)
 
 
 @given(z=arrays(np.float64, st.tuples(st.integers(1, 5), st.integers(1, 4)),

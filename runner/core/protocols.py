@@ -39,6 +39,21 @@ class Cost(Protocol):
 
 
 @runtime_checkable
+class RowCosts(Protocol):
+    """Optional for a Cost: each row's cost, which lets gradient checks move one row at a time.
+
+    runner.core.differences uses it when a cost has it (all bundled costs do) and
+    falls back to `value` otherwise.
+    """
+
+    def row_costs(self, z: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """sum over the K outputs of each row's per-unit cost (not divided by m), shape z.shape[:-1].
+
+        z may carry leading axes (stacks of (m, K) blocks); value(z, h, Y) == row_costs(z, Y).sum() / m.
+        """
+
+
+@runtime_checkable
 class Regularization(Protocol):
     """The penalty term of J(Theta); bias columns Theta[l][:, 0] are never penalized."""
 
@@ -49,6 +64,14 @@ class Regularization(Protocol):
 
     def add_gradient(self, D: Weights, Theta: Weights, m: int) -> None:
         """D[l] += d penalty / d Theta[l], in place."""
+
+
+@runtime_checkable
+class WeightPenalty(Protocol):
+    """Optional for a Regularization whose penalty is a sum over the non-bias weights of one function."""
+
+    def weight_penalty(self, w: np.ndarray, m: int) -> np.ndarray:
+        """Each weight's share, elementwise: penalty(Theta, m) == sum_l sum(weight_penalty(Theta[l][:, 1:], m))."""
 
 
 @runtime_checkable
