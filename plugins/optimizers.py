@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import minimize as scipy_minimize
 
 from plugins._checks import is_number, non_negative_integer, one_of, positive_integer, positive_number, require
 from runner.core.network import roll, unroll
@@ -223,6 +222,8 @@ class _Scipy:
         non_negative_integer("epochs", self.epochs)
 
     def minimize(self, objective, Theta, rng, callback):
+        from scipy.optimize import minimize as scipy_minimize  # here: half a second to import, needed by these two only
+
         shapes = [T.shape for T in Theta]
         if self.epochs == 0:
             return [T.copy() for T in Theta]

@@ -5,9 +5,13 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+import subprocess
+import sys
+
+import sklearn.datasets
 from sklearn.datasets import load_wine
 
-from plugins.datasets import BreastCancer, CsvDataset, Digits, Iris, Moons, Spirals, Wine, Xor
+from plugins.datasets import BreastCancer, CsvDataset, Digits, Iris, Moons, Spirals, Wine, Xor, bundled
 from plugins.datasets._prepare import apply_scaling, encode_labels, fit_scaling, split_rows
 from runner.core.protocols import Dataset
 
@@ -56,6 +60,36 @@ def test_each_dataset_loads_with_expected_shapes(config_name):
         assert s.X.dtype == np.float64 and s.X.flags.c_contiguous and s.y.dtype == np.int64
         assert s.X.shape == (s.m, n) and set(np.unique(s.y)) <= set(range(K))
     assert len(np.unique(splits.train.y)) == K
+
+
+BUNDLED = {Digits: "load_digits", Iris: "load_iris", BreastCancer: "load_breast_cancer", Wine: "load_wine"}
+
+
+@pytest.mark.parametrize("dataset", BUNDLED)
+def test_bundled_files_read_directly_equal_scikit_learns_loaders(dataset, monkeypatch):
+    X, y = getattr(sklearn.datasets, BUNDLED[dataset])(return_X_y=True)
+    assert bundled.sklearn_data_file(dataset.file) is not None  # the direct path is the one taken here
+    ours = dataset().features_and_labels(rng())
+    np.testing.assert_array_equal(ours[0], X)
+    np.testing.assert_array_equal(ours[1], y)
+    assert ours[1].dtype == y.dtype
+    monkeypatch.setattr(bundled, "sklearn_data_file", lambda name: None)  # moved: scikit-learn's loader
+    np.testing.assert_array_equal(dataset().features_and_labels(rng())[0], X)
+
+
+@pytest.mark.parametrize("text", ["1,2,3\n4,5,6\n", "not,a,number\n1,2,x\n"])
+def test_a_bundled_file_of_another_shape_or_format_falls_back_to_the_loader(tmp_path, monkeypatch, text):
+    (tmp_path / "iris.csv").write_text(text)
+    monkeypatch.setattr(bundled, "sklearn_data_file", lambda name: tmp_path / name)
+    X, y = Iris().features_and_labels(rng())
+    np.testing.assert_array_equal(X, sklearn.datasets.load_iris(return_X_y=True)[0])
+
+
+def test_loading_digits_does_not_import_scikit_learn():
+    code = ("import sys, numpy; from plugins.datasets import Digits; "
+            "Digits().load(numpy.random.default_rng(0)); print('sklearn' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
 
 
 @pytest.mark.parametrize("make", [Iris, lambda **kw: Moons(noise=0.2, **kw)])
