@@ -113,7 +113,9 @@ class EpochRecorder:
     tracker: Tracker
     progress: Progress
     guard: DivergenceGuard = field(default_factory=DivergenceGuard)
+    every: int = 1  # record metrics every N epochs (tracking.every)
     last_epoch: int = 0
+    recorded_epoch: int = -1
     last_finite: list | None = None
     last_check: GradCheck | None = None
     checked_epochs: set = field(default_factory=set)
@@ -121,10 +123,24 @@ class EpochRecorder:
     val_objective: NetworkObjective | None = None  # made once: it keeps its buffers from epoch to epoch
 
     def __call__(self, epoch: int, Theta: list) -> None:
+        self.last_epoch = epoch
+        if epoch % self.every == 0:
+            self.record(epoch, Theta)
+        every = self.setup.settings.gradcheck.every
+        if epoch == 0 or (every and epoch % every == 0):
+            self.check(epoch, Theta)
+
+    def finish(self, Theta: list) -> None:
+        """Record the last epoch if `every` skipped it: the last logged values describe the final Theta."""
+        if self.recorded_epoch != self.last_epoch:
+            self.record(self.last_epoch, Theta)
+
+    def record(self, epoch: int, Theta: list) -> None:
+        """Train and validation cost and accuracy of Theta at this epoch; the divergence guard sees the cost."""
         s = self.setup
         g, cost = s.objective.activation, s.objective.cost
         J, train_accuracy = s.objective.value_and_accuracy(Theta, s.splits.train.y)
-        self.last_epoch = epoch
+        self.recorded_epoch = epoch
         self.tracker.metric("train_cost", J, epoch)
         self.guard.check(epoch, J)
         self.last_finite = [T.copy() for T in Theta]
@@ -138,9 +154,6 @@ class EpochRecorder:
             val_cost, val_accuracy = self.val_objective.value_and_accuracy(Theta, val.y)
             self.tracker.metric("val_cost", val_cost, epoch)
             self.tracker.metric("val_accuracy", val_accuracy, epoch)
-        every = s.settings.gradcheck.every
-        if epoch == 0 or (every and epoch % every == 0):
-            self.check(epoch, Theta)
         self.progress.update(epoch, J, val_accuracy)
 
     def check(self, epoch: int, Theta: list) -> GradCheck:
@@ -199,7 +212,8 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
     run_id = tracker.start(name or run_name(setup.plugins), {**plugin_tags, **(tags or {})}, flatten(config),
                            parent_run_id)
     progress = Progress(setup.plugins["optimizer"].epochs, settings.tracking.progress)
-    recorder = EpochRecorder(setup, tracker, progress)
+    recorder = EpochRecorder(setup, tracker, progress,
+                             every=settings.tracking.record_every(setup.plugins["optimizer"].epochs))
     status, reason, Theta = "FINISHED", None, setup.Theta0
     blas = limit_blas_threads(config.get("workers") or {}, setup.layer_sizes, setup.objective.m)
     previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupted) if _main_thread() else None
@@ -207,6 +221,7 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
         train_started = time.perf_counter()
         try:
             Theta = train(setup.objective, setup.Theta0, setup.plugins["optimizer"], setup.optimizer_rng, recorder)
+            recorder.finish(Theta)
         except Diverged as diverged:
             status, reason, Theta = "FAILED", str(diverged), recorder.last_finite or setup.Theta0
         train_seconds = time.perf_counter() - train_started - recorder.check_seconds

@@ -45,6 +45,12 @@ class GradcheckSettings:
         _check(_is_int(self.rows) and self.rows >= 1, "gradcheck.rows", self.rows, "an integer >= 1")
 
 
+POINTS_PER_CURVE = 250
+"""What tracking.every=auto records at most per metric, plus the last epoch: MLflow's charts
+show about 300 points, and every point costs the store ~0.15 ms to write and the run a forward
+pass on the training and validation sets."""
+
+
 @dataclass(frozen=True)
 class TrackingSettings:
     """Where and how a run is recorded."""
@@ -53,6 +59,7 @@ class TrackingSettings:
     uri: str | None = None
     progress: str = "auto"
     objective: str = "val_cost"
+    every: int | str = "auto"
 
     def __post_init__(self):
         _check(isinstance(self.experiment, str) and self.experiment.strip() != "", "tracking.experiment",
@@ -60,6 +67,12 @@ class TrackingSettings:
         _check(self.uri is None or isinstance(self.uri, str), "tracking.uri", self.uri, "a tracking URI or null")
         _check(self.progress in ("auto", "on", "off"), "tracking.progress", self.progress, "auto, on, off")
         _check(self.objective in OBJECTIVES, "tracking.objective", self.objective, ", ".join(OBJECTIVES))
+        _check(self.every == "auto" or (_is_int(self.every) and self.every >= 1), "tracking.every", self.every,
+               "auto or an integer >= 1 (1: every epoch)")
+
+    def record_every(self, epochs: int) -> int:
+        """Record the per-epoch metrics every N epochs (and the last); auto: at most POINTS_PER_CURVE points."""
+        return max(1, -(-epochs // POINTS_PER_CURVE)) if self.every == "auto" else self.every
 
 
 @dataclass(frozen=True)

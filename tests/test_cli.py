@@ -134,6 +134,19 @@ def test_weights_reproduce_the_logged_final_metrics(store, fast_run):
     assert accuracy(Theta, splits.test.X, splits.test.y, g, cost) == pytest.approx(logged["test_accuracy"], abs=1e-9)
 
 
+def test_tracking_every_records_every_nth_epoch_and_the_last(new_store):
+    """tracking.every=4 over 10 epochs: steps 0, 4, 8 and the last, 10, whose values describe the final weights."""
+    result = new_store.cli(*FAST, "optimizer.epochs=10", "tracking.every=4")
+    assert result.returncode == 0, result.stderr
+    (run,) = new_store.runs()
+    for key in PER_EPOCH:
+        assert [step for step, _ in history(new_store, run.info.run_id, key)] == [0, 4, 8, 10], key
+    Theta = load_weights(new_store, run.info.run_id)
+    setup = prepare(run_config(new_store, run.info.run_id))
+    assert setup.objective.value(Theta) == pytest.approx(run.data.metrics["train_cost"], abs=1e-9)
+    assert run.data.metrics["epochs_per_second"] > 0
+
+
 def test_digits_without_a_validation_split(new_store):
     """An image dataset adds hidden_weights.png; val_fraction=0 leaves the val metrics out."""
     result = new_store.cli("dataset=digits", "dataset.val_fraction=0", "optimizer=cg", "optimizer.epochs=10",

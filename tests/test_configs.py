@@ -24,7 +24,7 @@ from runner.core.network import theta_shapes
 from runner.errors import UserError, one_line
 from runner.experiment import prepare, save_weights
 from runner.paths import PROJECT_ROOT
-from runner.settings import PLUGIN_GROUPS
+from runner.settings import PLUGIN_GROUPS, POINTS_PER_CURVE, TrackingSettings
 
 CONF = PROJECT_ROOT / "conf"
 OPTIONS = [(group, path.stem) for group in PLUGIN_GROUPS for path in sorted((CONF / group).glob("*.yaml"))]
@@ -154,6 +154,8 @@ def test_a_config_that_does_not_compose_is_one_line_naming_the_value(overrides, 
     (["seed=-1"], "seed=-1"),
     (["gradcheck.mode=bogus"], "gradcheck.mode='bogus'"),
     (["tracking.objective=loss"], "tracking.objective='loss'"),
+    (["tracking.every=0"], "tracking.every=0"),
+    (["tracking.every=often"], "tracking.every='often'"),
 ])
 def test_a_bad_value_is_one_user_error_naming_it(overrides, named):
     config = compose(*overrides)
@@ -181,3 +183,13 @@ def test_the_core_imports_neither_hydra_nor_omegaconf_nor_mlflow():
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[:2] == ["[]", "[]"]
+
+
+@pytest.mark.parametrize("every, epochs, expected", [("auto", 12, 1), ("auto", 250, 1), ("auto", 251, 2),
+                                                     ("auto", 1000, 4), ("auto", 1000000, 4000), (3, 1000, 3),
+                                                     (1, 1000000, 1)])
+def test_tracking_every_auto_keeps_each_curve_to_at_most_250_points(every, epochs, expected):
+    settings = TrackingSettings(every=every)
+    assert settings.record_every(epochs) == expected
+    if every == "auto":
+        assert len(range(0, epochs + 1, expected)) <= POINTS_PER_CURVE + 1  # epoch 0 to the last, every N

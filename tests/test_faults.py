@@ -52,7 +52,8 @@ def test_an_absurd_learning_rate_ends_failed_with_the_reason_and_keeps_finite_we
 def test_an_interrupt_mid_training_ends_the_run_killed_with_its_metrics_and_weights(new_store, signum):
     env = new_store.env()
     process = subprocess.Popen(
-        [sys.executable, "-m", "runner", *FAST, "optimizer.epochs=1000000", "tracking.progress=on"],
+        [sys.executable, "-m", "runner", *FAST, "optimizer.epochs=1000000", "tracking.progress=on",
+         "tracking.every=1"],
         cwd=new_store.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
