@@ -5,6 +5,7 @@ takes the resolved config as a plain dict, so replay and tests can call it direc
 """
 from __future__ import annotations
 
+import gc
 import signal
 import time
 from dataclasses import dataclass, field, replace
@@ -206,6 +207,7 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
     settings = setup.settings
     uri = resolve_tracking_uri(settings.tracking.uri)
     tracker = Tracker(uri, settings.tracking.experiment, run_dir)
+    freeze_imported_objects()
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     plugin_tags = {f"plugin.{group}": getattr(setup.plugins[group], "name", type(setup.plugins[group]).__name__)
                    for group in PLUGIN_GROUPS}
@@ -254,6 +256,20 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
     tracker.finish(status)
     return Outcome(run_id, status, metrics, recorder.last_check, time.perf_counter() - started, reason,
                    weights, uri, tracker.lost)
+
+
+def freeze_imported_objects() -> None:
+    """Once per process, after MLflow, Hydra and the plugins are imported: gc.freeze() moves their
+    ~10^6 objects out of the collector's reach, so a full collection later (one hit the metrics flush)
+    takes milliseconds instead of 0.2 s. Objects made afterwards, runs of a serial sweep included,
+    are collected as usual."""
+    global _frozen
+    if not _frozen:
+        gc.freeze()
+        _frozen = True
+
+
+_frozen = False
 
 
 def final_metrics(setup: Setup, Theta: list, recorder: EpochRecorder, status: str) -> dict[str, float]:

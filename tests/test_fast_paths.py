@@ -413,3 +413,25 @@ def test_blas_threads_one_for_small_networks_as_configured_otherwise():
     assert configured.description == "1 (configured)" and threads() == 1
     configured.restore()
     assert threads() == before
+
+
+# --- the garbage collector ------------------------------------------------------------------------
+
+def test_imported_objects_are_frozen_once_per_process(monkeypatch):
+    """A run freezes what the imports made (gc.freeze), once: later runs of a serial sweep don't
+    freeze their own garbage out of the collector's reach."""
+    import gc
+
+    from runner import experiment
+
+    monkeypatch.setattr(experiment, "_frozen", False)
+    gc.unfreeze()
+    try:
+        experiment.freeze_imported_objects()
+        frozen = gc.get_freeze_count()
+        assert frozen > 10_000  # the modules pytest and this project imported
+        garbage = [[] for _ in range(1000)]
+        experiment.freeze_imported_objects()
+        assert gc.get_freeze_count() == frozen and garbage
+    finally:
+        gc.unfreeze()
