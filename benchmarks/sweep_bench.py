@@ -57,12 +57,14 @@ def sweep_speedup(args: argparse.Namespace, scratch: Path) -> None:
     modes = {f"serial, {cores} BLAS threads": (1, [f"workers.blas_threads={cores}"])} if args.all_cores_serial else {}
     modes["serial, 1 BLAS thread"] = (1, ["workers.blas_threads=1"])
     modes[f"joblib, {workers} workers"] = (workers, ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={workers}"])
-    walls = {}
+    walls, ends = {}, {}
     for number, (mode, (n, extra)) in enumerate(modes.items()):
         root = scratch / f"sweep{number}"
         root.mkdir()
+        launched = time.time()
         walls[mode] = run("runner", ["-m", *extra, *JOB, f"optimizer.epochs={args.epochs}",
                                      f"regularization.lam={lams}"], root)
+        ended = time.time()
         runs = children(root)
         assert len(runs) == jobs and all(r.info.status == "FINISHED" for r in runs), f"{mode}: runs lost"
         training = sum(r.data.metrics["train_seconds"] for r in runs)
@@ -70,10 +72,19 @@ def sweep_speedup(args: argparse.Namespace, scratch: Path) -> None:
         capacity = walls[mode] * n
         print(f"{mode:30s} wall {walls[mode]:6.1f} s, training {training:6.1f} s, jobs' own time {busy:6.1f} s, "
               f"efficiency {training / capacity:4.0%} (jobs' time / (wall x workers) {busy / capacity:4.0%})")
+        # before the first job starts and after the last one ends: the sweep's serial part
+        first_start, last_end = min(r.info.start_time for r in runs) / 1000, max(r.info.end_time for r in runs) / 1000
+        ends[mode] = (first_start - launched) + (ended - last_end)
     *_, one_thread, parallel = walls.values()
     first = next(iter(walls.values()))
     also = f", {first / parallel:.2f}x over serial on {cores} BLAS threads" if args.all_cores_serial else ""
     print(f"speed-up of {workers} workers: {one_thread / parallel:.2f}x over serial with 1 BLAS thread{also}")
+    serial = list(walls)[-2]
+    print(f"Amdahl: the serial sweep spends {ends[serial]:.1f} s before its first job and after its last (process "
+          f"start, imports, store, sweep bookkeeping); with the rest split perfectly over {workers} workers that cost "
+          f"nothing to start, the most {workers} workers can gain is "
+          f"{walls[serial] / (ends[serial] + (walls[serial] - ends[serial]) / workers):.2f}x; the {workers} workers "
+          f"spent {ends[list(walls)[-1]]:.1f} s there")
 
 
 def make_store(root: Path, n_runs: int, steps: int) -> str:
