@@ -255,10 +255,11 @@ def test_interpolation_reproduces_polynomials_and_smooth_functions():
     polynomial = lambda x: sum(c * x**k for k, c in enumerate(coefficients))  # noqa: E731
     c = interpolation.fit(polynomial(np.repeat(POINTS, 3, axis=1)), np.zeros(3))
     np.testing.assert_allclose(c, coefficients, atol=1e-12)
-    np.testing.assert_allclose(interpolation.sums(c, x), polynomial(x).sum(axis=1), rtol=1e-12)
+    odd = (polynomial(x) - polynomial(-x)).sum(axis=1)
+    np.testing.assert_allclose(interpolation.odd_differences(c, x), odd, rtol=1e-12)
     f = lambda x: np.log1p(np.exp(0.3 + 1e-3 * x))  # noqa: E731  a softplus moved by a small step
     c = interpolation.fit(f(np.repeat(POINTS, 3, axis=1)), np.zeros(3))
-    np.testing.assert_allclose(interpolation.sums(c, x), f(x).sum(axis=1), rtol=1e-14)
+    np.testing.assert_allclose(interpolation.odd_differences(c, x), (f(x) - f(-x)).sum(axis=1), rtol=1e-11, atol=1e-14)
 
 
 @pytest.mark.parametrize("kinked", [np.abs, lambda x: np.sin(40 * x), lambda x: np.maximum(x - 0.3, 0.0)])
@@ -334,7 +335,7 @@ def test_row_blocks_and_interpolation_equal_the_naive_loop_on_many_rows(monkeypa
     fast = central_differences(obj, Theta, coords, 1e-4)
     naive = naive_differences(obj.value, Theta, coords, 1e-4)
     assert np.linalg.norm(fast - naive) <= 1e-8 * np.linalg.norm(naive)
-    assert len(made) >= 3 * 6 and all(c is not None for c in made)  # 3 row blocks x the wide units, all fitted
+    assert len(made) >= 2 * 6 and all(c is not None for c in made)  # 600 rows: 2 blocks of each wide unit, all fitted
 
 
 @pytest.mark.parametrize("w, refused", [(1.0, False), (3e5, True)])

@@ -2,19 +2,17 @@
 
 num_k = (J(Theta + eps e_k) - J(Theta - eps e_k)) / (2 eps), the numbers the naive loop of 2P
 evaluations of J gives, without recomputing what a weight does not change. Perturbing
-Theta(l)[i, j] by s = +-eps changes only unit i of layer l+1, in row r by
+Theta(l)[i, j] by +-eps moves only z(l+1)[r, i], by v = +-eps [1, a(l)][r, j] in row r, and all
+that follows is a function of that one number: a(l+1)[r, i] = g(z + v) (z itself at the output
+layer), z(l+2)[r] += (g(z + v) - g(z)) Theta(l+1)[:, 1+i], the later layers recomputed, and row r's
+cost changes by F_r(v). All j of one unit (l, i), both signs, share the same F_r, so:
 
-    t_r = g(z(l+1)[r, i] + s [1, a(l)][r, j]) - a(l+1)[r, i]      (t_r = s [1, a(l)][r, j] for the output layer)
-
-and all that follows is a function of that one number per row: z(l+2)[r] += t_r Theta(l+1)[:, 1+i],
-the later layers are recomputed, and row r's cost changes by f_r(t_r). All j of one unit (l, i),
-both signs, share the same f_r, so the 2 (s_l + 1) perturbations of a unit are costed together:
-
-- interpolated, when g and the cost are smooth: f_r is evaluated exactly (by the cost plugin's
-  row_costs) at a few points of [-T_r, T_r], T_r = max |t_r|, and its interpolating polynomial
-  gives f_r(t_r) for every perturbation (runner.core.interpolation: exact up to rounding for an
-  analytic f_r, and checked at both ends; a row block that fails the check is done directly);
-- directly: f_r(t_r) evaluated for every perturbation (ReLU downstream, or few perturbations);
+- interpolated, when g and the cost are smooth: F_r is evaluated exactly (by the cost plugin's
+  row_costs) at a few points of [-V_r, V_r], V_r = eps max_j |[1, a(l)][r, j]|, and its
+  interpolating polynomial p_r gives F_r(v) - F_r(-v) = p_r(v) - p_r(-v), its odd terms twice
+  (runner.core.interpolation: exact up to rounding for an analytic F_r, and checked at both
+  ends; a block of rows that fails the check is done directly);
+- directly: F_r evaluated at every +-v (ReLU, or few perturbations of the unit);
 - through cost.value on all rows, for a cost plugin without row_costs.
 
 The penalty's difference is the regularization plugin's own (weight_penalty elementwise, or its
@@ -25,11 +23,12 @@ from __future__ import annotations
 import numpy as np
 
 from runner.core import interpolation
+from runner.core.interpolation import POINTS
 from runner.core.activations import ACTIVATIONS
 from runner.core.network import unroll
 from runner.core.protocols import RowCosts, Weights, WeightPenalty
 
-ROWS = 256  # rows per block: a unit's (2 (s_l + 1), ROWS) arrays stay in the L2 cache
+ROWS = 384  # rows per block: a unit's (s_l + 1, ROWS) arrays stay in the L2 cache
 MAX_ELEMENTS = 1 << 17  # of one stacked (n, ROWS, width) array: 1 MB in float64
 SMOOTH = (ACTIVATIONS["sigmoid"], ACTIVATIONS["tanh"])
 
@@ -51,8 +50,7 @@ def central_differences(objective, Theta: Weights, coords: np.ndarray, eps: floa
     l_of, i_of, j_of = locate(coords, [T.shape for T in net.Theta])
     for l, i in sorted(set(zip(l_of.tolist(), i_of.tolist()))):
         where = np.flatnonzero((l_of == l) & (i_of == i))
-        S = net.cost_changes(l, i, j_of[where], eps)
-        num[where] += (S[: where.size] - S[where.size :]) / (2 * eps * net.m)
+        num[where] += net.cost_changes(l, i, j_of[where], eps) / (2 * eps * net.m)
     return num
 
 
@@ -94,27 +92,34 @@ class CachedNetwork:
         self.base = self.cost.row_costs(self.z[-1], self.Y) if isinstance(self.cost, RowCosts) else None
 
     def cost_changes(self, l: int, i: int, j: np.ndarray, eps: float) -> np.ndarray:
-        """S_n = m * (J_n - J) over the checked rows, for s = +eps at each j, then s = -eps."""
+        """m (J(+eps at j) - J(-eps at j)) over the checked rows, for each j of unit (l, i)."""
         if self.base is None:
-            return self._by_value(l, i, self.unit_changes(l, i, j, eps, slice(None)))
-        smooth = l + 2 >= self.L or any(self.g is g for g in SMOOTH)
-        S = np.zeros(2 * j.size)
+            S = self._by_value(l, i, self.unit_changes(l, i, j, eps, slice(None)))
+            return S[: j.size] - S[j.size :]
+        smooth = l + 1 == self.L or any(self.g is g for g in SMOOTH)
+        D = np.zeros(j.size)
         for start in range(0, self.m, ROWS):
             rows = slice(start, min(start + ROWS, self.m))
-            t = self.unit_changes(l, i, j, eps, rows)
-            interpolated = self._interpolated(l, i, t, rows) if smooth and len(t) > len(interpolation.POINTS) else None
-            S += self._direct(l, i, t, rows) if interpolated is None else interpolated
-        return S
+            inputs = self.inputs[l][j, rows]  # [1, a(l)][rows, j]^T: v = +-eps times these
+            fitted = self._interpolated(l, i, inputs, eps, rows) if smooth and 2 * j.size > len(POINTS) else None
+            if fitted is None:
+                S = self._direct(l, i, self.unit_changes(l, i, j, eps, rows), rows)
+                fitted = S[: j.size] - S[j.size :]
+            D += fitted
+        return D
 
     def unit_changes(self, l: int, i: int, j: np.ndarray, eps: float, rows: slice) -> np.ndarray:
         """t (shape (2 len(j), rows)): the change of unit i of layer l+1 (of its z at the output layer)."""
         t = np.empty((2 * j.size, self.inputs[l][0, rows].size))
         np.multiply(self.inputs[l][j, rows], eps, out=t[: j.size])
         np.negative(t[: j.size], out=t[j.size :])
+        return self.activation_changes(l, i, t, rows)
+
+    def activation_changes(self, l: int, i: int, v: np.ndarray, rows: slice) -> np.ndarray:
+        """g(z(l+1)[rows, i] + v) - a(l+1)[rows, i]; v itself at the output layer, whose z the cost takes."""
         if l + 1 == self.L:
-            return t
-        t += self.z[l + 1][rows, i]
-        return self.g.g(t) - self.a[l + 1][rows, i]
+            return v
+        return self.g.g(v + self.z[l + 1][rows, i]) - self.a[l + 1][rows, i]
 
     def outputs(self, l: int, i: int, t: np.ndarray, rows: slice) -> np.ndarray:
         """z(L) of the given rows when unit i of layer l+1 changes by t (shape (n, rows)): shape (n, rows, K)."""
@@ -131,15 +136,16 @@ class CachedNetwork:
         """f_r(t[n, r]): each row's change of cost, shape (n, rows)."""
         return self.cost.row_costs(self.outputs(l, i, t, rows), self.Y[rows]) - self.base[rows]
 
-    def _interpolated(self, l, i, t, rows) -> np.ndarray | None:
-        """sum_r f_r(t[n, r]) from each f_r's polynomial on [-T_r, T_r]; None where the polynomial is off."""
-        reach = np.abs(t).max(axis=0)
+    def _interpolated(self, l, i, inputs, eps, rows) -> np.ndarray | None:
+        """sum_r F_r(v) - F_r(-v) for v = eps inputs[n, r], from each F_r's polynomial; None where one is off."""
+        reach = np.abs(inputs).max(axis=0)
         moved = reach > 0
         reach[~moved] = 1.0
-        f = self.row_changes(l, i, interpolation.POINTS[:, None] * reach, rows)
-        f[:, ~moved] = 0.0  # a row no perturbation moves keeps its cost exactly
-        c = interpolation.fit(f, self.base[rows])
-        return None if c is None else interpolation.sums(c, t / reach)
+        v = (eps * POINTS[:, None]) * reach
+        F = self.row_changes(l, i, self.activation_changes(l, i, v, rows), rows)
+        F[:, ~moved] = 0.0  # a row no perturbation moves keeps its cost exactly
+        c = interpolation.fit(F, self.base[rows])
+        return None if c is None else interpolation.odd_differences(c, inputs / reach)
 
     def _direct(self, l, i, t, rows) -> np.ndarray:
         """sum_r f_r(t[n, r]), every perturbation evaluated."""

@@ -35,12 +35,12 @@ def fit(f: np.ndarray, scale: np.ndarray, rtol: float = 1e-9, atol: float = 1e-1
     return None if np.any(np.abs(ends - f[NODES:]) > tolerance) else c
 
 
-def sums(c: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """sum_r p_r(x[n, r]) for each row n of x (shape (N, n)), p_r the polynomial of column r of c."""
-    total = np.full(x.shape[0], c[0].sum())
+def odd_differences(c: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """sum_r p_r(x[n, r]) - p_r(-x[n, r]) = 2 sum_r sum_{k odd} c[k, r] x[n, r]^k, for each row n of x."""
+    square = x * x
     power = x.copy()
-    total += power @ c[1]
-    for k in range(2, NODES):
-        power *= x
+    total = power @ c[1]
+    for k in range(3, NODES, 2):
+        power *= square
         total += power @ c[k]
-    return total
+    return 2.0 * total
