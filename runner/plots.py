@@ -32,24 +32,36 @@ def learning_curves(history: list[tuple[str, float, int]], path: Path, title: st
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.12, top=0.86, wspace=0.25)  # tight_layout's result, 0.3 s cheaper
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
 
 
-def hidden_weights(Theta1: np.ndarray, image_shape: tuple[int, int], path: Path) -> Path:
-    """Each hidden unit's incoming weights (bias dropped) shown as an image, as the course's displayData."""
-    plt = _pyplot()
-    units = Theta1[:, 1:]
+def mosaic(units: np.ndarray, image_shape: tuple[int, int], pad: int = 1) -> np.ndarray:
+    """The course's displayData: each row of units as an image, scaled by its max |w| to [-1, 1],
+    tiled into a near-square grid with `pad` pixels of -1 between and around the tiles."""
+    rows_px, cols_px = image_shape
     columns = math.ceil(math.sqrt(units.shape[0]))
     rows = math.ceil(units.shape[0] / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.2, rows * 1.2))
-    for index, ax in enumerate(np.atleast_1d(axes).ravel()):
-        ax.axis("off")
-        if index < units.shape[0]:
-            ax.imshow(units[index].reshape(image_shape), cmap="gray")
-    fig.suptitle("first hidden layer: incoming weights per unit")
+    grid = -np.ones((pad + rows * (rows_px + pad), pad + columns * (cols_px + pad)))
+    for index, unit in enumerate(units):
+        top = pad + (index // columns) * (rows_px + pad)
+        left = pad + (index % columns) * (cols_px + pad)
+        largest = np.max(np.abs(unit))
+        grid[top:top + rows_px, left:left + cols_px] = (unit / largest if largest > 0 else unit).reshape(image_shape)
+    return grid
+
+
+def hidden_weights(Theta1: np.ndarray, image_shape: tuple[int, int], path: Path) -> Path:
+    """Each hidden unit's incoming weights (bias dropped) as an image, tiled as the course's displayData
+    does: one image, so one axes to draw (25 axes took most of a second)."""
+    plt = _pyplot()
+    grid = mosaic(Theta1[:, 1:], image_shape)
+    fig, ax = plt.subplots(figsize=(6, 6 * grid.shape[0] / grid.shape[1]))
+    ax.imshow(grid, cmap="gray", vmin=-1, vmax=1)
+    ax.axis("off")
+    ax.set_title("first hidden layer: incoming weights per unit")
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path

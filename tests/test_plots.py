@@ -1,0 +1,26 @@
+"""The run's figures: the hidden-weights mosaic worked by hand, and both PNGs written."""
+from __future__ import annotations
+
+import numpy as np
+
+from runner import plots
+
+
+def test_mosaic_tiles_each_unit_scaled_to_its_largest_weight_with_padding_of_minus_one():
+    units = np.array([[1.0, -2.0, 0.5, 4.0], [0.0, 0.0, 0.0, 0.0], [3.0, 0.0, 0.0, -1.5]])
+    grid = plots.mosaic(units, (2, 2))
+    assert grid.shape == (1 + 2 * 3, 1 + 2 * 3)  # 3 units: a 2 x 2 grid of 2 x 2 tiles, 1 pixel of padding
+    np.testing.assert_array_equal(grid[1:3, 1:3], [[0.25, -0.5], [0.125, 1.0]])
+    np.testing.assert_array_equal(grid[1:3, 4:6], np.zeros((2, 2)))  # an all-zero unit stays zero
+    np.testing.assert_array_equal(grid[4:6, 1:3], [[1.0, 0.0], [0.0, -0.5]])
+    np.testing.assert_array_equal(grid[4:6, 4:6], -np.ones((2, 2)))  # no fourth unit: background
+    assert np.all(grid[0] == -1) and np.all(grid[:, 3] == -1)
+
+
+def test_both_figures_are_written_as_png(tmp_path):
+    history = [(key, 1.0 / (step + 1), step) for step in range(5)
+               for key in ("train_cost", "val_cost", "train_accuracy", "val_accuracy")]
+    curves = plots.learning_curves(history, tmp_path / "curves.png", "a run")
+    weights = plots.hidden_weights(np.random.default_rng(0).standard_normal((25, 65)), (8, 8), tmp_path / "w.png")
+    for path in (curves, weights):
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
