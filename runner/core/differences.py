@@ -23,8 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 from runner.core import interpolation
-from runner.core.interpolation import POINTS
 from runner.core.activations import ACTIVATIONS
+from runner.core.interpolation import POINTS
 from runner.core.network import unroll
 from runner.core.protocols import RowCosts, Weights, WeightPenalty
 
