@@ -18,7 +18,7 @@ from omegaconf import OmegaConf
 from conftest import FAST, PROJECT_ROOT
 from plugins.regularization import NoRegularization
 from runner.core.network import NetworkObjective, accuracy, one_hot, theta_shapes
-from runner.experiment import prepare
+from runner.setup import prepare
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,7 @@
 """Every config composes and instantiates: each option of each group, each preset, the
 overrides the docs show; and every mistake becomes one UserError (or Hydra error) line naming it.
 
-In-process through Hydra's compose API and runner.experiment.prepare: no training, no store.
+In-process through Hydra's compose API and runner.setup.prepare: no training, no store.
 """
 from __future__ import annotations
 
@@ -22,9 +22,10 @@ from omegaconf.errors import OmegaConfBaseException
 import runner.app  # noqa: F401  (registers the ${blab.outputs:} resolver conf/config.yaml uses)
 from runner.core.network import theta_shapes
 from runner.errors import UserError, one_line
-from runner.experiment import prepare, save_weights
 from runner.paths import PROJECT_ROOT
+from runner.recording import save_weights
 from runner.settings import PLUGIN_GROUPS, POINTS_PER_CURVE, TrackingSettings
+from runner.setup import prepare
 
 CONF = PROJECT_ROOT / "conf"
 OPTIONS = [(group, path.stem) for group in PLUGIN_GROUPS for path in sorted((CONF / group).glob("*.yaml"))]

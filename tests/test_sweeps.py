@@ -130,7 +130,7 @@ def test_every_value_of_the_optuna_search_space_instantiates():
     """Each choice, and both ends of each interval, appear in one of a few configs built and validated."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from runner.experiment import prepare
+    from runner.setup import prepare
 
     params = compose("+experiment=optuna_search").hydra.sweeper.params
     space = {}

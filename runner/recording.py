@@ -1,0 +1,142 @@
+"""What a run records while and after it trains: per-epoch metrics, gradient checks on schedule,
+the divergence guard, the final metrics, the weights, the figures and the environment tags."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from plugins.regularization import NoRegularization
+from runner import plots
+from runner.core.differences import central_differences
+from runner.core.gradcheck import GradCheck, choose_mode, gradient_check
+from runner.core.network import NetworkObjective, accuracy, one_hot
+from runner.core.training import DivergenceGuard
+from runner.progress import Progress
+from runner.setup import Setup
+from runner.tracking import Tracker
+
+
+@dataclass
+class EpochRecorder:
+    """The per-epoch callback: metrics into the tracker, gradient checks on schedule, divergence guard."""
+
+    setup: Setup
+    tracker: Tracker
+    progress: Progress
+    guard: DivergenceGuard = field(default_factory=DivergenceGuard)
+    every: int = 1  # record metrics every N epochs (tracking.every)
+    last_epoch: int = 0
+    recorded_epoch: int = -1
+    last_finite: list | None = None
+    last_check: GradCheck | None = None
+    checked_epochs: set = field(default_factory=set)
+    check_seconds: float = 0.0
+    val_objective: NetworkObjective | None = None  # made once: it keeps its buffers from epoch to epoch
+
+    def __call__(self, epoch: int, Theta: list) -> None:
+        self.last_epoch = epoch
+        if epoch % self.every == 0:
+            self.record(epoch, Theta)
+        every = self.setup.settings.gradcheck.every
+        if epoch == 0 or (every and epoch % every == 0):
+            self.check(epoch, Theta)
+
+    def finish(self, Theta: list) -> None:
+        """Record the last epoch if `every` skipped it: the last logged values describe the final Theta."""
+        if self.recorded_epoch != self.last_epoch:
+            self.record(self.last_epoch, Theta)
+
+    def record(self, epoch: int, Theta: list) -> None:
+        """Train and validation cost and accuracy of Theta at this epoch; the divergence guard sees the cost."""
+        s = self.setup
+        g, cost = s.objective.activation, s.objective.cost
+        J, train_accuracy = s.objective.value_and_accuracy(Theta, s.splits.train.y)
+        self.recorded_epoch = epoch
+        self.tracker.metric("train_cost", J, epoch)
+        self.guard.check(epoch, J)
+        self.last_finite = [T.copy() for T in Theta]
+        self.tracker.metric("train_accuracy", train_accuracy, epoch)
+        val_accuracy = None
+        if s.splits.val is not None:
+            val = s.splits.val
+            if self.val_objective is None:  # the validation error is the data term alone (lam = 0), as the course's
+                self.val_objective = NetworkObjective(val.X, one_hot(val.y, s.layer_sizes[-1]).astype(val.X.dtype),
+                                                      g, cost, NoRegularization())
+            val_cost, val_accuracy = self.val_objective.value_and_accuracy(Theta, val.y)
+            self.tracker.metric("val_cost", val_cost, epoch)
+            self.tracker.metric("val_accuracy", val_accuracy, epoch)
+        self.progress.update(epoch, J, val_accuracy)
+
+    def check(self, epoch: int, Theta: list) -> GradCheck:
+        """Gradient check on the first `gradcheck.rows` training rows, logged as gradcheck_rel_error."""
+        started = time.perf_counter()
+        settings, objective = self.setup.settings.gradcheck, self.setup.objective
+        rows = slice(0, min(settings.rows, objective.m))
+        n_params = sum(T.size for T in Theta)
+        mode = choose_mode(n_params) if settings.mode == "auto" else settings.mode
+        _, D = objective.value_and_gradient(Theta, rows)
+        exact = objective.in_float64()  # differences divide by eps: they need float64's digits
+        result = gradient_check(lambda T: exact.value(T, rows), Theta, D, mode=mode, eps=settings.eps,
+                                n_samples=settings.coordinates, rng=self.setup.check_rng,
+                                differences=partial(central_differences, exact, rows=rows))
+        self.tracker.metric("gradcheck_rel_error", result.rel_error, epoch)
+        self.last_check = result
+        self.checked_epochs.add(epoch)
+        self.check_seconds += time.perf_counter() - started
+        return result
+
+
+def final_metrics(setup: Setup, Theta: list, recorder: EpochRecorder, status: str) -> dict[str, float]:
+    """The end-of-run gradient check and test accuracy; the last logged values describe Theta."""
+    tracker, epoch = recorder.tracker, recorder.last_epoch
+    if status == "FINISHED" and epoch not in recorder.checked_epochs:
+        recorder.check(epoch, Theta)
+    tracker.metric("hidden_weight_spread", hidden_weight_spread(Theta), epoch)
+    g, cost = setup.objective.activation, setup.objective.cost
+    if setup.splits.test is not None:
+        test = setup.splits.test
+        tracker.metric("test_accuracy", accuracy(Theta, test.X, test.y, g, cost), epoch)
+    latest = {}
+    for key, value, _ in tracker.history:
+        latest[key] = value
+    return latest
+
+
+def hidden_weight_spread(Theta: list) -> float:
+    """max over hidden layers of max |Theta(l)[j, :] - Theta(l)[0, :]|: 0 when all units are identical
+    (the symmetry a zero or constant initialization never breaks)."""
+    return max(float(np.max(np.abs(T - T[0]))) for T in Theta[:-1]) if len(Theta) > 1 else 0.0
+
+
+def save_weights(Theta: list, path: Path) -> Path:
+    """weights.npz holding Theta1 .. ThetaN in the core's layout (bias column first)."""
+    np.savez(path, **{f"Theta{l + 1}": T for l, T in enumerate(Theta)})
+    return path
+
+
+def write_artifacts(tracker: Tracker, setup: Setup, Theta: list, run_dir: Path, title: str) -> None:
+    """weights.npz, the resolved config, Hydra's .hydra/ files, metrics.csv and the PNG figures."""
+    plots.learning_curves(tracker.history, run_dir / "learning_curves.png", title)
+    if setup.splits.image_shape is not None:
+        plots.hidden_weights(Theta[0], setup.splits.image_shape, run_dir / "hidden_weights.png")
+    tracker.write_metrics_csv()
+    for name in ("weights.npz", "config.yaml", "metrics.csv", "learning_curves.png", "hidden_weights.png"):
+        tracker.artifact(run_dir / name)
+    if (run_dir / ".hydra").is_dir():
+        tracker.artifact(run_dir / ".hydra", ".hydra")
+
+
+def environment_tags() -> dict[str, str]:
+    """What a bitwise re-run needs to match: Python, numpy and the BLAS library with its threads."""
+    import platform
+
+    from threadpoolctl import threadpool_info
+
+    blas = [f"{p.get('internal_api')} {p.get('version')} ({p.get('num_threads')} threads)"
+            for p in threadpool_info() if p.get("user_api") == "blas"]
+    return {"python_version": platform.python_version(), "numpy_version": np.__version__,
+            "blas": "; ".join(blas) or "unknown", "platform": platform.platform()}

@@ -1,0 +1,70 @@
+"""A run's setup: the config's settings validated, every plugin built, the data loaded and split,
+Theta0 made, all from one seed, before anything is trained or recorded."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from runner.core.activations import get_activation
+from runner.core.network import NetworkObjective, one_hot
+from runner.errors import UserError
+from runner.instantiate import build, qualify
+from runner.settings import PLUGIN_GROUPS, RunSettings
+
+
+@dataclass
+class Setup:
+    """Everything a run needs, validated before any record is created."""
+
+    settings: RunSettings
+    plugins: dict
+    splits: object
+    layer_sizes: list[int]
+    Theta0: list
+    objective: NetworkObjective
+    optimizer_rng: np.random.Generator
+    check_rng: np.random.Generator
+
+
+def prepare(config: dict, allowed: tuple[str, ...] | None = None) -> Setup:
+    """Validate settings, instantiate every plugin, load the data and make Theta0 (seeded)."""
+    settings = RunSettings.from_dict(config)
+    for group in PLUGIN_GROUPS:
+        if group not in config:
+            raise UserError(f"config group {group} is missing; accepted: a config with {', '.join(PLUGIN_GROUPS)}")
+    plugins = {group: build(group, config[group], allowed) for group in PLUGIN_GROUPS}
+    data_rng, init_rng, optimizer_rng, check_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(settings.seed).spawn(4))
+    try:
+        splits = plugins["dataset"].load(data_rng)
+        layer_sizes = plugins["architecture"].layer_sizes(splits.n_features, splits.n_classes)
+    except (ValueError, OSError) as error:
+        raise UserError(qualify("dataset", error)) from None
+    batch_size = getattr(plugins["optimizer"], "batch_size", None)
+    if batch_size is not None and batch_size > splits.train.m:
+        raise UserError(f"optimizer.batch_size={batch_size} is invalid; accepted: an integer from 1 to "
+                        f"the training-set size m = {splits.train.m}")
+    try:
+        Theta0 = plugins["initializer"](layer_sizes, init_rng)
+    except (ValueError, OSError) as error:
+        raise UserError(qualify("initializer", error)) from None
+    K = layer_sizes[-1]
+    dtype = np.dtype(settings.dtype)  # cast once: every epoch then runs in it, nothing is copied per epoch
+    splits = replace(splits, **{part: replace(getattr(splits, part), X=getattr(splits, part).X.astype(dtype))
+                                for part in ("train", "val", "test") if getattr(splits, part) is not None})
+    Theta0 = [T.astype(dtype) for T in Theta0]
+    objective = NetworkObjective(splits.train.X, one_hot(splits.train.y, K).astype(dtype),
+                                 get_activation(plugins["architecture"].activation),
+                                 plugins["cost"], plugins["regularization"])
+    return Setup(settings, plugins, splits, layer_sizes, Theta0, objective, optimizer_rng, check_rng)
+
+
+def run_name(plugins: dict) -> str:
+    """A name that says what the run is, e.g. 'sgd lr=0.1 lam=1 [25]'."""
+    optimizer, regularization = plugins["optimizer"], plugins["regularization"]
+    parts = [optimizer.name]
+    parts.append(f"lr={optimizer.lr:g}" if hasattr(optimizer, "lr") else f"epochs={optimizer.epochs}")
+    parts.append(f"lam={regularization.lam:g}" if hasattr(regularization, "lam") else regularization.name)
+    parts.append(str(list(plugins["architecture"].hidden)))
+    return " ".join(parts)
