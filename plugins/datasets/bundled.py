@@ -40,9 +40,8 @@ def read_bundled_csv(path: Path, header: bool) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass
 class _Bundled(SplitScaleDataset):
-    """A dataset of scikit-learn's: its file read directly, else sklearn.datasets.<loader>(return_X_y=True)."""
+    """A dataset of scikit-learn's: its file read directly, else sklearn.datasets.load_<name>(return_X_y=True)."""
 
-    loader: ClassVar[str] = ""
     file: ClassVar[str] = ""
     shape: ClassVar[tuple[int, int]] = (0, 0)
 
@@ -56,7 +55,7 @@ class _Bundled(SplitScaleDataset):
                     return X, y
             except ValueError:  # a changed format: scikit-learn's loader knows it
                 pass
-        return getattr(importlib.import_module("sklearn.datasets"), self.loader)(return_X_y=True)
+        return getattr(importlib.import_module("sklearn.datasets"), f"load_{self.name}")(return_X_y=True)
 
 
 @dataclass
@@ -65,7 +64,6 @@ class Digits(_Bundled):
     m = 1797, n = 64 pixels (0..16), K = 10."""
 
     name: str = field(default="digits", init=False)
-    loader: ClassVar[str] = "load_digits"
     file: ClassVar[str] = "digits.csv.gz"
     shape: ClassVar[tuple[int, int]] = (1797, 64)
     image_shape: ClassVar[tuple[int, int]] = (8, 8)
@@ -76,7 +74,6 @@ class Iris(_Bundled):
     """Fisher's iris flowers: m = 150, n = 4 measurements in cm, K = 3 species."""
 
     name: str = field(default="iris", init=False)
-    loader: ClassVar[str] = "load_iris"
     file: ClassVar[str] = "iris.csv"
     shape: ClassVar[tuple[int, int]] = (150, 4)
 
@@ -86,7 +83,6 @@ class BreastCancer(_Bundled):
     """Wisconsin diagnostic breast cancer: m = 569, n = 30 cell-nucleus features, K = 2 (0 malignant, 1 benign)."""
 
     name: str = field(default="breast_cancer", init=False)
-    loader: ClassVar[str] = "load_breast_cancer"
     file: ClassVar[str] = "breast_cancer.csv"
     shape: ClassVar[tuple[int, int]] = (569, 30)
 
@@ -96,6 +92,5 @@ class Wine(_Bundled):
     """Wine recognition: m = 178, n = 13 chemical measurements, K = 3 cultivars."""
 
     name: str = field(default="wine", init=False)
-    loader: ClassVar[str] = "load_wine"
     file: ClassVar[str] = "wine_data.csv"
     shape: ClassVar[tuple[int, int]] = (178, 13)
