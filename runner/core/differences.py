@@ -90,6 +90,7 @@ class CachedNetwork:
         self.inputs = [np.vstack([np.ones(self.m), a.T]) for a in self.a[:-1]]  # [1, a(l)]^T, row j = column j
         self.width = max(T.shape[0] for T in self.Theta)
         self.base = self.cost.row_costs(self.z[-1], self.Y) if isinstance(self.cost, RowCosts) else None
+        self._scaled = {}  # _scaled_inputs by (layer, first row, j)
 
     def cost_changes(self, l: int, i: int, j: np.ndarray, eps: float) -> np.ndarray:
         """m (J(+eps at j) - J(-eps at j)) over the checked rows, for each j of unit (l, i)."""
@@ -100,8 +101,7 @@ class CachedNetwork:
         D = np.zeros(j.size)
         for start in range(0, self.m, ROWS):
             rows = slice(start, min(start + ROWS, self.m))
-            inputs = self.inputs[l][j, rows]  # [1, a(l)][rows, j]^T: v = +-eps times these
-            fitted = self._interpolated(l, i, inputs, eps, rows) if smooth and 2 * j.size > len(POINTS) else None
+            fitted = self._interpolated(l, i, j, eps, rows) if smooth and 2 * j.size > len(POINTS) else None
             if fitted is None:
                 S = self._direct(l, i, self.unit_changes(l, i, j, eps, rows), rows)
                 fitted = S[: j.size] - S[j.size :]
@@ -136,16 +136,27 @@ class CachedNetwork:
         """f_r(t[n, r]): each row's change of cost, shape (n, rows)."""
         return self.cost.row_costs(self.outputs(l, i, t, rows), self.Y[rows]) - self.base[rows]
 
-    def _interpolated(self, l, i, inputs, eps, rows) -> np.ndarray | None:
-        """sum_r F_r(v) - F_r(-v) for v = eps inputs[n, r], from each F_r's polynomial; None where one is off."""
-        reach = np.abs(inputs).max(axis=0)
-        moved = reach > 0
-        reach[~moved] = 1.0
+    def _interpolated(self, l, i, j, eps, rows) -> np.ndarray | None:
+        """sum_r F_r(v) - F_r(-v) for v = eps [1, a(l)][r, j], from each F_r's polynomial; None where one is off."""
+        scaled, reach, moved = self._scaled_inputs(l, j, rows)
         v = (eps * POINTS[:, None]) * reach
         F = self.row_changes(l, i, self.activation_changes(l, i, v, rows), rows)
         F[:, ~moved] = 0.0  # a row no perturbation moves keeps its cost exactly
         c = interpolation.fit(F, self.base[rows])
-        return None if c is None else interpolation.odd_differences(c, inputs / reach)
+        return None if c is None else interpolation.odd_differences(c, scaled)
+
+    def _scaled_inputs(self, l, j, rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """[1, a(l)][rows, j]^T divided by each row's largest |entry| (the reach), the reach, and where it is > 0.
+
+        The same for every unit of layer l+1: made once per layer, row block and set of j."""
+        key = (l, rows.start, j.tobytes())
+        if key not in self._scaled:
+            inputs = self.inputs[l][j, rows]
+            reach = np.abs(inputs).max(axis=0)
+            moved = reach > 0
+            reach[~moved] = 1.0
+            self._scaled[key] = (inputs / reach, reach, moved)
+        return self._scaled[key]
 
     def _direct(self, l, i, t, rows) -> np.ndarray:
         """sum_r f_r(t[n, r]), every perturbation evaluated."""
