@@ -27,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from runner.errors import UserError
 from runner.settings import OBJECTIVES
+from runner.workers import start_method, start_workers
 
 SWEEP_FILE = "sweep.json"
 MAX_RUN_NAME = 240
@@ -85,6 +86,17 @@ class SweepCallback(Callback):
         self.sweep: dict = {}  # what sweep.json holds; plain data, as joblib pickles the callback
 
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        try:
+            self._start(config)
+        except UserError as error:  # Hydra would turn any exception here into a warning and launch the jobs
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(2)
+
+    def _start(self, config: DictConfig) -> None:
+        """Make the store, the experiment and the parent run; write sweep.json."""
+        # First: a forkserver then imports the jobs' modules while this process sets the sweep up.
+        worker_start = start_workers(config.get("workers") or {}, config.hydra.launcher)
+        from runner.experiment import freeze_imported_objects
         from runner.tracking import Tracker, resolve_tracking_uri
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
@@ -94,12 +106,14 @@ class SweepCallback(Callback):
         sweep_id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
         # Creating the store and experiment here, once, spares the jobs a race to create them.
         tracker = Tracker(resolve_tracking_uri(config.tracking.uri), str(config.tracking.experiment), sweep_dir)
+        freeze_imported_objects()  # MLflow's objects: this process then exits 1 s sooner when the sweep ends
         overrides = " ".join(config.hydra.overrides.task)
         hydra_overrides = [o for o in config.hydra.overrides.hydra if not o.startswith("hydra.mode=")]
         tags = {"sweep.id": sweep_id, "sweep.role": "parent", "sweep.dir": str(sweep_dir),
                 "sweep.overrides": overrides or "(none)", "sweep.space": " ".join(specs) or "(none)",
                 "sweep.sweeper": str(config.hydra.sweeper._target_).rsplit(".", 1)[-1],
                 "sweep.launcher": str(config.hydra.launcher._target_).rsplit(".", 1)[-1],
+                **({"sweep.worker_start": worker_start} if worker_start else {}),
                 "sweep.objective": objective, "sweep.direction": direction(objective),
                 "command": " ".join(["python -m runner -m", *hydra_overrides, *config.hydra.overrides.task])}
         name = ("sweep " + (" ".join(specs) or overrides))[:MAX_RUN_NAME]
@@ -243,8 +257,9 @@ def job_context(hydra_cfg, config: dict) -> Job:
 def blas_threads(workers: dict, launcher_target: str) -> int | None:
     """workers.blas_threads: an integer >= 1, or auto: 1 under a parallel launcher, else no limit (None)."""
     for key in workers:
-        if key != "blas_threads":
-            raise UserError(f"unknown key workers.{key}; accepted keys: blas_threads")
+        if key not in ("blas_threads", "start"):
+            raise UserError(f"unknown key workers.{key}; accepted keys: blas_threads, start")
+    start_method(workers)
     value = workers.get("blas_threads", "auto")
     if value in ("auto", None):
         return None if launcher_target.endswith("BasicLauncher") else 1

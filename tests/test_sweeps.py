@@ -215,3 +215,13 @@ def test_a_parallel_sweep_against_an_mlflow_server(tmp_path, mlflow_server):
     assert client.get_run(parent_id).data.metrics["jobs_finished"] == 4
     assert not (local.root / "mlflow.db").exists()  # everything went to the server
     assert len(list((tmp_path / "server" / "served").glob("**/weights.npz"))) == 4
+
+
+def test_a_sweep_whose_store_cannot_be_reached_stops_before_its_first_job_in_one_line(store):
+    """Hydra turns an exception in a callback into a warning; the sweep's callback exits instead."""
+    result = store.cli("-m", *FAST, "regularization.lam=0,1", MLFLOW_TRACKING_URI="http://127.0.0.1:9")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: tracking URI 'http://127.0.0.1:9' cannot be reached ([Errno 111] Connection refused); "
+        "accepted: a running MLflow server (start one with `mlflow server`)"]
+    assert not list((store.root / "outputs" / "sweeps").glob("*/*/0"))  # no job started

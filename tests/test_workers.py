@@ -1,0 +1,127 @@
+"""How a joblib sweep's workers start (runner/workers.py, runner/preload.py).
+
+With workers.start=forkserver the workers are forked from a server that imported runner.preload;
+with loky each is a fresh interpreter. Both must give the same runs; only the first is preloaded.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from conftest import FAST, PROJECT_ROOT
+from test_sweeps import JOBLIB, children, started
+
+# An initializer plugin (outside the project) that writes down, per job, whether the process
+# running the job had runner.preload imported before the job began.
+PROBE = '''
+import json, os, sys, uuid
+from dataclasses import dataclass, field
+
+from plugins.initializers import EpsilonUniform
+
+
+@dataclass
+class Probe(EpsilonUniform):
+    folder: str = ""
+    name: str = field(default="probe", init=False)
+
+    def __call__(self, layer_sizes, rng):
+        record = {"preloaded": "runner.preload" in sys.modules, "parent_pid": os.getppid()}
+        with open(os.path.join(self.folder, f"{uuid.uuid4().hex}.json"), "w") as file:
+            json.dump(record, file)
+        return super().__call__(layer_sizes, rng)
+'''
+
+
+def probe_sweep(store, tmp_path, start: str) -> tuple[object, list, list[dict]]:
+    """A 4-job joblib sweep with workers.start=start and the probe: (parent run, children, probe records)."""
+    package = tmp_path / "probe_plugins"
+    package.mkdir(exist_ok=True)
+    (package / "__init__.py").write_text(textwrap.dedent(PROBE))
+    folder = tmp_path / f"probe-{start}"
+    folder.mkdir()
+    (tmp_path / "confs" / "initializer").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "confs" / "initializer" / "probe.yaml").write_text(
+        f"_target_: probe_plugins.Probe\nfolder: {folder}\n")
+    result = store.cli("-m", *JOBLIB, *FAST, f"workers.start={start}", "initializer=probe",
+                       f"hydra.searchpath=[file://{tmp_path}/confs]", "regularization.lam=0,1,2,3",
+                       PYTHONPATH=str(tmp_path))
+    _, parent_id = started(result)
+    records = [json.loads(path.read_text()) for path in folder.glob("*.json")]
+    return store.client.get_run(parent_id), children(store.client, parent_id), records
+
+
+@pytest.mark.slow
+def test_forkserver_workers_are_preloaded_and_give_the_same_runs_as_loky(store, tmp_path):
+    forked_parent, forked, forked_records = probe_sweep(store, tmp_path, "forkserver")
+    loky_parent, fresh, fresh_records = probe_sweep(store, tmp_path, "loky")
+
+    assert forked_parent.data.tags["sweep.worker_start"] == "forkserver"
+    assert loky_parent.data.tags["sweep.worker_start"] == "loky"
+    assert len(forked_records) == len(fresh_records) == 4
+    assert all(record["preloaded"] for record in forked_records)
+    assert not any(record["preloaded"] for record in fresh_records)
+    # forked from one server, which is not the sweep's own process
+    assert len({record["parent_pid"] for record in forked_records}) == 1
+    by_name = {run.info.run_name: run for run in fresh}
+    assert sorted(by_name) == sorted(run.info.run_name for run in forked)
+    for a in forked:
+        b = by_name[a.info.run_name]
+        assert a.info.status == b.info.status == "FINISHED"
+        assert a.data.tags["blas_threads"].startswith("1 ") and b.data.tags["blas_threads"].startswith("1 ")
+        for key in ("train_cost", "val_cost", "train_accuracy", "gradcheck_rel_error"):
+            assert a.data.metrics[key] == b.data.metrics[key], key  # same seed: the same numbers
+
+
+def test_a_job_imports_nothing_of_note_after_the_preload(tmp_path):
+    """Whatever a job (batch GD and numba SGD) imports beyond runner.preload must be small."""
+    script = textwrap.dedent('''
+        import json, sys
+        import runner.preload
+        before = set(sys.modules)
+        import runner.app
+        for optimizer in ("batch_gd", "sgd"):
+            sys.argv = ["runner", "dataset=moons", "dataset.n_samples=50", "optimizer=" + optimizer,
+                        "optimizer.epochs=3", "architecture.hidden=[3]", "tracking.progress=off"]
+            try:
+                runner.app.main()
+            except SystemExit as exit:
+                assert not exit.code, exit.code
+        print(json.dumps(sorted(set(sys.modules) - before)))
+    ''')
+    env = {"PYTHONPATH": str(PROJECT_ROOT), "BACKPROP_LAB_OUTPUTS": str(tmp_path),
+           "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    new = json.loads(result.stdout.strip().splitlines()[-1])
+    # Hydra's own plugins, image format plugins, MLflow's schema scripts (read by alembic on every
+    # store open), and numba's typing modules, loaded when a cached kernel is: small, or not preloadable.
+    small = ("hydra", "omegaconf", "antlr4", "PIL.", "netrc", "mlflow.store.db.", "numba.", "llvmlite.",
+             "cffi", "pycparser")
+    assert [name for name in new if not name.startswith(small)] == []
+
+
+def test_workers_start_is_checked_and_only_joblib_gets_a_fork_server():
+    from runner.errors import UserError
+    from runner.workers import start_method, start_workers
+
+    assert start_method({}) == "forkserver"
+    assert start_method({"start": "loky"}) == "loky"
+    with pytest.raises(UserError, match=r"workers.start='spawn' is invalid; accepted: forkserver, loky"):
+        start_method({"start": "spawn"})
+    basic = {"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"}
+    joblib = {"_target_": "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher", "n_jobs": 1}
+    assert start_workers({}, basic) is None
+    assert start_workers({}, joblib) is None  # one job at a time: joblib runs them in this process
+
+
+@pytest.mark.slow
+def test_a_bad_workers_start_fails_the_sweep_in_one_line(store):
+    result = store.cli("-m", *JOBLIB, *FAST, "workers.start=threads", "regularization.lam=0,1")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: workers.start='threads' is invalid; accepted: forkserver, loky"
+    assert "Traceback" not in result.stderr
