@@ -1,14 +1,16 @@
 """Benchmark (not a test): parallel sweep speed-up, and `runner.report` on 1000 runs.
 
-    python benchmarks/sweep_bench.py [--jobs 16] [--workers 2] [--epochs 1000] [--runs 1000] [--steps 50]
-                                     [--all-cores-serial]
+    python benchmarks/sweep_bench.py [--jobs 16] [--workers 2] [--epochs 1000] [--repeats 3] [--fresh-store]
+                                     [--runs 1000] [--steps 50]
 
 1. The same sweep of --jobs small runs (digits, 25 hidden units, --epochs of batch GD)
-   with the basic launcher and one BLAS thread (with --all-cores-serial, first with BLAS
-   on every core), then with joblib and --workers processes (one BLAS thread each), each
-   into a fresh SQLite store. Speed-up = serial wall / parallel wall; efficiency = the sum of the
-   jobs' training time (metric train_seconds) / (wall x workers), the share of the
-   workers' time spent training (the rest: process start, imports, logging).
+   with the basic launcher and one BLAS thread, then with joblib and --workers processes
+   (one BLAS thread each), started by loky (joblib's default) and by the fork server
+   (workers.start, runner/workers.py); each into its own copy of an existing empty SQLite
+   store (--fresh-store: a new one, whose tables MLflow makes first), --repeats rounds.
+   Speed-up = serial wall / parallel wall; efficiency = the sum of the jobs' training time
+   (metric train_seconds) / (wall x workers), the share of the workers' time spent
+   training (the rest: process start, imports, Hydra, logging).
 2. A store of --runs child runs under one sweep parent, each with ~35 params and a
    --steps-long history of four metrics, written with MlflowClient.log_batch; then the
    time of `python -m runner.report` on it, and of its bulk SQL read of the histories
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,41 +54,62 @@ def children(root: Path) -> list:
     return [r for r in client.search_runs(ids, max_results=5000) if "mlflow.parentRunId" in r.data.tags]
 
 
+def template_store(scratch: Path) -> Path:
+    """An empty store with MLflow's tables, made once, untimed: the state of any store after its first run."""
+    from mlflow.tracking import MlflowClient
+
+    path = scratch / "template.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
+def one_sweep(mode: str, extra: list[str], args: argparse.Namespace, root: Path, template: Path | None) -> dict:
+    """Run the sweep once into a store under root; its wall time and what its runs say."""
+    root.mkdir()
+    if template is not None:
+        shutil.copy(template, root / "mlflow.db")
+    lams = ",".join(str(lam) for lam in range(args.jobs))
+    launched = time.time()
+    wall = run("runner", ["-m", *extra, *JOB, f"optimizer.epochs={args.epochs}", f"regularization.lam={lams}"], root)
+    ended = time.time()
+    runs = children(root)
+    assert len(runs) == args.jobs and all(r.info.status == "FINISHED" for r in runs), f"{mode}: runs lost"
+    first_start, last_end = min(r.info.start_time for r in runs) / 1000, max(r.info.end_time for r in runs) / 1000
+    return {"wall": wall, "training": sum(r.data.metrics["train_seconds"] for r in runs),
+            "busy": sum((r.info.end_time - r.info.start_time) / 1000 for r in runs),
+            "jobs_phase": last_end - first_start,  # first job's start to last job's end
+            "ends": (first_start - launched) + (ended - last_end)}  # before the first job, after the last
+
+
 def sweep_speedup(args: argparse.Namespace, scratch: Path) -> None:
-    jobs, workers = args.jobs, args.workers
-    lams = ",".join(str(lam) for lam in range(jobs))
-    cores = os.cpu_count() or 1
-    modes = {f"serial, {cores} BLAS threads": (1, [f"workers.blas_threads={cores}"])} if args.all_cores_serial else {}
-    modes["serial, 1 BLAS thread"] = (1, ["workers.blas_threads=1"])
-    modes[f"joblib, {workers} workers"] = (workers, ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={workers}"])
-    walls, ends = {}, {}
-    for number, (mode, (n, extra)) in enumerate(modes.items()):
-        root = scratch / f"sweep{number}"
-        root.mkdir()
-        launched = time.time()
-        walls[mode] = run("runner", ["-m", *extra, *JOB, f"optimizer.epochs={args.epochs}",
-                                     f"regularization.lam={lams}"], root)
-        ended = time.time()
-        runs = children(root)
-        assert len(runs) == jobs and all(r.info.status == "FINISHED" for r in runs), f"{mode}: runs lost"
-        training = sum(r.data.metrics["train_seconds"] for r in runs)
-        busy = sum((r.info.end_time - r.info.start_time) / 1000 for r in runs)
-        capacity = walls[mode] * n
-        print(f"{mode:30s} wall {walls[mode]:6.1f} s, training {training:6.1f} s, jobs' own time {busy:6.1f} s, "
-              f"efficiency {training / capacity:4.0%} (jobs' time / (wall x workers) {busy / capacity:4.0%})")
-        # before the first job starts and after the last one ends: the sweep's serial part
-        first_start, last_end = min(r.info.start_time for r in runs) / 1000, max(r.info.end_time for r in runs) / 1000
-        ends[mode] = (first_start - launched) + (ended - last_end)
-    *_, one_thread, parallel = walls.values()
-    first = next(iter(walls.values()))
-    also = f", {first / parallel:.2f}x over serial on {cores} BLAS threads" if args.all_cores_serial else ""
-    print(f"speed-up of {workers} workers: {one_thread / parallel:.2f}x over serial with 1 BLAS thread{also}")
-    serial = list(walls)[-2]
-    print(f"Amdahl: the serial sweep spends {ends[serial]:.1f} s before its first job and after its last (process "
-          f"start, imports, store, sweep bookkeeping); with the rest split perfectly over {workers} workers that cost "
-          f"nothing to start, the most {workers} workers can gain is "
-          f"{walls[serial] / (ends[serial] + (walls[serial] - ends[serial]) / workers):.2f}x; the {workers} workers "
-          f"spent {ends[list(walls)[-1]]:.1f} s there")
+    workers = args.workers
+    joblib = ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={workers}"]
+    modes = {"serial, 1 BLAS thread": (1, ["workers.blas_threads=1"]),
+             f"joblib, {workers} workers, loky": (workers, [*joblib, "workers.start=loky"]),
+             f"joblib, {workers} workers, forkserver": (workers, [*joblib, "workers.start=forkserver"])}
+    template = None if args.fresh_store else template_store(scratch)
+    print(f"{args.jobs} jobs of {args.epochs} epochs, each sweep into {'a new' if args.fresh_store else 'an existing'} "
+          f"store; {args.repeats} rounds, modes alternating, medians")
+    results: dict[str, list[dict]] = {mode: [] for mode in modes}
+    for round_ in range(args.repeats):
+        for number, (mode, (_, extra)) in enumerate(modes.items()):
+            results[mode].append(one_sweep(mode, extra, args, scratch / f"sweep{round_}-{number}", template))
+    median = {mode: {key: statistics.median(r[key] for r in rs) for key in rs[0]} for mode, rs in results.items()}
+    serial_mode = next(iter(modes))
+    serial = median[serial_mode]
+    for mode, (n, _) in modes.items():
+        m = median[mode]
+        capacity = m["wall"] * n
+        walls = " ".join(f"{r['wall']:.1f}" for r in results[mode])
+        print(f"{mode:34s} wall {m['wall']:5.1f} s ({walls}), {serial['wall'] / m['wall']:.2f}x; "
+              f"jobs' phase {m['jobs_phase']:5.1f} s ({serial['jobs_phase'] / m['jobs_phase']:.2f}x), "
+              f"outside it {m['ends']:4.1f} s; efficiency {m['training'] / capacity:4.0%} "
+              f"(jobs' own time / (wall x workers) {m['busy'] / capacity:4.0%})")
+    bound = serial["wall"] / (serial["ends"] + (serial["wall"] - serial["ends"]) / workers)
+    print(f"Amdahl: the serial sweep spends {serial['ends']:.1f} s before its first job and after its last (process "
+          f"start, imports, store, parent run, Hydra composing every job's config, summary); with the rest split "
+          f"perfectly over {workers} workers that cost nothing to start, {workers} workers can gain at most "
+          f"{bound:.2f}x")
 
 
 def make_store(root: Path, n_runs: int, steps: int) -> str:
@@ -157,7 +182,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=1000)
-    parser.add_argument("--all-cores-serial", action="store_true", help="also a serial sweep with BLAS on every core")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--fresh-store", action="store_true", help="each sweep into a new store (MLflow makes its tables)")
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--steps", type=int, default=50)
     args = parser.parse_args()
@@ -165,7 +191,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sweep_bench_") as scratch:
         print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         sweep_speedup(args, Path(scratch))
-        report_timing(args.runs, args.steps, Path(scratch))
+        if args.runs:
+            report_timing(args.runs, args.steps, Path(scratch))
 
 
 if __name__ == "__main__":
