@@ -19,7 +19,7 @@ from omegaconf.errors import OmegaConfBaseException
 from runner.errors import UserError, one_line
 from runner.experiment import Outcome, objective_value, run_experiment, worst_value
 from runner.paths import PROJECT_ROOT, outputs_dir
-from runner.sweep import job_context
+from runner.jobs import job_context
 
 OmegaConf.register_new_resolver("blab.outputs", lambda: str(outputs_dir()), replace=True)
 

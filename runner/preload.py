@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import sys
 
 # heaviest first: MLflow with its SQLite store, matplotlib, numba, scipy, then the project
 JOB_MODULES = ("mlflow.tracking", "mlflow.store.tracking.sqlalchemy_workspace_store", "sqlalchemy.dialects.sqlite",
@@ -19,5 +20,9 @@ JOB_MODULES = ("mlflow.tracking", "mlflow.store.tracking.sqlalchemy_workspace_st
                "plugins.datasets", "plugins.initializers", "plugins.optimizers")
 
 for name in JOB_MODULES:
-    importlib.import_module(name)
+    try:
+        importlib.import_module(name)
+    except ImportError as error:  # the fork server would drop it silently; the workers import what they need
+        print(f"warning: the sweep's fork server could not import {name} ({error}); its workers will",
+              file=sys.stderr)
 gc.freeze()

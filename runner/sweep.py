@@ -3,7 +3,7 @@
 `SweepCallback`, a Hydra callback (conf/hydra/callbacks/sweep.yaml), runs in the process
 that launches the jobs. Before any job starts it creates the store, the experiment and the
 parent run, and writes the parent's id to `<hydra.sweep.dir>/sweep.json`; every job reads
-that file (`job_context`), so the id reaches jobs in this process, in joblib's worker
+that file (`runner.jobs.job_context`), so the id reaches jobs in this process, in joblib's worker
 processes and on SLURM nodes alike. When the jobs are done it records the sweep's summary
 on the parent (jobs FINISHED/FAILED, the best job by `tracking.objective`) and ends it.
 
@@ -13,7 +13,6 @@ so the sweep, and an Optuna study, go on.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import json
 import secrets
 import sys
@@ -22,12 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
-from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from runner.errors import UserError
 from runner.settings import OBJECTIVES
-from runner.workers import start_method, start_workers
+from runner.workers import start_workers
 
 SWEEP_FILE = "sweep.json"
 MAX_RUN_NAME = 240
@@ -63,7 +61,7 @@ def children_filter(parent_run_id: str) -> str:
     return f"tags.`mlflow.parentRunId` = '{parent_run_id}'"
 
 
-def _key(override: str) -> str:
+def override_key(override: str) -> str:
     """'+experiment=x' -> 'experiment'; 'regularization.lam=1' -> 'regularization.lam'."""
     return override.split("=", 1)[0].lstrip("+~")
 
@@ -76,7 +74,7 @@ def swept(config: DictConfig) -> tuple[list[str], list[str]]:
     params = OmegaConf.select(config, "hydra.sweeper.params") or {}
     given += [f"{key}={value}" for key, value in params.items()]
     specs = [o.input_line for o in OverridesParser.create().parse_overrides(given) if o.is_sweep_override()]
-    return specs, [_key(spec) for spec in specs]
+    return specs, [override_key(spec) for spec in specs]
 
 
 class SweepCallback(Callback):
@@ -213,56 +211,5 @@ def summarize(children: list, objective: str) -> Summary:
         value, best = min(scored, key=lambda pair: sign * pair[0])
         overrides = best.data.tags.get("sweep.job_overrides", "").split()
         summary.best_run_id, summary.best_run_name, summary.best_value = best.info.run_id, best.info.run_name, value
-        summary.best_params = {_key(o): o.split("=", 1)[1] for o in overrides if "=" in o}
+        summary.best_params = {override_key(o): o.split("=", 1)[1] for o in overrides if "=" in o}
     return summary
-
-
-@dataclass(frozen=True)
-class Job:
-    """What a job needs to know of its sweep: the parent run, its own name and tags, its BLAS threads."""
-
-    parent_run_id: str | None = None
-    name: str | None = None
-    tags: dict = field(default_factory=dict)
-    blas_threads: int | None = None
-
-    def limits(self):
-        """Limit BLAS/OpenMP threads while the job trains (jobs in parallel would oversubscribe the cores)."""
-        if self.blas_threads is None:
-            return contextlib.nullcontext()
-        from threadpoolctl import threadpool_limits
-
-        return threadpool_limits(limits=self.blas_threads)
-
-
-def job_context(hydra_cfg, config: dict) -> Job:
-    """The Job of this Hydra job: in a multirun, read from the sweep's sweep.json; else only BLAS threads."""
-    threads = blas_threads(config.get("workers") or {}, str(hydra_cfg.launcher._target_))
-    if hydra_cfg.mode != RunMode.MULTIRUN:
-        return Job(blas_threads=threads)
-    path = Path(str(hydra_cfg.sweep.dir)) / SWEEP_FILE
-    if not path.exists():
-        print(f"warning: {path} is missing (is hydra/callbacks=sweep configured?); this job has no parent run",
-              file=sys.stderr)
-        return Job(blas_threads=threads)
-    sweep = json.loads(path.read_text())
-    overrides = list(hydra_cfg.overrides.task)
-    own = [o for o in overrides if _key(o) in sweep["swept_keys"]] or overrides
-    name = " ".join(own) or "(defaults)"
-    tags = {"sweep.id": sweep["id"], "sweep.role": "job", "sweep.job": str(hydra_cfg.job.num),
-            "sweep.job_overrides": name}
-    return Job(sweep["parent_run_id"], name[:MAX_RUN_NAME], tags, threads)
-
-
-def blas_threads(workers: dict, launcher_target: str) -> int | None:
-    """workers.blas_threads: an integer >= 1, or auto: 1 under a parallel launcher, else no limit (None)."""
-    for key in workers:
-        if key not in ("blas_threads", "start"):
-            raise UserError(f"unknown key workers.{key}; accepted keys: blas_threads, start")
-    start_method(workers)
-    value = workers.get("blas_threads", "auto")
-    if value in ("auto", None):
-        return None if launcher_target.endswith("BasicLauncher") else 1
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-        return value
-    raise UserError(f"workers.blas_threads={value!r} is invalid; accepted: auto, or an integer >= 1")

@@ -153,7 +153,7 @@ def test_the_lambda_preset_and_the_slurm_launcher_compose():
 
 def test_blas_threads_is_one_under_a_parallel_launcher_unless_set():
     from runner.errors import UserError
-    from runner.sweep import blas_threads
+    from runner.jobs import blas_threads
 
     joblib = "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"
     assert blas_threads({}, joblib) == 1
@@ -217,11 +217,12 @@ def test_a_parallel_sweep_against_an_mlflow_server(tmp_path, mlflow_server):
     assert len(list((tmp_path / "server" / "served").glob("**/weights.npz"))) == 4
 
 
-def test_a_sweep_whose_store_cannot_be_reached_stops_before_its_first_job_in_one_line(store):
+def test_a_sweep_whose_store_cannot_be_reached_stops_before_its_first_job_in_one_line(tmp_path):
     """Hydra turns an exception in a callback into a warning; the sweep's callback exits instead."""
+    store = Store(tmp_path)
     result = store.cli("-m", *FAST, "regularization.lam=0,1", MLFLOW_TRACKING_URI="http://127.0.0.1:9")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "error: tracking URI 'http://127.0.0.1:9' cannot be reached ([Errno 111] Connection refused); "
         "accepted: a running MLflow server (start one with `mlflow server`)"]
-    assert not list((store.root / "outputs" / "sweeps").glob("*/*/0"))  # no job started
+    assert list((tmp_path / "outputs" / "sweeps").glob("*/*")) and not list(tmp_path.glob("outputs/sweeps/*/*/0"))

@@ -1,0 +1,69 @@
+"""The job's side of a sweep: which parent run it belongs to, its name and tags, its BLAS threads.
+
+A job reads its sweep's sweep.json, written by runner.sweep.SweepCallback before the first job,
+in whatever process or machine the launcher runs it.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hydra.types import RunMode
+
+from runner.errors import UserError
+from runner.sweep import MAX_RUN_NAME, SWEEP_FILE, override_key
+from runner.workers import start_method
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a job needs to know of its sweep: the parent run, its own name and tags, its BLAS threads."""
+
+    parent_run_id: str | None = None
+    name: str | None = None
+    tags: dict = field(default_factory=dict)
+    blas_threads: int | None = None
+
+    def limits(self):
+        """Limit BLAS/OpenMP threads while the job trains (jobs in parallel would oversubscribe the cores)."""
+        if self.blas_threads is None:
+            return contextlib.nullcontext()
+        from threadpoolctl import threadpool_limits
+
+        return threadpool_limits(limits=self.blas_threads)
+
+
+def job_context(hydra_cfg, config: dict) -> Job:
+    """The Job of this Hydra job: in a multirun, read from the sweep's sweep.json; else only BLAS threads."""
+    threads = blas_threads(config.get("workers") or {}, str(hydra_cfg.launcher._target_))
+    if hydra_cfg.mode != RunMode.MULTIRUN:
+        return Job(blas_threads=threads)
+    path = Path(str(hydra_cfg.sweep.dir)) / SWEEP_FILE
+    if not path.exists():
+        print(f"warning: {path} is missing (is hydra/callbacks=sweep configured?); this job has no parent run",
+              file=sys.stderr)
+        return Job(blas_threads=threads)
+    sweep = json.loads(path.read_text())
+    overrides = list(hydra_cfg.overrides.task)
+    own = [o for o in overrides if override_key(o) in sweep["swept_keys"]] or overrides
+    name = " ".join(own) or "(defaults)"
+    tags = {"sweep.id": sweep["id"], "sweep.role": "job", "sweep.job": str(hydra_cfg.job.num),
+            "sweep.job_overrides": name}
+    return Job(sweep["parent_run_id"], name[:MAX_RUN_NAME], tags, threads)
+
+
+def blas_threads(workers: dict, launcher_target: str) -> int | None:
+    """workers.blas_threads: an integer >= 1, or auto: 1 under a parallel launcher, else no limit (None)."""
+    for key in workers:
+        if key not in ("blas_threads", "start"):
+            raise UserError(f"unknown key workers.{key}; accepted keys: blas_threads, start")
+    start_method(workers)
+    value = workers.get("blas_threads", "auto")
+    if value in ("auto", None):
+        return None if launcher_target.endswith("BasicLauncher") else 1
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise UserError(f"workers.blas_threads={value!r} is invalid; accepted: auto, or an integer >= 1")
