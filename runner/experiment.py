@@ -78,7 +78,7 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
                              every=settings.tracking.record_every(setup.plugins["optimizer"].epochs))
     status, reason, Theta = "FINISHED", None, setup.Theta0
     blas = limit_blas_threads(config.get("workers") or {}, setup.layer_sizes, setup.objective.m)
-    previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupted) if _main_thread() else None
+    previous_sigterm = signal.signal(signal.SIGTERM, raise_interrupted) if in_main_thread() else None
     try:
         train_started = time.perf_counter()
         try:
@@ -145,11 +145,12 @@ def _finish_quietly(tracker: Tracker, status: str, reason: str, run_dir: Path | 
         pass
 
 
-def _raise_interrupted(signum, frame):
+def raise_interrupted(signum, frame):
+    """The SIGTERM handler: raise Interrupted, so that SIGTERM ends what runs as Ctrl-C does."""
     raise Interrupted()
 
 
-def _main_thread() -> bool:
+def in_main_thread() -> bool:
     import threading
 
     return threading.current_thread() is threading.main_thread()

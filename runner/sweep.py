@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import json
 import secrets
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from runner.settings import OBJECTIVES
 from runner.workers import start_workers
 
 SWEEP_FILE = "sweep.json"
+LOCAL_LAUNCHERS = ("BasicLauncher", "JoblibLauncher")  # their jobs stop when the sweep's process does
 MAX_RUN_NAME = 240
 
 OmegaConf.register_new_resolver("blab.direction", lambda objective: direction(objective), replace=True)
@@ -94,7 +96,7 @@ class SweepCallback(Callback):
         """Make the store, the experiment and the parent run; write sweep.json."""
         # First: a forkserver then imports the jobs' modules while this process sets the sweep up.
         worker_start = start_workers(config.get("workers") or {}, config.hydra.launcher)
-        from runner.experiment import freeze_imported_objects
+        from runner.experiment import freeze_imported_objects, in_main_thread, raise_interrupted
         from runner.tracking import Tracker, resolve_tracking_uri
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
@@ -117,10 +119,13 @@ class SweepCallback(Callback):
         name = ("sweep " + (" ".join(specs) or overrides))[:MAX_RUN_NAME]
         parent_run_id = tracker.start(name, tags, {})
         self.sweep = {"id": sweep_id, "parent_run_id": parent_run_id, "swept_keys": keys, "dir": str(sweep_dir),
-                      "uri": tracker.uri, "experiment": str(config.tracking.experiment), "objective": objective}
+                      "uri": tracker.uri, "experiment": str(config.tracking.experiment), "objective": objective,
+                      "local": tags["sweep.launcher"] in LOCAL_LAUNCHERS}
         (sweep_dir / SWEEP_FILE).write_text(json.dumps(self.sweep, indent=2))
         print(f"sweep {sweep_id}: parent run {parent_run_id} ({name})")
         atexit.register(self._end_if_open)
+        if in_main_thread():  # SIGTERM (a scheduler's time limit, kill) then stops the sweep as Ctrl-C does
+            signal.signal(signal.SIGTERM, raise_interrupted)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         if self.sweep:
@@ -140,6 +145,8 @@ class SweepCallback(Callback):
         sweep, self.sweep = self.sweep, {}
         tracker = Tracker(sweep["uri"], sweep["experiment"], Path(sweep["dir"]))
         tracker.run_id = sweep["parent_run_id"]  # the Tracker goes on with the parent made at the start
+        if status == "FAILED" and sweep.get("local"):
+            end_orphans(tracker.client, tracker.experiment_id, tracker.run_id)
         summary = summarize(all_runs(tracker.client, [tracker.experiment_id], children_filter(tracker.run_id)),
                             sweep["objective"])
         summary.jobs_launched = len(list(Path(sweep["dir"]).glob("**/.hydra/overrides.yaml")))
@@ -155,6 +162,14 @@ class SweepCallback(Callback):
             status = "FAILED"
         tracker.finish(status)
         print(summary.text(sweep["id"], tracker.run_id))
+
+
+def end_orphans(client, experiment_id: str, parent_run_id: str) -> None:
+    """End KILLED the children still RUNNING when a sweep stops: their workers stopped with it."""
+    running = all_runs(client, [experiment_id], children_filter(parent_run_id) + " and attributes.status = 'RUNNING'")
+    for run in running:
+        client.set_tag(run.info.run_id, "failure_reason", "the sweep was stopped while this job ran")
+        client.set_terminated(run.info.run_id, "KILLED")
 
 
 @dataclass

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import itertools
 import re
+import signal
 import subprocess
+import sys
+import time
 
 import pytest
 import yaml
@@ -226,3 +229,38 @@ def test_a_sweep_whose_store_cannot_be_reached_stops_before_its_first_job_in_one
         "error: tracking URI 'http://127.0.0.1:9' cannot be reached ([Errno 111] Connection refused); "
         "accepted: a running MLflow server (start one with `mlflow server`)"]
     assert list((tmp_path / "outputs" / "sweeps").glob("*/*")) and not list(tmp_path.glob("outputs/sweeps/*/*/0"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("start", ["forkserver", "loky"])
+def test_sigterm_stops_a_parallel_sweep_its_jobs_killed_its_parent_failed_no_process_left(new_store, start):
+    store = new_store  # its tables made already: the test reads it while the sweep writes
+    overrides = (*(o for o in FAST if not o.startswith("optimizer.epochs")), "optimizer.epochs=50000000")
+    sweep = subprocess.Popen([sys.executable, "-m", "runner", "-m", *JOBLIB, f"workers.start={start}", *overrides,
+                              "regularization.lam=0,1,2"], cwd=store.root, env=store.env(), start_new_session=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len([r for r in store.runs() if r.info.status == "RUNNING"]) < 3:  # the parent and two jobs
+            assert time.monotonic() < deadline and sweep.poll() is None, "the jobs never started"
+            time.sleep(0.5)
+        sweep.send_signal(signal.SIGTERM)  # to the sweep's own process only, as `kill` does
+        _, stderr = sweep.communicate(timeout=120)
+    finally:
+        sweep.kill()
+    assert sweep.returncode == 130, stderr[-3000:]
+    runs = store.runs()
+    (parent,) = [run for run in runs if run.data.tags.get("sweep.role") == "parent"]
+    jobs = [run for run in runs if run.data.tags.get("sweep.role") == "job"]
+    assert parent.info.status == "FAILED" and parent.data.metrics["jobs_killed"] == len(jobs) == 2
+    assert all(run.info.status == "KILLED" for run in jobs)
+    deadline = time.monotonic() + 30  # the workers, and the fork server, end with the sweep
+    while session_processes(sweep.pid) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert session_processes(sweep.pid) == []
+
+
+def session_processes(session_id: int) -> list[str]:
+    """The processes still alive in a session (those a sweep started with start_new_session)."""
+    table = subprocess.run(["ps", "-eo", "sid,stat,args"], capture_output=True, text=True).stdout.splitlines()
+    return [line for line in table[1:] if line.split()[0] == str(session_id) and not line.split()[1].startswith("Z")]
