@@ -1,12 +1,12 @@
 """Benchmark (not a test): parallel sweep speed-up, and `runner.report` on 1000 runs.
 
     python benchmarks/sweep_bench.py [--jobs 16] [--workers 2] [--epochs 1000] [--repeats 3] [--fresh-store]
-                                     [--runs 1000] [--steps 50]
+                                     [--modes serial,loky,forkserver] [--runs 1000] [--steps 50]
 
 1. The same sweep of --jobs small runs (digits, 25 hidden units, --epochs of batch GD)
    with the basic launcher and one BLAS thread, then with joblib and --workers processes
    (one BLAS thread each), started by loky (joblib's default) and by the fork server
-   (workers.start, runner/workers.py); each into its own copy of an existing empty SQLite
+   (workers.start, runner/workers.py), or the --modes chosen; each into its own copy of an existing empty SQLite
    store (--fresh-store: a new one, whose tables MLflow makes first), --repeats rounds.
    Speed-up = serial wall / parallel wall; efficiency = the sum of the jobs' training time
    (metric train_seconds) / (wall x workers), the share of the workers' time spent
@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MODES = ("serial", "loky", "forkserver")
 JOB = ("dataset=digits", "architecture.hidden=[25]", "optimizer=batch_gd", "tracking.progress=off")
 
 
@@ -84,9 +85,10 @@ def one_sweep(mode: str, extra: list[str], args: argparse.Namespace, root: Path,
 def sweep_speedup(args: argparse.Namespace, scratch: Path) -> None:
     workers = args.workers
     joblib = ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={workers}"]
-    modes = {"serial, 1 BLAS thread": (1, ["workers.blas_threads=1"]),
-             f"joblib, {workers} workers, loky": (workers, [*joblib, "workers.start=loky"]),
-             f"joblib, {workers} workers, forkserver": (workers, [*joblib, "workers.start=forkserver"])}
+    every_mode = {"serial": ("serial, 1 BLAS thread", 1, ["workers.blas_threads=1"]),
+                  "loky": (f"joblib, {workers} workers, loky", workers, [*joblib, "workers.start=loky"]),
+                  "forkserver": (f"joblib, {workers} workers, forkserver", workers, [*joblib, "workers.start=forkserver"])}
+    modes = {label: (n, extra) for key, (label, n, extra) in every_mode.items() if key in args.modes}
     template = None if args.fresh_store else template_store(scratch)
     print(f"{args.jobs} jobs of {args.epochs} epochs, each sweep into {'a new' if args.fresh_store else 'an existing'} "
           f"store; {args.repeats} rounds, modes alternating, medians")
@@ -184,9 +186,14 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--fresh-store", action="store_true", help="each sweep into a new store (MLflow makes its tables)")
+    parser.add_argument("--modes", type=lambda text: text.split(","), default=list(MODES),
+                        help="which sweeps, comma-separated: serial (the baseline, always run), loky, forkserver")
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--steps", type=int, default=50)
     args = parser.parse_args()
+    if unknown := set(args.modes) - set(MODES):
+        parser.error(f"--modes {','.join(sorted(unknown))} is invalid; accepted: {', '.join(MODES)}")
+    args.modes = ["serial", *args.modes]
     sys.path.insert(0, str(PROJECT_ROOT))
     with tempfile.TemporaryDirectory(prefix="sweep_bench_") as scratch:
         print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
