@@ -14,7 +14,7 @@
 2. A store of --runs child runs under one sweep parent, each with ~35 params and a
    --steps-long history of four metrics, written with MlflowClient.log_batch; then the
    time of `python -m runner.report` on it, and of its bulk SQL read of the histories
-   against get_metric_history run by run.
+   against get_metric_history run by run (--runs 0: skipped).
 """
 from __future__ import annotations
 
