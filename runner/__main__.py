@@ -58,9 +58,12 @@ def _run(debug: bool) -> int:
             raise
         print(f"error: {one_line(error)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted: the run was ended as KILLED", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as interrupt:
+        import signal
+
+        signum = getattr(interrupt, "signum", signal.SIGINT)  # runner.experiment.Interrupted carries SIGTERM
+        print(f"interrupted by {signal.Signals(signum).name}: the run was ended as KILLED", file=sys.stderr)
+        return 128 + signum  # the shell's convention: 130 after Ctrl-C, 143 after SIGTERM
     return 0
 
 

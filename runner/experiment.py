@@ -26,6 +26,8 @@ from runner.tracking import Tracker, flatten, resolve_tracking_uri
 class Interrupted(KeyboardInterrupt):
     """SIGTERM, handled like Ctrl-C: the run ends KILLED with what it has."""
 
+    signum = signal.SIGTERM
+
 
 @dataclass
 class Outcome:
