@@ -119,10 +119,12 @@ def save_weights(Theta: list, path: Path) -> Path:
 
 
 def write_artifacts(tracker: Tracker, setup: Setup, Theta: list, run_dir: Path, title: str) -> None:
-    """weights.npz, the resolved config, Hydra's .hydra/ files, metrics.csv and the PNG figures."""
-    plots.learning_curves(tracker.history, run_dir / "learning_curves.png", title)
-    if setup.splits.image_shape is not None:
-        plots.hidden_weights(Theta[0], setup.splits.image_shape, run_dir / "hidden_weights.png")
+    """weights.npz, the resolved config, Hydra's .hydra/ files, metrics.csv and, unless
+    tracking.figures is false, the PNG figures."""
+    if setup.settings.tracking.figures:
+        plots.learning_curves(tracker.history, run_dir / "learning_curves.png", title)
+        if setup.splits.image_shape is not None:
+            plots.hidden_weights(Theta[0], setup.splits.image_shape, run_dir / "hidden_weights.png")
     tracker.write_metrics_csv()
     for name in ("weights.npz", "config.yaml", "metrics.csv", "learning_curves.png", "hidden_weights.png"):
         tracker.artifact(run_dir / name)

@@ -60,6 +60,7 @@ class TrackingSettings:
     progress: str = "auto"
     objective: str = "val_cost"
     every: int | str = "auto"
+    figures: bool = True
 
     def __post_init__(self):
         _check(isinstance(self.experiment, str) and self.experiment.strip() != "", "tracking.experiment",
@@ -69,6 +70,7 @@ class TrackingSettings:
         _check(self.objective in OBJECTIVES, "tracking.objective", self.objective, ", ".join(OBJECTIVES))
         _check(self.every == "auto" or (_is_int(self.every) and self.every >= 1), "tracking.every", self.every,
                "auto or an integer >= 1 (1: every epoch)")
+        _check(isinstance(self.figures, bool), "tracking.figures", self.figures, "true or false")
 
     def record_every(self, epochs: int) -> int:
         """Record the per-epoch metrics every N epochs (and the last); auto: at most POINTS_PER_CURVE points."""

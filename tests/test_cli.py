@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 import subprocess
+import sys
 import textwrap
 
 import numpy as np
@@ -158,6 +159,29 @@ def test_digits_without_a_validation_split(new_store):
     assert {"train_cost", "train_accuracy", "test_accuracy", "gradcheck_rel_error"} <= set(run.data.metrics)
     assert not {"val_cost", "val_accuracy"} & set(run.data.metrics)
     assert re.search(r"val -\s", result.stdout)
+
+
+def test_tracking_figures_false_draws_no_figure_and_never_imports_matplotlib(new_store):
+    """The same artifacts less the two PNGs, in the run folder and the store; the process never
+    imports matplotlib (what figures=false spares a sweep of short runs)."""
+    code = ("import sys\n"
+            "from runner.__main__ import cli\n"
+            "code = cli()\n"
+            "print('matplotlib imported:', 'matplotlib' in sys.modules)\n"
+            "sys.exit(code)\n")
+    overrides = ["dataset=digits", "optimizer=batch_gd", "optimizer.epochs=5", "architecture.hidden=[10]",
+                 "tracking.progress=off", "tracking.figures=false"]
+    result = subprocess.run([sys.executable, "-c", code, *overrides], cwd=new_store.root, env=new_store.env(),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "matplotlib imported: False" in result.stdout
+    (run,) = new_store.runs()
+    assert run.info.status == "FINISHED" and run.data.params["tracking.figures"] == "False"
+    artifacts = artifact_paths(new_store, run.info.run_id)
+    assert {"weights.npz", "config.yaml", "metrics.csv", ".hydra"} <= artifacts
+    assert not {"learning_curves.png", "hidden_weights.png"} & artifacts
+    (run_dir,) = {path.parent for path in (new_store.root / "outputs" / "runs").rglob("weights.npz")}
+    assert not list(run_dir.glob("*.png"))
 
 
 @pytest.mark.parametrize("bad, named", [("optimizer=nadam", "nadam"), ("optimizer.lr=abc", "abc")])

@@ -157,6 +157,8 @@ def test_a_config_that_does_not_compose_is_one_line_naming_the_value(overrides, 
     (["tracking.objective=loss"], "tracking.objective='loss'"),
     (["tracking.every=0"], "tracking.every=0"),
     (["tracking.every=often"], "tracking.every='often'"),
+    (["tracking.figures=maybe"], "tracking.figures='maybe'"),
+    (["tracking.figures=1"], "tracking.figures=1"),
 ])
 def test_a_bad_value_is_one_user_error_naming_it(overrides, named):
     config = compose(*overrides)
