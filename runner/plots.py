@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (files only, no display), imported on first use."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -18,7 +19,7 @@ def _pyplot():
 
 def learning_curves(history: list[tuple[str, float, int]], path: Path, title: str) -> Path:
     """Cost (left) and accuracy (right) against epoch for the train and validation sets."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, (cost_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
     for ax, keys, label in ((cost_ax, ("train_cost", "val_cost"), "cost"),
                             (acc_ax, ("train_accuracy", "val_accuracy"), "accuracy")):
@@ -56,7 +57,7 @@ def mosaic(units: np.ndarray, image_shape: tuple[int, int], pad: int = 1) -> np.
 def hidden_weights(Theta1: np.ndarray, image_shape: tuple[int, int], path: Path) -> Path:
     """Each hidden unit's incoming weights (bias dropped) as an image, tiled as the course's displayData
     does: one image, so one axes to draw (25 axes took most of a second)."""
-    plt = _pyplot()
+    plt = pyplot()
     grid = mosaic(Theta1[:, 1:], image_shape)
     fig, ax = plt.subplots(figsize=(6, 6 * grid.shape[0] / grid.shape[1]))
     ax.imshow(grid, cmap="gray", vmin=-1, vmax=1)

@@ -1,0 +1,95 @@
+"""The report's two figures: every run's curve coloured by rank, and the final objective
+against each varied parameter (`python -m runner.report`, runner/report.py)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from runner.plots import pyplot
+from runner.sweep import direction
+
+
+def plot_curves(histories: pd.DataFrame, table: pd.DataFrame, key: str, path: Path) -> Path:
+    """Every run's `key` curve, coloured by rank (dark: best); the best run drawn thick."""
+    from matplotlib.collections import LineCollection
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    rank = dict(zip(table["run_id"], table["rank"]))
+    curves = {run_id: group[["step", "value"]].to_numpy() for run_id, group in histories.groupby("run_id")}
+    order = sorted(curves, key=lambda run_id: -rank.get(run_id, 0))
+    colors = plt.get_cmap("viridis")(np.array([rank.get(r, 1) - 1 for r in order]) / max(len(table) - 1, 1))
+    ax.add_collection(LineCollection([curves[r] for r in order], colors=colors, linewidths=0.8, alpha=0.7))
+    best = table["run_id"].iloc[0] if len(table) else None
+    if best in curves:
+        ax.plot(*curves[best].T, color="crimson", linewidth=2, label=f"best: {table['run_name'].iloc[0]}"[:80])
+        ax.legend(loc="upper right", fontsize=8)
+    values = histories["value"].to_numpy(dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values):
+        finished = histories[histories["run_id"].isin(table.loc[table["status"] == "FINISHED", "run_id"])]
+        shown = finished["value"].to_numpy(dtype=float) if len(finished) else values
+        shown = shown[np.isfinite(shown)] if np.isfinite(shown).any() else values
+        if shown.min() > 0 and shown.max() / shown.min() > 100:
+            ax.set_yscale("log")
+        margin = 0.05 * (shown.max() - shown.min() or 1.0)
+        ax.set_ylim(shown.min() - margin, shown.max() + margin)  # diverged runs would hide the rest
+        ax.set_xlim(histories["step"].min(), max(histories["step"].max(), 1))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(key)
+    ax.set_title(f"{key} of {len(curves)} runs (colour: rank, dark = best)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def plot_objective(table: pd.DataFrame, varied: list[str], objective: str, path: Path) -> Path:
+    """The final objective of the FINISHED runs against each varied parameter, one panel each."""
+    plt = pyplot()
+    finished = table[table["status"] == "FINISHED"]
+    columns = varied or ["rank"]
+    n_cols = min(len(columns), 3)
+    n_rows = -(-len(columns) // n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(4.5 * n_cols, 3.6 * n_rows), squeeze=False)
+    for ax, column in zip(axes.flat, columns):
+        x, y = finished[column], finished[objective].astype(float)
+        if not pd.api.types.is_numeric_dtype(x):  # categories at 0, 1, ... in sorted order
+            labels = sorted(x.astype(str).unique(), key=_natural)
+            x = x.astype(str).map({label: i for i, label in enumerate(labels)})
+            ax.set_xticks(range(len(labels)), labels, rotation=30 if len(labels) > 4 else 0, fontsize=8)
+        else:
+            _log_axis(ax, x)
+        ax.scatter(x, y, s=18, alpha=0.7)
+        if len(finished):
+            ax.scatter([x.iloc[0]], [y.iloc[0]], marker="*", s=160, color="crimson", label="best", zorder=3)
+            ax.legend(fontsize=8, loc="best")
+        ax.set_xlabel(column)
+        ax.set_ylabel(objective)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(columns):]:
+        ax.set_visible(False)
+    fig.suptitle(f"final {objective} ({direction(objective)}) of {len(finished)} finished runs")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def _natural(label: str) -> list:
+    """Sort key putting '[8]' before '[64]': digit runs compare as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", label)]
+
+
+def _log_axis(ax, x: pd.Series) -> None:
+    """A log x axis for values spanning two decades or more (symlog when 0 is among them)."""
+    positive = x[x > 0]
+    if len(positive) and x.min() >= 0 and x.max() / positive.min() >= 100:
+        if (x == 0).any():
+            ax.set_xscale("symlog", linthresh=float(positive.min()))
+        else:
+            ax.set_xscale("log")
