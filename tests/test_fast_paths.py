@@ -433,6 +433,7 @@ def test_imported_objects_are_frozen_once_per_process(monkeypatch):
         assert frozen > 10_000  # the modules pytest and this project imported
         garbage = [[] for _ in range(1000)]
         experiment.freeze_imported_objects()
-        assert gc.get_freeze_count() == frozen and garbage
+        # not one of the 1000 new lists frozen; the count may fall a little as frozen objects are freed
+        assert gc.get_freeze_count() <= frozen and garbage
     finally:
         gc.unfreeze()
