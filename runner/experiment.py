@@ -20,7 +20,8 @@ from runner.progress import Progress
 from runner.recording import EpochRecorder, environment_tags, final_metrics, save_weights, write_artifacts
 from runner.settings import OBJECTIVES, PLUGIN_GROUPS
 from runner.setup import prepare, run_name
-from runner.tracking import Tracker, flatten, resolve_tracking_uri
+from runner.store import resolve_tracking_uri
+from runner.tracking import Tracker, flatten
 
 
 class Interrupted(KeyboardInterrupt):

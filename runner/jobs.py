@@ -14,7 +14,8 @@ from pathlib import Path
 from hydra.types import RunMode
 
 from runner.errors import UserError
-from runner.sweep import MAX_RUN_NAME, SWEEP_FILE, override_key
+from runner.sweep import MAX_RUN_NAME, SWEEP_FILE
+from runner.sweep_runs import override_key
 from runner.workers import start_method
 
 

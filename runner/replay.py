@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     from mlflow.tracking import MlflowClient
 
     from runner.experiment import run_experiment
-    from runner.tracking import resolve_tracking_uri
+    from runner.store import resolve_tracking_uri
 
     client = MlflowClient(tracking_uri=resolve_tracking_uri(None))
     config = load_logged_config(client, args.run_id)

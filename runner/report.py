@@ -25,8 +25,8 @@ import pandas as pd
 from runner.errors import UserError, run_command
 from runner.report_figures import plot_curves, plot_objective
 from runner.paths import outputs_dir
-from runner.sweep import all_runs, children_filter, direction
-from runner.tracking import resolve_tracking_uri
+from runner.sweep_runs import all_runs, children_filter, direction
+from runner.store import resolve_tracking_uri
 
 FINAL_METRICS = ("val_cost", "val_accuracy", "train_cost", "train_accuracy", "test_accuracy", "train_seconds")
 DATABASES = ("sqlite", "postgresql", "mysql", "mssql")

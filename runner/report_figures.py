@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from runner.plots import pyplot
-from runner.sweep import direction
+from runner.sweep_runs import direction
 
 
 def plot_curves(histories: pd.DataFrame, table: pd.DataFrame, key: str, path: Path) -> Path:

@@ -18,14 +18,13 @@ import secrets
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from runner.errors import UserError
-from runner.settings import OBJECTIVES
+from runner.sweep_runs import all_runs, children_filter, direction, end_orphans, override_key, summarize
 from runner.workers import start_workers
 
 SWEEP_FILE = "sweep.json"
@@ -33,39 +32,6 @@ LOCAL_LAUNCHERS = ("BasicLauncher", "JoblibLauncher")  # their jobs stop when th
 MAX_RUN_NAME = 240
 
 OmegaConf.register_new_resolver("blab.direction", lambda objective: direction(objective), replace=True)
-
-
-def direction(objective: str) -> str:
-    """'minimize' or 'maximize' for a `tracking.objective` (val_cost -> minimize)."""
-    if objective not in OBJECTIVES:
-        raise UserError(f"tracking.objective={objective!r} is invalid; accepted: {', '.join(OBJECTIVES)}")
-    return OBJECTIVES[objective]
-
-
-def objective_of(metrics: dict[str, float], objective: str) -> float | None:
-    """A run's final objective; the train metric of the same kind when there is no val split."""
-    return metrics.get(objective, metrics.get(objective.replace("val_", "train_")))
-
-
-def all_runs(client, experiment_ids: list[str], filter_string: str = "", page: int = 5000) -> list:
-    """Every run matching filter_string, fetched page by page (a page holds `page` runs)."""
-    runs, token = [], None
-    while True:
-        found = client.search_runs(experiment_ids, filter_string, max_results=page, page_token=token)
-        runs.extend(found)
-        token = found.token
-        if not token:
-            return runs
-
-
-def children_filter(parent_run_id: str) -> str:
-    """The search_runs filter for the child runs of a parent."""
-    return f"tags.`mlflow.parentRunId` = '{parent_run_id}'"
-
-
-def override_key(override: str) -> str:
-    """'+experiment=x' -> 'experiment'; 'regularization.lam=1' -> 'regularization.lam'."""
-    return override.split("=", 1)[0].lstrip("+~")
 
 
 def swept(config: DictConfig) -> tuple[list[str], list[str]]:
@@ -97,7 +63,8 @@ class SweepCallback(Callback):
         # First: a forkserver then imports the jobs' modules while this process sets the sweep up.
         worker_start = start_workers(config.get("workers") or {}, config.hydra.launcher)
         from runner.experiment import freeze_imported_objects, in_main_thread, raise_interrupted
-        from runner.tracking import Tracker, resolve_tracking_uri
+        from runner.store import resolve_tracking_uri
+        from runner.tracking import Tracker
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -162,69 +129,3 @@ class SweepCallback(Callback):
             status = "FAILED"
         tracker.finish(status)
         print(summary.text(sweep["id"], tracker.run_id))
-
-
-def end_orphans(client, experiment_id: str, parent_run_id: str) -> None:
-    """End KILLED the children still RUNNING when a sweep stops: their workers stopped with it."""
-    running = all_runs(client, [experiment_id], children_filter(parent_run_id) + " and attributes.status = 'RUNNING'")
-    for run in running:
-        client.set_tag(run.info.run_id, "failure_reason", "the sweep was stopped while this job ran")
-        client.set_terminated(run.info.run_id, "KILLED")
-
-
-@dataclass
-class Summary:
-    """What a sweep's child runs add up to."""
-
-    objective: str
-    statuses: dict[str, int]
-    best_run_id: str | None = None
-    best_run_name: str | None = None
-    best_value: float | None = None
-    best_params: dict[str, str] = field(default_factory=dict)
-    jobs_launched: int = 0
-
-    @property
-    def finished(self) -> int:
-        return self.statuses.get("FINISHED", 0)
-
-    def metrics(self) -> dict[str, float]:
-        values = {"jobs": sum(self.statuses.values()), "jobs_launched": self.jobs_launched,
-                  **{f"jobs_{s.lower()}": self.statuses.get(s, 0) for s in ("FINISHED", "FAILED", "KILLED")}}
-        if self.best_value is not None:
-            values[f"best_{self.objective}"] = self.best_value
-        return values
-
-    def tags(self) -> dict[str, str]:
-        if self.best_run_id is None:
-            return {}
-        return {"best.run_id": self.best_run_id, "best.run_name": self.best_run_name or "",
-                "best.overrides": " ".join(f"{k}={v}" for k, v in self.best_params.items())}
-
-    def text(self, sweep_id: str, parent_run_id: str) -> str:
-        counts = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items())) or "no runs"
-        lines = [f"sweep {sweep_id}: {sum(self.statuses.values())} of {self.jobs_launched} jobs recorded ({counts});"
-                 f" parent run {parent_run_id}"]
-        if self.best_run_id:
-            params = " ".join(f"{k}={v}" for k, v in self.best_params.items()) or "(no swept parameters)"
-            lines.append(f"  best {self.objective} {self.best_value:.6g}: {params} (run {self.best_run_id})")
-        lines.append(f"  report: python -m runner.report --sweep {sweep_id}")
-        return "\n".join(lines)
-
-
-def summarize(children: list, objective: str) -> Summary:
-    """Count the children by status; the best FINISHED child by the objective and its swept parameters."""
-    statuses: dict[str, int] = {}
-    for run in children:
-        statuses[run.info.status] = statuses.get(run.info.status, 0) + 1
-    summary = Summary(objective, statuses)
-    finished = sorted((run for run in children if run.info.status == "FINISHED"), key=lambda run: run.info.start_time)
-    scored = [(objective_of(run.data.metrics, objective), run) for run in finished]  # ties: the earliest job
-    scored = [(value, run) for value, run in scored if value is not None]
-    if scored:
-        sign = 1.0 if direction(objective) == "minimize" else -1.0
-        value, best = min(scored, key=lambda pair: sign * pair[0])
-        overrides = best.data.tags.get("sweep.job_overrides", "").split()
-        summary.best_run_id, summary.best_run_name, summary.best_value = best.info.run_id, best.info.run_name, value
-        summary.best_params = {override_key(o): o.split("=", 1)[1] for o in overrides if "=" in o}
-    return summary

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runner.sync", description=__doc__.splitlines()[0])
     parser.add_argument("run_dirs", nargs="*", type=Path, help="run folders (default: every unsynced one under outputs/)")
     args = parser.parse_args(argv)
-    from runner.tracking import resolve_tracking_uri
+    from runner.store import resolve_tracking_uri
 
     uri = resolve_tracking_uri(None)
     folders = args.run_dirs or pending(outputs_dir())

@@ -2,35 +2,23 @@
 
 Metrics are kept in memory and sent in batches of up to 1000, because one
 log_metric call to SQLite costs milliseconds; they are also written to
-metrics.csv in the run's output folder, so nothing is lost if the store is.
-
-Parallel jobs may share one SQLite file: its schema is created under a file lock
-beside it, and a call that meets "database is locked" is retried.
+metrics.csv in the run's output folder, so nothing is lost if the store is. Which store,
+and how it is opened safely, is runner/store.py.
 """
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
-import logging
 import os
 import time
 from pathlib import Path
 
-from runner.errors import UserError
-from runner.paths import default_artifact_root, default_tracking_uri
+from runner.paths import default_artifact_root
+from runner.store import RetryingClient, check_reachable, store_lock, unusable_store
 
 MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_PER_BATCH = 100
 MAX_PARAM_LENGTH = 6000
-
-logging.getLogger("alembic").setLevel(logging.WARNING)
-logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
-
-
-def resolve_tracking_uri(configured: str | None) -> str:
-    """MLFLOW_TRACKING_URI if set, else the config's tracking.uri, else SQLite under outputs/."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or configured or default_tracking_uri()
 
 
 def flatten(config: dict, prefix: str = "") -> dict[str, str]:
@@ -43,72 +31,6 @@ def flatten(config: dict, prefix: str = "") -> dict[str, str]:
         else:
             flat[name] = str(value)[:MAX_PARAM_LENGTH]
     return flat
-
-
-def _store_lock(uri: str):
-    """A file lock beside a SQLite store (mlflow.db.lock); no lock for other stores."""
-    if not uri.startswith("sqlite:///") or ":memory:" in uri:
-        return contextlib.nullcontext()
-    from filelock import FileLock
-
-    path = Path(uri.removeprefix("sqlite:///").split("?")[0])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return FileLock(f"{path}.lock", timeout=300)
-
-
-class _Retrying:
-    """An MlflowClient whose calls are retried when SQLite says "database is locked".
-
-    MLflow waits 20 s for SQLite's write lock, but a transaction that already read can be
-    refused at once when another process writes; trying again later succeeds.
-    """
-
-    ATTEMPTS = 6
-
-    def __init__(self, client):
-        self._client = client
-
-    def __getattr__(self, name):
-        method = getattr(self._client, name)
-        if not callable(method):
-            return method
-
-        def call(*args, **kwargs):
-            for attempt in range(self.ATTEMPTS):
-                try:
-                    return method(*args, **kwargs)
-                except Exception as error:
-                    if "database is locked" not in str(error) or attempt == self.ATTEMPTS - 1:
-                        raise
-                    time.sleep(0.1 * 2**attempt)
-
-        return call
-
-
-def unusable_store(uri: str, error: BaseException) -> UserError:
-    """The one-line error for a tracking store that cannot be used."""
-    detail = " ".join(str(error).split())[:200]
-    return UserError(f"tracking URI {uri!r} cannot be used ({detail}); "
-                     "accepted: a reachable MLflow tracking URI (set MLFLOW_TRACKING_URI)")
-
-
-def check_reachable(uri: str, timeout: float = 5.0) -> None:
-    """Fail fast, before any training, when an HTTP tracking server does not answer its /health.
-
-    MLflow's own client retries a dead server with backoff for minutes.
-    """
-    if not uri.startswith(("http://", "https://")):
-        return
-    import urllib.error
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as response:
-            response.read()
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        reason = getattr(error, "reason", error)
-        raise UserError(f"tracking URI {uri!r} cannot be reached ({reason}); "
-                        "accepted: a running MLflow server (start one with `mlflow server`)") from None
 
 
 class Tracker:
@@ -124,9 +46,9 @@ class Tracker:
             for key, value in (("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2"), ("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1"),
                                ("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")):
                 os.environ.setdefault(key, value)
-        with _store_lock(uri):  # a new SQLite file gets its schema from one process only
+        with store_lock(uri):  # a new SQLite file gets its schema from one process only
             try:
-                self.client = _Retrying(MlflowClient(tracking_uri=uri))
+                self.client = RetryingClient(MlflowClient(tracking_uri=uri))
             except Exception as error:  # an unknown scheme fails here, before any call
                 raise unusable_store(uri, error) from None
             self.experiment_id = self._experiment_id(experiment)

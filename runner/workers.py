@@ -14,7 +14,7 @@ the start method is the one of loky, the executor joblib's launcher uses.
 
 loky sets its workers' thread limits (OMP_NUM_THREADS, ...) under its own start method only, so
 the fork server is given the same ones; a job's BLAS limit is applied in the job itself as well
-(`workers.blas_threads`, runner/sweep.py).
+(`workers.blas_threads`, runner/jobs.py).
 """
 from __future__ import annotations
 
