@@ -126,10 +126,7 @@ def write_artifacts(tracker: Tracker, setup: Setup, Theta: list, run_dir: Path, 
         if setup.splits.image_shape is not None:
             plots.hidden_weights(Theta[0], setup.splits.image_shape, run_dir / "hidden_weights.png")
     tracker.write_metrics_csv()
-    for name in ("weights.npz", "config.yaml", "metrics.csv", "learning_curves.png", "hidden_weights.png"):
-        tracker.artifact(run_dir / name)
-    if (run_dir / ".hydra").is_dir():
-        tracker.artifact(run_dir / ".hydra", ".hydra")
+    tracker.upload_run_files()
 
 
 def environment_tags() -> dict[str, str]:

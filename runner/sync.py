@@ -18,7 +18,6 @@ from runner.errors import UserError, run_command
 from runner.paths import outputs_dir
 
 RECORD = "run.json"
-ARTIFACTS = ("weights.npz", "config.yaml", "metrics.csv", "learning_curves.png", "hidden_weights.png")
 
 
 def pending(root: Path) -> list[Path]:
@@ -45,10 +44,7 @@ def sync(run_dir: Path, uri: str) -> str:
         for row in csv.DictReader(handle):
             tracker.metric(row["key"], float(row["value"]), int(row["step"]))
     tracker.flush()
-    for name in ARTIFACTS:
-        tracker.artifact(run_dir / name)
-    if (run_dir / ".hydra").is_dir():
-        tracker.artifact(run_dir / ".hydra", ".hydra")
+    tracker.upload_run_files()
     tracker.finish(record["status"])
     record["synced_run_id"] = run_id
     record_path.write_text(json.dumps(record, indent=1))

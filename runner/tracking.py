@@ -19,6 +19,7 @@ from runner.store import RetryingClient, check_reachable, store_lock, unusable_s
 MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_PER_BATCH = 100
 MAX_PARAM_LENGTH = 6000
+RUN_FILES = ("weights.npz", "config.yaml", "metrics.csv", "learning_curves.png", "hidden_weights.png")
 
 
 def flatten(config: dict, prefix: str = "") -> dict[str, str]:
@@ -131,6 +132,12 @@ class Tracker:
             self._send(self.client.log_artifacts, self.run_id, str(path), artifact_path)
         elif path.exists():
             self._send(self.client.log_artifact, self.run_id, str(path), artifact_path)
+
+    def upload_run_files(self) -> None:
+        """Upload the run folder's files that exist (RUN_FILES) and Hydra's .hydra/ folder."""
+        for name in RUN_FILES:
+            self.artifact(self.local_dir / name)
+        self.artifact(self.local_dir / ".hydra", ".hydra")
 
     def finish(self, status: str) -> None:
         """Flush what is buffered, end the run as FINISHED, FAILED or KILLED, and write run.json.
