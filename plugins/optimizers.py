@@ -47,7 +47,7 @@ class _GradientSteps:
         state = self.start(Theta)
         for epoch in range(1, self.epochs + 1):
             for rows in self.batches(m, rng):
-                _, D = objective.value_and_gradient(Theta, rows)
+                D = objective.gradient(Theta, rows)
                 self.update(Theta, D, state)
             callback(epoch, Theta)
         return Theta

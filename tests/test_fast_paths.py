@@ -90,6 +90,34 @@ def test_the_gradient_is_the_callers_and_theta_is_left_alone():
     assert_close(Theta, before, rtol=0)
 
 
+@pytest.mark.parametrize("rows", [None, slice(2, 7), np.array([0, 3, 4, 9]), np.array([5])])
+@pytest.mark.parametrize("penalty", list(PENALTIES))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gradient_alone_equals_the_plain_formulas(rows, penalty, dtype):
+    """objective.gradient, a first-order step's (no J summed, the workspace's own D), is backprop's D."""
+    obj, Theta = make([4, 5, 3], penalty=penalty, dtype=dtype)
+    _, D_ref = reference(obj, Theta, rows)
+    rtol, atol = (1e-12, 1e-15) if dtype == np.float64 else (1e-5, 1e-7)
+    for _ in range(2):  # the second call writes into the first call's arrays
+        D = obj.gradient(Theta, rows)
+        assert [Dl.dtype for Dl in D] == [dtype] * len(Theta)
+        assert_close(D, D_ref, rtol=rtol, atol=atol)
+        _, D_full = obj.value_and_gradient(Theta, rows)
+        assert_close(D, D_full, rtol=0)
+
+
+def test_gradient_reuses_its_arrays_and_leaves_value_and_gradients_alone():
+    obj, Theta = make([4, 5, 3])
+    _, D_caller = obj.value_and_gradient(Theta)
+    kept = [Dl.copy() for Dl in D_caller]
+    D1 = obj.gradient(Theta)
+    D2 = obj.gradient([2 * T for T in Theta])
+    assert all(a is b for a, b in zip(D1, D2))  # no new array per step: the page faults cost a quarter of it
+    assert all(a is not b for a, b in zip(D_caller, D1))
+    assert_close(D_caller, kept, rtol=0)
+    assert_close(D2, reference(obj, [2 * T for T in Theta])[1], rtol=1e-12, atol=1e-15)
+
+
 def test_an_epoch_does_not_copy_x():
     """X is laid into the workspace once; after that an epoch allocates far less than X itself."""
     rng = np.random.default_rng(0)

@@ -123,6 +123,19 @@ class NetworkObjective:
         self.regularization.add_gradient(D, Theta, self.m)
         return float(J), D
 
+    def gradient(self, Theta: Weights, rows: slice | np.ndarray | None = None) -> Weights:
+        """D alone, as `value_and_gradient` computes it, without summing J: a first-order step never reads J.
+
+        The arrays are this objective's own, overwritten by its next `gradient` on as many rows: a step
+        uses them at once (value_and_gradient's are new arrays, the caller's).
+        """
+        workspace, Y = self._prepare(Theta, rows)
+        Theta = workspace.cast(Theta)
+        z, h = workspace.forward(Theta, self.activation, self.cost)
+        D = workspace.backprop(Theta, self.cost.delta(z, h, Y), self.activation, reuse=True)
+        self.regularization.add_gradient(D, Theta, self.m)
+        return D
+
     def in_float64(self) -> "NetworkObjective":
         """The same J in float64 (itself when it already is): central differences divide by eps."""
         if self.X.dtype == np.float64 and self.Y.dtype == np.float64:

@@ -92,6 +92,9 @@ class Objective(Protocol):
     ) -> tuple[float, Weights]:
         """J and D on the given training rows (all by default); the penalty always uses m."""
 
+    def gradient(self, Theta: Weights, rows: slice | np.ndarray | None = None) -> Weights:
+        """D alone, the same as value_and_gradient's, for steps that never read J."""
+
 
 @runtime_checkable
 class Optimizer(Protocol):
