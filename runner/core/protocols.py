@@ -93,7 +93,8 @@ class Objective(Protocol):
         """J and D on the given training rows (all by default); the penalty always uses m."""
 
     def gradient(self, Theta: Weights, rows: slice | np.ndarray | None = None) -> Weights:
-        """D alone, the same as value_and_gradient's, for steps that never read J."""
+        """D alone, as value_and_gradient's, for steps that never read J; the arrays may be the
+        objective's own, overwritten by its next call."""
 
 
 @runtime_checkable
