@@ -230,6 +230,10 @@ def test_unknown_plugins_and_large_batches_fall_back_to_numpy():
     batches.minimize(wide, Theta, rng, NOOP)
     single.minimize(wide, Theta, rng, NOOP)
     assert (batches.backend_used, single.backend_used) == ("numpy", "numba")
+    below = [rng.uniform(-0.1, 0.1, s) for s in theta_shapes([300, 25, 2])]  # 32 x 7577 rows x weights
+    assert 32 * sum(T.size for T in below) <= COMPILED_BATCH_WORK
+    batches.minimize(wide, below, rng, NOOP)
+    assert batches.backend_used == "numba"
     with pytest.raises(ValueError, match="backend='jax'"):
         SGD(backend="jax")
 
