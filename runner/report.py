@@ -187,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tracking-uri", help="default: MLFLOW_TRACKING_URI, else SQLite under outputs/")
     parser.add_argument("--top", type=int, default=20, help="rows to print (all are written)")
     args = parser.parse_args(argv)
+    if args.top < 0:
+        raise UserError(f"--top {args.top} is invalid; accepted: an integer >= 0 (rows to print)")
     from mlflow.tracking import MlflowClient
 
     uri = args.tracking_uri or resolve_tracking_uri(None)

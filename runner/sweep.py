@@ -45,6 +45,25 @@ def swept(config: DictConfig) -> tuple[list[str], list[str]]:
     return specs, [override_key(spec) for spec in specs]
 
 
+def check_optuna(sweeper) -> None:
+    """hydra.sweeper's settings that the Optuna sweeper would meet with a traceback once the study
+    starts (direction, n_trials=0, max_failure_rate; n_jobs=0: an empty batch, divided by)."""
+    if not str(sweeper.get("_target_", "")).endswith("OptunaSweeper"):
+        return
+    direction = sweeper.get("direction")
+    direction = getattr(direction, "name", direction)  # Hydra's default is its Direction enum
+    if direction not in ("minimize", "maximize"):
+        raise UserError(f"hydra.sweeper.direction={direction!r} is invalid; accepted: minimize, maximize "
+                        "(a job returns one value, tracking.objective)")
+    for key in ("n_trials", "n_jobs"):
+        value = sweeper.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UserError(f"hydra.sweeper.{key}={value!r} is invalid; accepted: an integer >= 1")
+    rate = sweeper.get("max_failure_rate")
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+        raise UserError(f"hydra.sweeper.max_failure_rate={rate!r} is invalid; accepted: a number from 0 to 1")
+
+
 class SweepCallback(Callback):
     """Hydra callback: the parent run of a sweep, made before the jobs and closed after them."""
 
@@ -60,6 +79,7 @@ class SweepCallback(Callback):
 
     def _start(self, config: DictConfig) -> None:
         """Make the store, the experiment and the parent run; write sweep.json."""
+        check_optuna(config.hydra.sweeper)
         # First: a forkserver then imports the jobs' modules while this process sets the sweep up.
         worker_start = start_workers(config.get("workers") or {}, config.hydra.launcher)
         from runner.experiment import freeze_imported_objects, in_main_thread, raise_interrupted

@@ -107,3 +107,11 @@ def test_the_ranking_puts_failed_runs_last_and_follows_the_objectives_direction(
     table = ranking(frame, ["regularization.lam"], "val_accuracy")
     assert list(table["run_id"]) == ["c", "d", "a", "b"]
     assert list(table["regularization.lam"]) == [3, 10, 0, 1]  # numbers, not strings
+
+
+def test_a_negative_top_is_one_line_and_exit_code_2(capsys):
+    from runner.errors import run_command
+    from runner.report import main
+
+    assert run_command(main, ["--top", "-1"]) == 2
+    assert capsys.readouterr().err == "error: --top -1 is invalid; accepted: an integer >= 0 (rows to print)\n"
