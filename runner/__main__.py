@@ -44,6 +44,8 @@ def cli() -> int:
 
 
 def _run(debug: bool) -> int:
+    from multiprocessing import TimeoutError as PoolTimeoutError
+
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
@@ -58,6 +60,18 @@ def _run(debug: bool) -> int:
             raise
         print(f"error: {one_line(error)}", file=sys.stderr)
         return 2
+    except OSError as error:  # a folder or file the system refused: hydra.run.dir, a full disk, ...
+        if debug or error.filename is None:
+            raise
+        print(f"error: {error.filename!r}: {error.strerror}; accepted: a path this user can write "
+              "(hydra.run.dir, hydra.sweep.dir, BACKPROP_LAB_OUTPUTS)", file=sys.stderr)
+        return 2
+    except (TimeoutError, PoolTimeoutError):  # joblib's, when a job outlives hydra.launcher.timeout
+        if debug:
+            raise
+        print("error: a sweep job ran longer than hydra.launcher.timeout; the sweep stopped, its parent run and "
+              "running jobs ended FAILED and KILLED", file=sys.stderr)
+        return 1
     except KeyboardInterrupt as interrupt:
         import signal
 

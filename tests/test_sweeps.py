@@ -265,3 +265,16 @@ def session_processes(session_id: int) -> list[str]:
     """The processes still alive in a session (those a sweep started with start_new_session)."""
     table = subprocess.run(["ps", "-eo", "sid,stat,args"], capture_output=True, text=True).stdout.splitlines()
     return [line for line in table[1:] if line.split()[0] == str(session_id) and not line.split()[1].startswith("Z")]
+
+
+@pytest.mark.slow
+def test_a_job_past_the_launchers_timeout_stops_the_sweep_in_one_line(store):
+    overrides = [o for o in FAST if not o.startswith("optimizer.epochs")]
+    result = store.cli("-m", *JOBLIB, "hydra.launcher.timeout=1", *overrides, "optimizer.epochs=1000000", "seed=1,2")
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert result.stderr.strip() == ("error: a sweep job ran longer than hydra.launcher.timeout; the sweep stopped, "
+                                     "its parent run and running jobs ended FAILED and KILLED")
+    parent_id = re.search(r"^sweep \S+: parent run (\w+)", result.stdout, re.MULTILINE).group(1)
+    assert store.client.get_run(parent_id).info.status == "FAILED"
+    jobs = children(store.client, parent_id)
+    assert jobs and {run.info.status for run in jobs} == {"KILLED"}
