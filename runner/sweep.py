@@ -24,6 +24,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from runner.errors import UserError
+from runner.sweep_checks import check_sweep_settings
 from runner.sweep_runs import all_runs, children_filter, direction, end_orphans, override_key, summarize
 from runner.workers import start_workers
 
@@ -45,25 +46,6 @@ def swept(config: DictConfig) -> tuple[list[str], list[str]]:
     return specs, [override_key(spec) for spec in specs]
 
 
-def check_optuna(sweeper) -> None:
-    """hydra.sweeper's settings that the Optuna sweeper would meet with a traceback once the study
-    starts (direction, n_trials=0, max_failure_rate; n_jobs=0: an empty batch, divided by)."""
-    if not str(sweeper.get("_target_", "")).endswith("OptunaSweeper"):
-        return
-    direction = sweeper.get("direction")
-    direction = getattr(direction, "name", direction)  # Hydra's default is its Direction enum
-    if direction not in ("minimize", "maximize"):
-        raise UserError(f"hydra.sweeper.direction={direction!r} is invalid; accepted: minimize, maximize "
-                        "(a job returns one value, tracking.objective)")
-    for key in ("n_trials", "n_jobs"):
-        value = sweeper.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise UserError(f"hydra.sweeper.{key}={value!r} is invalid; accepted: an integer >= 1")
-    rate = sweeper.get("max_failure_rate")
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
-        raise UserError(f"hydra.sweeper.max_failure_rate={rate!r} is invalid; accepted: a number from 0 to 1")
-
-
 class SweepCallback(Callback):
     """Hydra callback: the parent run of a sweep, made before the jobs and closed after them."""
 
@@ -79,15 +61,14 @@ class SweepCallback(Callback):
 
     def _start(self, config: DictConfig) -> None:
         """Make the store, the experiment and the parent run; write sweep.json."""
-        check_optuna(config.hydra.sweeper)
-        # First: a forkserver then imports the jobs' modules while this process sets the sweep up.
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        check_sweep_settings(config.hydra.launcher, config.hydra.sweeper, sweep_dir)
+        # Next, a fork server imports the jobs' modules while this process sets the sweep up.
         worker_start = start_workers(config.get("workers") or {}, config.hydra.launcher)
         from runner.experiment import freeze_imported_objects, in_main_thread, raise_interrupted
         from runner.store import resolve_tracking_uri
         from runner.tracking import Tracker
 
-        sweep_dir = Path(str(config.hydra.sweep.dir))
-        sweep_dir.mkdir(parents=True, exist_ok=True)
         objective = str(config.tracking.objective)
         specs, keys = swept(config)
         sweep_id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
@@ -105,7 +86,8 @@ class SweepCallback(Callback):
                 "command": " ".join(["python -m runner -m", *hydra_overrides, *config.hydra.overrides.task])}
         name = ("sweep " + (" ".join(specs) or overrides))[:MAX_RUN_NAME]
         parent_run_id = tracker.start(name, tags, {})
-        self.sweep = {"id": sweep_id, "parent_run_id": parent_run_id, "swept_keys": keys, "dir": str(sweep_dir),
+        self.sweep = {"id": sweep_id, "parent_run_id": parent_run_id, "swept_keys": keys, "space": tags["sweep.space"],
+                      "dir": str(sweep_dir),
                       "uri": tracker.uri, "experiment": str(config.tracking.experiment), "objective": objective,
                       "local": tags["sweep.launcher"] in LOCAL_LAUNCHERS}
         (sweep_dir / SWEEP_FILE).write_text(json.dumps(self.sweep, indent=2))
@@ -116,15 +98,19 @@ class SweepCallback(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         if self.sweep:
-            self._end("FINISHED")
+            space = self.sweep["space"]
+            if self._end("FINISHED") == 0:  # SystemExit passes Hydra's callback guard, an Exception would not
+                print(f"error: the sweep launched no job (its space: {space}); accepted: a sweep space with at "
+                      "least one value for each swept key", file=sys.stderr)
+                sys.exit(2)
 
     def _end_if_open(self) -> None:
         """At exit: a sweep stopped by an error never reaches on_multirun_end; its parent ends FAILED."""
         if self.sweep:
             self._end("FAILED", "the sweep stopped before all its jobs returned")
 
-    def _end(self, status: str, reason: str | None = None) -> None:
-        """Record the summary of the children on the parent run and end it."""
+    def _end(self, status: str, reason: str | None = None) -> int:
+        """Record the summary of the children on the parent run and end it; how many jobs were launched."""
         from mlflow.entities import Param
 
         from runner.tracking import Tracker
@@ -137,6 +123,8 @@ class SweepCallback(Callback):
         summary = summarize(all_runs(tracker.client, [tracker.experiment_id], children_filter(tracker.run_id)),
                             sweep["objective"])
         summary.jobs_launched = len(list(Path(sweep["dir"]).glob("**/.hydra/overrides.yaml")))
+        if summary.jobs_launched == 0:
+            reason = reason or "the sweep launched no job"
         for key, value in summary.metrics().items():
             tracker.metric(key, value, 0)
         if summary.best_params:
@@ -149,3 +137,4 @@ class SweepCallback(Callback):
             status = "FAILED"
         tracker.finish(status)
         print(summary.text(sweep["id"], tracker.run_id))
+        return summary.jobs_launched

@@ -39,29 +39,8 @@ def start_method(workers: dict) -> str:
     return value
 
 
-def check_joblib(launcher: dict) -> None:
-    """hydra.launcher's settings that joblib would refuse with a traceback, once the jobs are due.
-
-    n_jobs: an integer other than 0 (-1: every core, -2: all but one, ...); backend: one of
-    joblib's; prefer and require: joblib's hints.
-    """
-    from joblib.parallel import BACKENDS, VALID_BACKEND_CONSTRAINTS, VALID_BACKEND_HINTS
-
-    n_jobs = launcher.get("n_jobs")
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
-        raise UserError(f"hydra.launcher.n_jobs={n_jobs!r} is invalid; accepted: an integer >= 1, "
-                        "or -1 for every core, -2 for all but one, ...")
-    for key, accepted in (("backend", [None, *BACKENDS]), ("prefer", VALID_BACKEND_HINTS),
-                          ("require", VALID_BACKEND_CONSTRAINTS)):
-        value = launcher.get(key)
-        if value not in accepted:
-            raise UserError(f"hydra.launcher.{key}={value!r} is invalid; accepted: "
-                            f"{', '.join('null' if a is None else a for a in accepted)}")
-
-
 def start_workers(workers: dict, launcher: dict) -> str | None:
-    """Check the launcher's settings and set up how joblib's workers will start, before the
-    launcher starts them; what was chosen.
+    """Set up how joblib's workers will start, before the launcher starts them; what was chosen.
 
     None when the launcher starts no worker processes of loky's (not joblib, joblib with
     n_jobs=1, or joblib told to use another backend: threads or multiprocessing's own).
@@ -69,7 +48,6 @@ def start_workers(workers: dict, launcher: dict) -> str | None:
     method = start_method(workers)
     if not str(launcher.get("_target_", "")).endswith("JoblibLauncher"):
         return None
-    check_joblib(launcher)
     other_backend = (launcher.get("backend") not in (None, "loky") or launcher.get("prefer") == "threads"
                      or launcher.get("require") == "sharedmem")
     if launcher.get("n_jobs") == 1 or other_backend:

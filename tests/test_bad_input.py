@@ -82,6 +82,12 @@ CASES = [
      ["hydra.launcher.n_jobs=0", "-1 for every core"]),
     ("joblib backend unknown", ["-m", "hydra/launcher=joblib", "hydra.launcher.backend=dask", "seed=1,2"], {},
      ["hydra.launcher.backend='dask'", "loky"]),
+    ("empty sweep", ["-m", "seed=range(0)"], {}, ["the sweep launched no job (its space: seed=range(0))"]),
+    ("joblib timeout", ["-m", "hydra/launcher=joblib", "hydra.launcher.timeout=0", "seed=1,2"], {},
+     ["hydra.launcher.timeout=0", "seconds > 0"]),
+    ("sweep folder not writable", ["-m", "hydra.sweep.dir={not_a_file}/sweep", "seed=1,2"], {},
+     ["hydra.sweep.dir=", "plain.txt/sweep", "Not a directory"]),
+    ("run folder not writable", ["hydra.run.dir={not_a_file}/run"], {}, ["plain.txt/run", "Not a directory"]),
     ("optuna direction", ["-m", "hydra/sweeper=optuna", "+experiment=optuna_search", "hydra.sweeper.direction=up"], {},
      ["hydra.sweeper.direction='up'", "minimize, maximize"]),
     ("optuna n_trials zero", ["-m", "hydra/sweeper=optuna", "+experiment=optuna_search", "hydra.sweeper.n_trials=0"],
@@ -142,6 +148,15 @@ def test_bad_input_is_one_line_exit_2_and_no_finished_run(store, files, monkeypa
     overrides, env, expected = _fill(case, files)
     code, stderr = _in_process(store, monkeypatch, overrides, env)
     _check(code, stderr, expected, store)
+
+
+def test_a_launcher_whose_plugin_is_not_installed_is_one_line(store, monkeypatch):
+    import importlib.util
+
+    if importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher") is not None:
+        pytest.skip("hydra-submitit-launcher is installed here")
+    code, stderr = _in_process(store, monkeypatch, ["-m", "hydra/launcher=submitit_slurm", "seed=1,2"], {})
+    _check(code, stderr, ["hydra_submitit_launcher", "pip install hydra-submitit-launcher"], store)
 
 
 SUBPROCESS_CASES = ["unknown plugin", "wrong type", "csv text feature", "npz pickled", "unreachable tracking"]

@@ -6,7 +6,6 @@ with loky each is a fresh interpreter. Both must give the same runs; only the fi
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 import textwrap
@@ -121,26 +120,6 @@ def test_workers_start_is_checked_and_only_joblib_gets_a_fork_server():
     for other in ({"backend": "threading"}, {"backend": "multiprocessing"}, {"prefer": "threads"},
                   {"require": "sharedmem"}):  # no loky workers: no fork server
         assert start_workers({}, {**joblib, "n_jobs": 2, **other}) is None
-
-
-@pytest.mark.parametrize("setting, message", [
-    ({"n_jobs": 0}, "hydra.launcher.n_jobs=0 is invalid; accepted: an integer >= 1, or -1 for every core"),
-    ({"n_jobs": "2"}, "hydra.launcher.n_jobs='2' is invalid"),
-    ({"n_jobs": True}, "hydra.launcher.n_jobs=True is invalid"),
-    ({"backend": "dask"}, "hydra.launcher.backend='dask' is invalid; accepted: null, threading, sequential, "
-                          "multiprocessing, loky"),
-    ({"prefer": "cores"}, "hydra.launcher.prefer='cores' is invalid; accepted: processes, threads, null"),
-    ({"require": "private"}, "hydra.launcher.require='private' is invalid; accepted: sharedmem, null"),
-])
-def test_joblib_settings_joblib_would_refuse_are_user_errors(setting, message):
-    from runner.errors import UserError
-    from runner.workers import check_joblib
-
-    good = {"n_jobs": 2, "backend": None, "prefer": "processes", "require": None}
-    check_joblib(good)
-    check_joblib({**good, "n_jobs": -2, "backend": "loky", "prefer": "threads", "require": "sharedmem"})
-    with pytest.raises(UserError, match=re.escape(message)):
-        check_joblib({**good, **setting})
 
 
 @pytest.mark.slow
