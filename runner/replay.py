@@ -61,14 +61,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="also allow _target_s inside this module or package (repeatable)")
     parser.add_argument("--tolerance", type=float, default=0.0, help="largest accepted |difference| (default 0: bitwise)")
     args = parser.parse_args(argv)
+    if not args.tolerance >= 0:
+        raise UserError(f"--tolerance {args.tolerance} is invalid; accepted: a number >= 0 (0: bitwise)")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
-    from mlflow.tracking import MlflowClient
-
     from runner.experiment import run_experiment
-    from runner.store import resolve_tracking_uri
+    from runner.store import open_client, resolve_tracking_uri
 
-    client = MlflowClient(tracking_uri=resolve_tracking_uri(None))
+    client = open_client(resolve_tracking_uri(None))
     config = load_logged_config(client, args.run_id)
     allowed = PROJECT_PLUGIN_PACKAGES + tuple(args.allow)
     check_targets(config, allowed)

@@ -26,7 +26,8 @@ from runner.errors import UserError, run_command
 from runner.report_figures import plot_curves, plot_objective
 from runner.paths import outputs_dir
 from runner.sweep_runs import all_runs, children_filter, direction
-from runner.store import resolve_tracking_uri
+from runner.settings import OBJECTIVES
+from runner.store import open_client, resolve_tracking_uri
 
 FINAL_METRICS = ("val_cost", "val_accuracy", "train_cost", "train_accuracy", "test_accuracy", "train_seconds")
 DATABASES = ("sqlite", "postgresql", "mysql", "mssql")
@@ -189,10 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.top < 0:
         raise UserError(f"--top {args.top} is invalid; accepted: an integer >= 0 (rows to print)")
-    from mlflow.tracking import MlflowClient
-
+    if args.objective is not None and args.objective not in OBJECTIVES:
+        raise UserError(f"--objective {args.objective!r} is invalid; accepted: {', '.join(OBJECTIVES)}")
     uri = args.tracking_uri or resolve_tracking_uri(None)
-    report(MlflowClient(tracking_uri=uri), uri, args)
+    report(open_client(uri), uri, args)
     return 0
 
 

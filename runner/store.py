@@ -70,6 +70,24 @@ def unusable_store(uri: str, error: BaseException) -> UserError:
                      "accepted: a reachable MLflow tracking URI (set MLFLOW_TRACKING_URI)")
 
 
+def open_client(uri: str):
+    """An MlflowClient of the store at `uri` for the commands that read it (report, replay): a server
+    that does not answer, a SQLite file that is not there, or a URI MLflow cannot use is one
+    UserError instead of minutes of retries, a new empty store, or a traceback."""
+    from mlflow.tracking import MlflowClient
+
+    check_reachable(uri)
+    if uri.startswith("sqlite:///") and ":memory:" not in uri:
+        path = Path(uri.removeprefix("sqlite:///").split("?")[0])
+        if not path.is_file():  # MLflow would make a new, empty store there
+            raise UserError(f"tracking URI {uri!r} names no existing store ({path} is missing); accepted: the store "
+                            "the runs were recorded in (MLFLOW_TRACKING_URI, or --tracking-uri)")
+    try:
+        return MlflowClient(tracking_uri=uri)
+    except Exception as error:
+        raise unusable_store(uri, error) from None
+
+
 def check_reachable(uri: str, timeout: float = 5.0) -> None:
     """Fail fast, before any training, when an HTTP tracking server does not answer its /health.
 

@@ -115,3 +115,36 @@ def test_a_negative_top_is_one_line_and_exit_code_2(capsys):
 
     assert run_command(main, ["--top", "-1"]) == 2
     assert capsys.readouterr().err == "error: --top -1 is invalid; accepted: an integer >= 0 (rows to print)\n"
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("command, args, message", [
+    ("report", ["--objective", "foo"], "--objective 'foo' is invalid; accepted: val_cost, val_accuracy, "),
+    ("report", ["--tracking-uri", "nosuch://store"], "tracking URI 'nosuch://store' cannot be used ("),
+    ("report", ["--tracking-uri", "http://127.0.0.1:{port}"], "tracking URI 'http://127.0.0.1:{port}' cannot be "
+                                                              "reached"),
+    ("report", ["--tracking-uri", "sqlite:///{tmp}/none/mlflow.db"], "names no existing store ({tmp}/none/mlflow.db "
+                                                                     "is missing)"),
+    ("replay", ["some-run", "--tolerance", "-1"], "--tolerance -1.0 is invalid; accepted: a number >= 0"),
+    ("replay", ["some-run"], "tracking URI 'sqlite:///{tmp}/none/mlflow.db' names no existing store"),
+])
+def test_the_reading_commands_refuse_bad_input_in_one_line_and_make_no_store(tmp_path, monkeypatch, capsys,
+                                                                               command, args, message):
+    import importlib
+
+    from runner.errors import run_command
+
+    values = {"port": _closed_port(), "tmp": tmp_path}
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/none/mlflow.db")
+    main = importlib.import_module(f"runner.{command}").main
+    assert run_command(main, [a.format(**values) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and message.format(**values) in err, err
+    assert not (tmp_path / "none").exists()
