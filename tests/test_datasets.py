@@ -175,6 +175,13 @@ def test_csv_happy_path(tmp_path):
     assert sorted(X[:, 0]) == list(range(20))
 
 
+def test_csv_labels_written_as_whole_floats_and_many_classes_of_few_rows_are_accepted(tmp_path):
+    text = "x,kind\n" + "".join(f"{i},{float(i % 2)}\n" for i in range(10))
+    assert CsvDataset(write_csv(tmp_path, text), "kind").load(rng()).classes == [0.0, 1.0]
+    text = "x,kind\n" + "".join(f"{i},{i // 2}\n" for i in range(40))  # 20 classes of 2 rows
+    assert len(CsvDataset(write_csv(tmp_path, text), "kind", val_fraction=0, test_fraction=0).load(rng()).classes) == 20
+
+
 def test_csv_numeric_labels_keep_their_values_as_classes(tmp_path):
     text = "x,kind\n" + "".join(f"{i},{[3, 10, 7][i % 3]}\n" for i in range(30))
     splits = CsvDataset(write_csv(tmp_path, text), "kind").load(rng())
@@ -219,6 +226,11 @@ BAD_CSV = [  # file text, target, words the message must hold
     ("a,label\n1,x\n2,x\n3,x\n", "label", ["target", "label", "2 classes", "'x'"]),
     ("a,label\n1,x\n2,\n3,y\n", "label", ["path", "'label'", "missing", "row 1"]),
     ("label\nx\ny\n", "label", ["path", "feature columns"]),
+    ("a;b;label\n1;2;x\n3;4;y\n", "a;b;label", ["path", "comma-separated", "';'"]),
+    ("a\tlabel\n1\tx\n3\ty\n", "label", ["path", "comma-separated", "'\\t'"]),
+    ("a,label\n1,0\n2,1\n3,0.5\n4,1\n", "label", ["path", "'label'", "the value 0.5 at", "row 2", "whole numbers"]),
+    ("a,label\n" + "".join(f"{i},id{i}\n" for i in range(12)), "label",
+     ["target", "12 distinct values in 12 rows"]),
 ]
 
 

@@ -12,6 +12,9 @@ from plugins._checks import require
 from plugins.datasets._base import SplitScaleDataset
 
 
+MANY_CLASSES = 10  # more distinct labels than this and than half the rows: not classes
+
+
 @dataclass
 class CsvDataset(SplitScaleDataset):
     """Every column but target is a feature; target's values (text or numbers) are the labels."""
@@ -35,6 +38,10 @@ class CsvDataset(SplitScaleDataset):
             frame = pd.DataFrame()
         require(len(frame) > 0, "path", str(self.path),
                 "a CSV file with a header row and at least one data row (this one is empty)")
+        if frame.shape[1] == 1:
+            other = next((sep for sep in (";", "\t", "|") if sep in str(frame.columns[0])), None)
+            require(other is None, "path", str(self.path),
+                    f"a comma-separated file (this one has one column and seems to separate with {other!r})")
         return frame
 
     def features_and_labels(self, rng):
@@ -47,6 +54,13 @@ class CsvDataset(SplitScaleDataset):
         reject_first(labels, labels.isna(), f"{where}: target column {self.target!r}", "a label in every row")
         require(labels.nunique() >= 2, "target", self.target,
                 f"a column with at least 2 classes (it holds only {labels.iloc[0]!r})")
+        numbers = pd.to_numeric(labels, errors="coerce")
+        if numbers.notna().all():  # numeric labels must be whole numbers: a measurement is not a class
+            reject_first(labels, numbers != np.round(numbers), f"{where}: target column {self.target!r}",
+                         "class labels, text or whole numbers (a continuous target is a regression task)")
+        require(labels.nunique() <= max(MANY_CLASSES, len(labels) / 2), "target", self.target,
+                f"a column of class labels that rows share (it holds {labels.nunique()} distinct values in "
+                f"{len(labels)} rows: an id or a measurement?)")
         features = frame.drop(columns=[self.target])
         require(features.shape[1] > 0, "path", str(self.path), "a CSV file with feature columns besides target")
         for column in features.columns:
@@ -63,5 +77,6 @@ def reject_first(values: pd.Series, bad: pd.Series, what: str, accepted: str) ->
     if len(rows):
         row = int(rows[0])
         value = values.iloc[row]
+        value = value.item() if isinstance(value, np.generic) else value  # 0.5, not np.float64(0.5)
         shown = "a missing value" if pd.isna(value) else f"the value {value!r}"
         raise ValueError(f"{what} has {shown} at data row {row}; accepted: {accepted}")
