@@ -114,4 +114,6 @@ def load_weights(path: str) -> list[np.ndarray]:
     require(bool(Theta) and [k for k in names] == [f"Theta{i}" for i in range(1, len(names) + 1)],
             "path", path, "an .npz holding arrays named Theta1 .. ThetaN")
     require(all(T.ndim == 2 for T in Theta), "path", path, "2-D arrays Theta1 .. ThetaN")
+    bad = next((f"Theta{l + 1}" for l, T in enumerate(Theta) if not np.isfinite(T).all()), None)
+    require(bad is None, "path", path, f"finite weights ({bad} holds NaN or inf)")
     return Theta

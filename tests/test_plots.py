@@ -24,3 +24,12 @@ def test_both_figures_are_written_as_png(tmp_path):
     weights = plots.hidden_weights(np.random.default_rng(0).standard_normal((25, 65)), (8, 8), tmp_path / "w.png")
     for path in (curves, weights):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_run_that_diverged_at_epoch_0_draws_its_curves_without_a_warning(tmp_path):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns of a legend with no line to label
+        path = plots.learning_curves([("train_cost", float("nan"), 0)], tmp_path / "curves.png", "diverged")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -374,6 +374,17 @@ def test_from_file_orders_theta10_after_theta9(tmp_path):
     assert [T[0, 0] for T in load_weights(str(path))] == [float(i) for i in range(1, 12)]
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_from_file_refuses_weights_that_are_not_finite(tmp_path, bad):
+    path = tmp_path / "weights.npz"
+    Theta2 = np.zeros((3, 5))
+    Theta2[1, 2] = bad
+    np.savez(path, Theta1=np.zeros((4, 6)), Theta2=Theta2)
+    with pytest.raises(ValueError, match=r"path='.*weights.npz' is invalid; accepted: finite weights "
+                                         r"\(Theta2 holds NaN or inf\)"):
+        FromFile(str(path))([5, 4, 3], np.random.default_rng(0))
+
+
 def test_from_file_shape_mismatch_names_the_path_and_shapes(tmp_path):
     path = tmp_path / "weights.npz"
     np.savez(path, Theta1=np.zeros((4, 6)), Theta2=np.zeros((3, 5)))
