@@ -232,7 +232,7 @@ class _Scipy:
 
         def J_and_gradient(theta):
             J, D = objective.value_and_gradient(roll(theta, shapes))
-            return J, unroll(D)
+            return float(J), unroll(D).astype(np.float64, copy=False)  # scipy searches lines in float64
 
         iteration = [0]
         last = [None]

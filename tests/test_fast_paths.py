@@ -14,7 +14,7 @@ import pytest
 from conftest import random_problem
 
 from plugins.costs import CrossEntropy, MeanSquaredError, SoftmaxCrossEntropy
-from plugins.optimizers import COMPILED_BATCH_WORK, SGD, BatchGD, MiniBatch
+from plugins.optimizers import CG, COMPILED_BATCH_WORK, LBFGS, SGD, BatchGD, MiniBatch
 from plugins.regularization import L1, L2, NoRegularization
 from runner.blas import SMALL_PRODUCT, largest_product, limit_blas_threads
 from runner.core.activations import Activation, get_activation, sigmoid
@@ -415,6 +415,20 @@ def test_float32_objective_stays_float32_and_close_to_float64(cost):
     B = BatchGD(lr=0.5, epochs=5).minimize(obj64, Theta, None, NOOP)
     assert_close(A, B, rtol=1e-4, atol=1e-5)
     assert obj32.in_float64().X.dtype == np.float64 and obj64.in_float64() is obj64
+
+
+@pytest.mark.parametrize("optimizer", [CG(epochs=20), LBFGS(epochs=20)], ids=lambda o: o.name)
+def test_scipy_optimizers_on_a_float32_objective_search_in_float64_without_overflow(optimizer):
+    import warnings
+
+    obj32, Theta32 = make([4, 6, 3], m=40, dtype=np.float32)
+    obj64, Theta64 = make([4, 6, 3], m=40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # float32 values in scipy's line search: overflow in cast
+        A = optimizer.minimize(obj32, Theta32, None, NOOP)
+    B = optimizer.minimize(obj64, Theta64, None, NOOP)
+    assert obj32.value(A) < obj32.value(Theta32) and all(np.isfinite(T).all() for T in A)
+    assert obj32.value(A) == pytest.approx(obj64.value(B), rel=1e-2)
 
 
 def test_dtype_setting_is_validated():
