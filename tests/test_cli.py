@@ -251,3 +251,13 @@ def test_a_plugin_outside_the_project_is_found_through_the_search_path(new_store
         np.testing.assert_array_equal(T, T_run)  # same seed, same plugin, same weights
     (step, J0), *_ = history(new_store, run.info.run_id, "train_cost")
     assert step == 0 and setup.objective.value(Theta0) == pytest.approx(J0, abs=1e-9)
+
+
+def test_help_says_what_the_tool_is_how_to_run_and_sweep_and_what_comes_next(new_store):
+    result = new_store.cli("--help")
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert text.startswith("backprop-lab: train classic backpropagation networks") and "powered by Hydra" not in text
+    assert "python -m runner -m key=a,b,c" in text and "optimizer: adam, batch_gd, cg, lbfgs" in text
+    assert "python -m runner.report" in text and "python -m runner.replay RUN_ID" in text
+    assert not new_store.runs()  # help trains nothing and records nothing
