@@ -67,7 +67,8 @@ def unusable_store(uri: str, error: BaseException) -> UserError:
     """The one-line error for a tracking store that cannot be used."""
     detail = " ".join(str(error).split())[:200]
     return UserError(f"tracking URI {uri!r} cannot be used ({detail}); "
-                     "accepted: a reachable MLflow tracking URI (set MLFLOW_TRACKING_URI)")
+                     "accepted: a reachable MLflow tracking URI such as sqlite:///mlflow.db or http://host:5000 "
+                     "(MLFLOW_TRACKING_URI or tracking.uri)")
 
 
 def open_client(uri: str):

@@ -97,7 +97,10 @@ CASES = [
     ("optuna failure rate", ["-m", "hydra/sweeper=optuna", "+experiment=optuna_search",
                              "hydra.sweeper.max_failure_rate=2"], {}, ["max_failure_rate=2.0", "from 0 to 1"]),
     ("unreachable tracking", [], {"MLFLOW_TRACKING_URI": "http://127.0.0.1:{port}"}, ["127.0.0.1"]),
-    ("unknown tracking scheme", [], {"MLFLOW_TRACKING_URI": "nosuch://store"}, ["nosuch://store"]),
+    ("unknown tracking scheme", [], {"MLFLOW_TRACKING_URI": "nosuch://store"},
+     ["nosuch://store", "such as sqlite:///mlflow.db or http://host:5000"]),
+    ("a folder as tracking uri", ["tracking.uri={not_a_file}.d"], {"MLFLOW_TRACKING_URI": ""},
+     ["plain.txt.d", "cannot be used", "such as sqlite:///mlflow.db"]),
     ("outputs not writable", [], {"BACKPROP_LAB_OUTPUTS": "{not_a_file}/outputs"}, ["plain.txt/outputs"]),
 ]
 
