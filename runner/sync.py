@@ -18,11 +18,55 @@ from runner.errors import UserError, run_command
 from runner.paths import outputs_dir
 
 RECORD = "run.json"
+RECORD_KEYS = ("experiment", "run_name", "tags", "params", "status")
+
+
+def read_record(run_dir: Path) -> dict:
+    """The run.json of a run folder, checked to hold what `sync` needs; a UserError naming it otherwise."""
+    path = run_dir / RECORD
+    if not path.is_file():
+        raise UserError(f"{str(run_dir)!r} has no {RECORD}; accepted: a run folder kept by an unreachable store")
+    try:
+        record = json.loads(path.read_text())
+    except (ValueError, OSError) as error:
+        raise UserError(f"{str(path)!r} cannot be read ({error}); accepted: a run.json written by backprop-lab") from None
+    missing = [key for key in RECORD_KEYS if not isinstance(record, dict) or key not in record]
+    if missing:
+        raise UserError(f"{str(path)!r} lacks {', '.join(missing)}; accepted: a run.json written by backprop-lab")
+    return record
+
+
+def read_metrics(path: Path) -> list[tuple[str, float, int]]:
+    """metrics.csv's (key, value, step) rows; a UserError naming the file and the first bad row."""
+    try:
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as error:
+        raise UserError(f"{str(path)!r} cannot be read ({error.strerror}); accepted: the metrics.csv a run wrote "
+                        "beside its run.json") from None
+    metrics = []
+    for line, row in enumerate(rows, start=2):
+        try:
+            metrics.append((row["key"], float(row["value"]), int(row["step"])))
+        except (KeyError, TypeError, ValueError):
+            raise UserError(f"{str(path)!r} line {line} is not a metric ({row}); accepted: rows of key, value, "
+                            "step as a run writes them") from None
+    return metrics
 
 
 def pending(root: Path) -> list[Path]:
-    """Run folders under root whose run.json says they still wait for an upload."""
-    return sorted(path.parent for path in root.rglob(RECORD) if not json.loads(path.read_text()).get("synced_run_id"))
+    """Run folders under root whose run.json says they still wait for an upload; an unreadable
+    run.json is named on stderr and left alone, so that it does not hold the others back."""
+    folders = []
+    for path in sorted(root.rglob(RECORD)):
+        try:
+            record = read_record(path.parent)
+        except UserError as error:
+            print(f"warning: skipped: {error}", file=sys.stderr)
+            continue
+        if not record.get("synced_run_id"):
+            folders.append(path.parent)
+    return folders
 
 
 def sync(run_dir: Path, uri: str) -> str:
@@ -30,19 +74,17 @@ def sync(run_dir: Path, uri: str) -> str:
     from runner.tracking import Tracker
 
     record_path = run_dir / RECORD
-    if not record_path.is_file():
-        raise UserError(f"{str(run_dir)!r} has no {RECORD}; accepted: a run folder kept by an unreachable store")
-    record = json.loads(record_path.read_text())
+    record = read_record(run_dir)
     if record.get("synced_run_id"):
         return record["synced_run_id"]
+    metrics = read_metrics(run_dir / "metrics.csv")  # read before the run is made: a bad file leaves no run
     tracker = Tracker(uri, record["experiment"], run_dir)
     tags = {**record["tags"], "synced_from": str(run_dir)}
     if record.get("offline_run_id"):
         tags["original_run_id"] = record["offline_run_id"]
     run_id = tracker.start(record["run_name"], tags, record["params"])
-    with open(run_dir / "metrics.csv", newline="") as handle:
-        for row in csv.DictReader(handle):
-            tracker.metric(row["key"], float(row["value"]), int(row["step"]))
+    for key, value, step in metrics:
+        tracker.metric(key, value, step)
     tracker.flush()
     tracker.upload_run_files()
     tracker.finish(record["status"])
