@@ -483,3 +483,77 @@ def test_imported_objects_are_frozen_once_per_process(monkeypatch):
         assert gc.get_freeze_count() <= frozen and garbage
     finally:
         gc.unfreeze()
+
+
+# --- loading the compiled epochs before the clock ------------------------------------------------
+
+@pytest.mark.parametrize("optimizer", [SGD(epochs=3), MiniBatch(epochs=3, batch_size=4), SGD(epochs=3, backend="numpy")],
+                         ids=["sgd", "minibatch", "numpy"])
+def test_prepare_changes_neither_the_weights_nor_the_rng_nor_the_result(optimizer):
+    obj, Theta = make([4, 5, 3], m=16)
+    before = [T.copy() for T in Theta]
+    plain = optimizer.minimize(obj, Theta, np.random.default_rng(3), NOOP)
+    rng = np.random.default_rng(3)
+    optimizer.prepare(obj, Theta)
+    assert all(np.array_equal(T, B) for T, B in zip(Theta, before))
+    assert all(np.array_equal(A, B) for A, B in zip(optimizer.minimize(obj, Theta, rng, NOOP), plain))
+
+
+def test_prepare_loads_the_compiled_epochs_in_a_fresh_process():
+    """In a new interpreter nothing is compiled or loaded yet: prepare loads the epoch the run will use."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from conftest import PROJECT_ROOT
+
+    code = textwrap.dedent("""
+        import numpy as np
+        from plugins import compiled_steps
+        from plugins.costs import CrossEntropy
+        from plugins.optimizers import SGD, MiniBatch
+        from plugins.regularization import L2
+        from runner.core.activations import get_activation
+        from runner.core.network import NetworkObjective
+        rng = np.random.default_rng(0)
+        X, Y = rng.standard_normal((10, 3)), (rng.random((10, 2)) > 0.5).astype(float)
+        obj = NetworkObjective(X, Y, get_activation("sigmoid"), CrossEntropy(), L2(1.0))
+        Theta = [rng.standard_normal((4, 4)), rng.standard_normal((2, 5))]
+        counts = lambda: (len(compiled_steps._sample_epoch.signatures), len(compiled_steps._batch_epoch.signatures))
+        print(counts())
+        SGD().prepare(obj, Theta)
+        print(counts())
+        MiniBatch(batch_size=4).prepare(obj, Theta)
+        print(counts())
+    """)
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:3] == ["(0, 0)", "(1, 0)", "(1, 1)"]
+
+
+def test_a_run_prepares_its_optimizer_before_the_training_clock_starts(tmp_path, monkeypatch):
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    import runner.app  # noqa: F401  (registers the resolvers conf/config.yaml uses)
+    from conftest import PROJECT_ROOT
+    from runner import experiment
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    monkeypatch.setenv("BACKPROP_LAB_OUTPUTS", str(tmp_path / "outputs"))
+    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
+        config = OmegaConf.to_container(compose("config", overrides=[
+            "dataset=moons", "dataset.n_samples=60", "optimizer=sgd", "optimizer.epochs=2", "tracking.progress=off",
+            "tracking.figures=false"]), resolve=True)
+    import sys
+
+    events = []  # ("prepare", None), and ("clock", the function that read it)
+    clock = experiment.time.perf_counter
+    monkeypatch.setattr(SGD, "prepare", lambda self, objective, Theta: events.append(("prepare", None)))
+    monkeypatch.setattr(experiment.time, "perf_counter",
+                        lambda: events.append(("clock", sys._getframe(1).f_code.co_name)) or clock())
+    outcome = experiment.run_experiment(config, tmp_path / "run")
+    assert outcome.status == "FINISHED"
+    after = events.index(("prepare", None)) + 1
+    assert events[after] == ("clock", "run_experiment")  # the next clock read is the training's start
+    assert ("clock", "check") in events[after:]  # the gradient check at epoch 0, inside the training loop
