@@ -99,7 +99,11 @@ class Objective(Protocol):
 
 @runtime_checkable
 class Optimizer(Protocol):
-    """Minimizes an Objective from a starting Theta, reporting each epoch."""
+    """Minimizes an Objective from a starting Theta, reporting each epoch.
+
+    It may also have prepare(objective, Theta): one-time work (loading compiled code) that the
+    runner does before the training clock starts, so that train_seconds times training alone.
+    """
 
     name: str
     epochs: int
