@@ -99,9 +99,8 @@ class _PlainSteps(_GradientSteps):
         if epoch_of is not None and objective.m > 0:
             shapes = [T.shape for T in Theta]
             layer_sizes = [shapes[0][1] - 1] + [rows for rows, _ in shapes]
-            epoch_of(unroll(Theta).astype(objective.X.dtype), layer_sizes, np.zeros(1, np.int64), 1, self.lr)
-            if self.batch_size > 1:
-                epoch_of(unroll(Theta).astype(objective.X.dtype), layer_sizes, np.zeros(2, np.int64), 2, self.lr)
+            rows = 1 if self.batch_size == 1 else 2  # the per-sample or the batch kernel, whichever minimize runs
+            epoch_of(unroll(Theta).astype(objective.X.dtype), layer_sizes, np.zeros(rows, np.int64), rows, self.lr)
 
     def minimize(self, objective, Theta, rng, callback):
         epoch_of = self._epoch_for(objective, Theta)
