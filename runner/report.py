@@ -170,7 +170,7 @@ def report(client, uri: str, args: argparse.Namespace) -> Path:
     if parent is not None:
         for file in ("ranking.csv", "ranking.md", "train_cost.png", "objective.png"):
             client.log_artifact(parent.info.run_id, str(out / file), "report")
-    print(f"{name}: {len(table)} runs ranked by {objective} ({direction(objective)})")
+    print(f"{name}: {len(table)} run{'' if len(table) == 1 else 's'} ranked by {objective} ({direction(objective)})")
     print(markdown(table.drop(columns=["run_id"]).head(args.top)), end="")
     if len(table) > args.top:
         print(f"... {len(table) - args.top} more rows in ranking.csv")
