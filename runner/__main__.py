@@ -50,7 +50,7 @@ def _run(debug: bool) -> int:
     from omegaconf.errors import OmegaConfBaseException
 
     from runner.app import main
-    from runner.errors import UserError, one_line
+    from runner.errors import UserError, one_line, output_closed
 
     try:
         check_outputs_writable()
@@ -60,6 +60,8 @@ def _run(debug: bool) -> int:
             raise
         print(f"error: {one_line(error)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `python -m runner | head`: the run is recorded, only its summary was cut short
+        return output_closed()
     except OSError as error:  # a folder or file the system refused: hydra.run.dir, a full disk, ...
         if debug or error.filename is None:
             raise

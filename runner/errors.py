@@ -26,3 +26,16 @@ def run_command(main, argv=None) -> int:
     except UserError as error:
         print(f"error: {one_line(error)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return output_closed()
+
+
+def output_closed() -> int:
+    """The reader of stdout went away (`... | head`): as a shell tool does, stop quietly with 141
+    (128 + SIGPIPE). stdout is pointed at /dev/null first, so Python's last flush cannot fail again."""
+    import os
+    import sys
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -148,3 +149,14 @@ def test_the_reading_commands_refuse_bad_input_in_one_line_and_make_no_store(tmp
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and message.format(**values) in err, err
     assert not (tmp_path / "none").exists()
+
+
+@pytest.mark.slow
+def test_a_reader_that_goes_away_ends_the_report_quietly(store, sweep):
+    """`python -m runner.report | head -1`: no BrokenPipeError traceback, the shell's 141 (128 + SIGPIPE)."""
+    process = subprocess.Popen([sys.executable, "-m", "runner.report", "--sweep", sweep[0]], cwd=store.root,
+                               env=store.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()  # gone before the report prints its first line
+    stderr = process.stderr.read()
+    assert process.wait(timeout=300) == 141, stderr
+    assert stderr == ""
