@@ -99,18 +99,23 @@ class SweepCallback(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         if self.sweep:
             space = self.sweep["space"]
-            if self._end("FINISHED") == 0:  # SystemExit passes Hydra's callback guard, an Exception would not
+            summary = self._end("FINISHED")  # SystemExit passes Hydra's callback guard below, an Exception would not
+            if summary.jobs_launched == 0:
                 print(f"error: the sweep launched no job (its space: {space}); accepted: a sweep space with at "
                       "least one value for each swept key", file=sys.stderr)
                 sys.exit(2)
+            if summary.finished == 0:  # as a single run that fails exits 1
+                print(f"error: none of the sweep's {summary.jobs_launched} jobs finished; its parent run ended FAILED",
+                      file=sys.stderr)
+                sys.exit(1)
 
     def _end_if_open(self) -> None:
         """At exit: a sweep stopped by an error never reaches on_multirun_end; its parent ends FAILED."""
         if self.sweep:
             self._end("FAILED", "the sweep stopped before all its jobs returned")
 
-    def _end(self, status: str, reason: str | None = None) -> int:
-        """Record the summary of the children on the parent run and end it; how many jobs were launched."""
+    def _end(self, status: str, reason: str | None = None):
+        """Record the summary of the children on the parent run and end it; the summary."""
         from mlflow.entities import Param
 
         from runner.tracking import Tracker
@@ -137,4 +142,4 @@ class SweepCallback(Callback):
             status = "FAILED"
         tracker.finish(status)
         print(summary.text(sweep["id"], tracker.run_id))
-        return summary.jobs_launched
+        return summary

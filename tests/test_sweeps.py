@@ -185,6 +185,17 @@ def test_a_job_that_diverges_fails_and_the_sweep_goes_on(store, launcher):
 
 
 @pytest.mark.slow
+def test_a_sweep_whose_every_job_fails_exits_1_with_its_parent_failed(store):
+    overrides = (*(o for o in FAST if not o.startswith("optimizer.lr")), "optimizer.lr=1e6,2e6")
+    result = store.cli("-m", *overrides)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert result.stderr.strip().splitlines()[-1] == "error: none of the sweep's 2 jobs finished; its parent run ended FAILED"
+    parent_id = re.search(r"^sweep \S+: parent run (\w+)", result.stdout, re.MULTILINE).group(1)
+    assert store.client.get_run(parent_id).info.status == "FAILED"
+    assert {run.info.status for run in children(store.client, parent_id)} == {"FAILED"}
+
+
+@pytest.mark.slow
 def test_an_optuna_study_logs_its_best_trial_on_the_parent(store, tmp_path):
     result = store.cli("-m", "hydra/sweeper=optuna", "+experiment=optuna_search", "hydra.sweeper.n_trials=3",
                        *BASE, "optimizer.epochs=12", "tracking.objective=val_accuracy")
