@@ -185,6 +185,19 @@ def test_a_job_that_diverges_fails_and_the_sweep_goes_on(store, launcher):
 
 
 @pytest.mark.slow
+def test_a_job_with_bad_input_stops_the_sweep_in_one_line_keeping_the_jobs_done(store):
+    overrides = (*(o for o in FAST if not o.startswith("optimizer.lr")), "optimizer.lr=0.5,-1,0.3")
+    result = store.cli("-m", *overrides)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert result.stderr.strip() == "error: optimizer.lr=-1 is invalid; accepted: a number > 0"
+    parent_id = re.search(r"^sweep \S+: parent run (\w+)", result.stdout, re.MULTILINE).group(1)
+    parent = store.client.get_run(parent_id)
+    assert parent.info.status == "FAILED" and parent.data.metrics["jobs_finished"] == 1
+    [done] = children(store.client, parent_id)  # the bad job made no run, and the third never started
+    assert done.info.status == "FINISHED" and done.data.params["optimizer.lr"] == "0.5"
+
+
+@pytest.mark.slow
 def test_a_sweep_whose_every_job_fails_exits_1_with_its_parent_failed(store):
     overrides = (*(o for o in FAST if not o.startswith("optimizer.lr")), "optimizer.lr=1e6,2e6")
     result = store.cli("-m", *overrides)
