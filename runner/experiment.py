@@ -79,13 +79,13 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
     progress = Progress(setup.plugins["optimizer"].epochs, settings.tracking.progress)
     recorder = EpochRecorder(setup, tracker, progress,
                              every=settings.tracking.record_every(setup.plugins["optimizer"].epochs))
-    status, reason, Theta = "FINISHED", None, setup.Theta0
-    blas = limit_blas_threads(config.get("workers") or {}, setup.layer_sizes, setup.objective.m)
+    status, reason, Theta, blas = "FINISHED", None, setup.Theta0, None
     previous_sigterm = signal.signal(signal.SIGTERM, raise_interrupted) if in_main_thread() else None
     try:
         warm_up = getattr(setup.plugins["optimizer"], "prepare", None)
-        if warm_up is not None:  # compiled code loaded before the clock starts (plugins.optimizers)
-            warm_up(setup.objective, setup.Theta0)
+        if warm_up is not None:  # code the optimizer loads (plugins.optimizers): before the clock, and before
+            warm_up(setup.objective, setup.Theta0)  # the BLAS limit, which covers only the libraries loaded
+        blas = limit_blas_threads(config.get("workers") or {}, setup.layer_sizes, setup.objective.m)
         train_started = time.perf_counter()
         try:
             Theta = train(setup.objective, setup.Theta0, setup.plugins["optimizer"], setup.optimizer_rng, recorder)
@@ -116,7 +116,8 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
         _finish_quietly(tracker, "FAILED", f"{type(error).__name__}: {error}")
         raise
     finally:
-        blas.restore()
+        if blas is not None:
+            blas.restore()
         if previous_sigterm is not None:
             signal.signal(signal.SIGTERM, previous_sigterm)
     tracker.finish(status)

@@ -462,6 +462,29 @@ def test_blas_threads_one_for_small_networks_as_configured_otherwise():
     assert threads() == before
 
 
+def test_the_blas_limit_covers_the_blas_that_scipy_s_optimizers_load(new_store):
+    """scipy ships its own OpenBLAS, loaded with scipy.optimize: the run's limit (1 thread for a small
+    network) must cover it too, so the optimizer loads it first (prepare), before the limit."""
+    result = new_store.cli("dataset=moons", "dataset.n_samples=100", "architecture.hidden=[5]", "optimizer=lbfgs",
+                           "optimizer.epochs=5", "tracking.progress=off", "tracking.figures=false",
+                           OPENBLAS_NUM_THREADS="2")
+    assert result.returncode == 0, result.stderr
+    tags = new_store.runs()[-1].data.tags
+    assert tags["blas_threads"] == "1 (auto: small network)"
+    libraries = tags["blas"].split("; ")
+    assert len(libraries) == 2 and all(lib.endswith("(1 threads)") for lib in libraries), tags["blas"]
+
+
+@pytest.mark.parametrize("optimizer", [LBFGS(epochs=3), CG(epochs=3)], ids=["lbfgs", "cg"])
+def test_scipy_optimizers_prepare_changes_neither_the_weights_nor_the_result(optimizer):
+    obj, Theta = make([4, 5, 3], m=16)
+    before = [T.copy() for T in Theta]
+    plain = optimizer.minimize(obj, Theta, np.random.default_rng(3), NOOP)
+    optimizer.prepare(obj, Theta)
+    assert all(np.array_equal(T, B) for T, B in zip(Theta, before))
+    assert all(np.array_equal(A, B) for A, B in zip(optimizer.minimize(obj, Theta, np.random.default_rng(3), NOOP), plain))
+
+
 # --- the garbage collector ------------------------------------------------------------------------
 
 def test_imported_objects_are_frozen_once_per_process(monkeypatch):
