@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -18,20 +17,10 @@ from omegaconf.errors import OmegaConfBaseException
 
 from runner.errors import UserError, one_line
 from runner.experiment import Outcome, objective_value, run_experiment, worst_value
-from runner.paths import PROJECT_ROOT, outputs_dir
+from runner.paths import PROJECT_ROOT, git_commit, outputs_dir
 from runner.jobs import job_context
 
 OmegaConf.register_new_resolver("blab.outputs", lambda: str(outputs_dir()), replace=True)
-
-
-def git_commit() -> str | None:
-    """The project's git commit, when it is a checkout with git available."""
-    try:
-        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
-                                text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() if result.returncode == 0 else None
 
 
 def run_tags(config: dict, hydra_cfg) -> dict[str, str]:

@@ -1,7 +1,8 @@
-"""Where backprop-lab writes: the project's outputs/ folder, or BACKPROP_LAB_OUTPUTS."""
+"""Where backprop-lab lives and writes: its checkout (and git commit), its outputs/ folder or BACKPROP_LAB_OUTPUTS."""
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -20,3 +21,13 @@ def default_tracking_uri() -> str:
 def default_artifact_root() -> str:
     """Artifacts of a local store live beside it, under outputs/mlartifacts."""
     return (outputs_dir() / "mlartifacts").as_uri()
+
+
+def git_commit() -> str | None:
+    """The project's git commit, when it is a checkout with git available."""
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+                                text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None

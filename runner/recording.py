@@ -130,12 +130,26 @@ def write_artifacts(tracker: Tracker, setup: Setup, Theta: list, run_dir: Path, 
 
 
 def environment_tags() -> dict[str, str]:
-    """What a bitwise re-run needs to match: Python, numpy and the BLAS library with its threads."""
+    """What a bitwise re-run needs to match: Python, numpy, the CPU, and the BLAS library with the
+    kernel it chose for this CPU (OpenBLAS's Haswell and SkylakeX kernels round differently) and its threads."""
     import platform
 
     from threadpoolctl import threadpool_info
 
-    blas = [f"{p.get('internal_api')} {p.get('version')} ({p.get('num_threads')} threads)"
-            for p in threadpool_info() if p.get("user_api") == "blas"]
+    blas = sorted(" ".join(str(p[key]) for key in ("internal_api", "version", "architecture") if p.get(key))
+                  + f" ({p.get('num_threads')} threads)" for p in threadpool_info() if p.get("user_api") == "blas")
     return {"python_version": platform.python_version(), "numpy_version": np.__version__,
-            "blas": "; ".join(blas) or "unknown", "platform": platform.platform()}
+            "blas": "; ".join(blas) or "unknown", "cpu": cpu_model(), "platform": platform.platform()}
+
+
+def cpu_model() -> str:
+    """The CPU's model name (/proc/cpuinfo on Linux), else what platform knows of it."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 import time
@@ -17,9 +18,11 @@ import yaml
 
 from runner.errors import UserError, run_command
 from runner.instantiate import PROJECT_PLUGIN_PACKAGES, check_targets
-from runner.paths import outputs_dir
+from runner.paths import git_commit, outputs_dir
 
 TIMING_METRICS = {"train_seconds", "epochs_per_second"}
+# the tags that decide the last bits of every number (runner.recording.environment_tags, runner.app.run_tags)
+ENVIRONMENT_TAGS = ("git_commit", "python_version", "numpy_version", "blas", "cpu", "platform")
 
 
 def load_logged_config(client, run_id: str) -> dict:
@@ -54,6 +57,35 @@ def compare_histories(client, original_id: str, replay_id: str, tolerance: float
     return rows
 
 
+def environment_changes(client, original_id: str, replay_id: str) -> list[tuple[str, str, str]]:
+    """(tag, original's value, replay's value) for each ENVIRONMENT_TAGS tag that differs between the runs."""
+    before, after = (client.get_run(run_id).data.tags for run_id in (original_id, replay_id))
+    return [(key, before.get(key, "(not recorded)"), after.get(key, "(not recorded)"))
+            for key in ENVIRONMENT_TAGS if before.get(key) != after.get(key)]
+
+
+def explain_mismatch(changes: list[tuple[str, str, str]], run_id: str) -> list[str]:
+    """Lines that say why a replay differs: what changed, and how to re-run on the original's BLAS kernel."""
+    if not changes:
+        return ["  the code and environment are the original run's (tags git_commit, numpy_version, blas, cpu):",
+                "  a mismatch here means the run is not reproducible; please report it"]
+    lines = ["  what differs between the original run and this replay (original -> replay):"]
+    lines += [f"    {key:<15} {before} -> {after}" for key, before, after in changes]
+    blas = {key: (before, after) for key, before, after in changes}.get("blas", ("", ""))
+    recorded, here = (openblas_kernel(tag) for tag in blas)
+    if recorded and here and recorded != here:
+        lines.append(f"  OpenBLAS's {recorded} and {here} kernels round differently; to replay on the {recorded} "
+                     f"kernel (if this CPU runs it): OPENBLAS_CORETYPE={recorded} python -m runner.replay {run_id}")
+    lines.append("  or accept the differences up to a size: --tolerance X")
+    return lines
+
+
+def openblas_kernel(blas_tag: str) -> str | None:
+    """The OpenBLAS kernel a `blas` tag names ('openblas 0.3.31 Haswell (1 threads)'), if any."""
+    found = re.match(r"openblas \S+ (\w+) \(", blas_tag)
+    return found[1] if found else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runner.replay", description=__doc__.splitlines()[0])
     parser.add_argument("run_id")
@@ -73,12 +105,17 @@ def main(argv: list[str] | None = None) -> int:
     allowed = PROJECT_PLUGIN_PACKAGES + tuple(args.allow)
     check_targets(config, allowed)
     run_dir = outputs_dir() / "replays" / args.run_id / time.strftime("%Y-%m-%d_%H-%M-%S")
-    outcome = run_experiment(config, run_dir, {"replay_of": args.run_id}, allowed=allowed)
+    commit = git_commit()
+    tags = {"replay_of": args.run_id, **({"git_commit": commit} if commit else {})}
+    outcome = run_experiment(config, run_dir, tags, allowed=allowed)
     rows = compare_histories(client, args.run_id, outcome.run_id, args.tolerance)
     print(f"replay of {args.run_id} -> run {outcome.run_id} ({outcome.status})")
     for key, steps, matches, detail in rows:
         print(f"  {'match   ' if matches else 'MISMATCH'} {key:<22} {steps:>5} steps  {detail}")
-    return 0 if rows and all(matches for _, _, matches, _ in rows) else 1
+    if rows and all(matches for _, _, matches, _ in rows):
+        return 0
+    print("\n".join(explain_mismatch(environment_changes(client, args.run_id, outcome.run_id), args.run_id)))
+    return 1
 
 
 if __name__ == "__main__":

@@ -106,6 +106,50 @@ def test_replay_of_a_normal_run_matches(new_store):
     assert len(runs) == 2 and runs[1].data.tags["replay_of"] == run_id_of(original)
 
 
+def numpy_blas_kernel(**env: str) -> str | None:
+    """The kernel numpy's OpenBLAS chooses in a new process with this environment, as threadpoolctl reads it."""
+    code = ("import numpy; from threadpoolctl import threadpool_info; "
+            "print(next((p.get('architecture') for p in threadpool_info() if p['user_api'] == 'blas'), None))")
+    result = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True)
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def test_replay_on_another_blas_kernel_says_what_differs_and_how_to_replay_on_the_original_kernel(new_store):
+    """OpenBLAS (numpy's wheels) picks its kernel for the CPU when it loads; OPENBLAS_CORETYPE forces one.
+    The same config and seed on two kernels differ in the last bits: the replay says why, and how to match."""
+    default = numpy_blas_kernel()
+    if numpy_blas_kernel(OPENBLAS_CORETYPE="Sandybridge") != "Sandybridge" or default in (None, "Sandybridge"):
+        pytest.skip(f"needs numpy's OpenBLAS choosing a kernel other than Sandybridge at run time (here: {default})")
+    original = new_store.cli(*FAST, OPENBLAS_CORETYPE="Sandybridge")
+    assert original.returncode == 0, original.stderr
+    run_id = run_id_of(original)
+    replay = new_store.module("runner.replay", run_id)
+    recorded, replayed = (run.data.tags for run in new_store.runs())
+    assert "Sandybridge (1 threads)" in recorded["blas"] and f"{default} (1 threads)" in replayed["blas"]
+    assert recorded["cpu"] == replayed["cpu"] != "unknown"
+    assert replay.returncode == 1 and "MISMATCH train_cost" in replay.stdout, replay.stdout + replay.stderr
+    kernel_line = next(line for line in replay.stdout.splitlines() if line.strip().startswith("blas "))
+    assert "Sandybridge (1 threads) -> openblas" in kernel_line, replay.stdout
+    assert f"OPENBLAS_CORETYPE=Sandybridge python -m runner.replay {run_id}" in replay.stdout
+    again = new_store.module("runner.replay", run_id, OPENBLAS_CORETYPE="Sandybridge")  # as the hint says
+    assert again.returncode == 0 and "MISMATCH" not in again.stdout, again.stdout + again.stderr
+
+
+def test_a_mismatch_is_explained_by_what_differs_or_reported_as_a_reproducibility_bug():
+    from runner.replay import explain_mismatch, openblas_kernel
+
+    assert openblas_kernel("openblas 0.3.31 SkylakeX (1 threads); openblas 0.3.30 SkylakeX (1 threads)") == "SkylakeX"
+    assert openblas_kernel("openblas 0.3.31 (1 threads)") is None  # recorded before the kernel was
+    assert openblas_kernel("mkl 2024.1 (4 threads)") is None
+    same = "\n".join(explain_mismatch([], "abc"))
+    assert "not reproducible; please report it" in same
+    threads_only = "\n".join(explain_mismatch([("blas", "openblas 0.3.31 Haswell (2 threads)",
+                                                 "openblas 0.3.31 Haswell (1 threads)")], "abc"))
+    assert "blas" in threads_only and "OPENBLAS_CORETYPE" not in threads_only and "--tolerance" in threads_only
+    code = "\n".join(explain_mismatch([("git_commit", "1" * 40, "2" * 40)], "abc"))
+    assert "git_commit" in code and f"{'1' * 40} -> {'2' * 40}" in code
+
+
 @pytest.mark.parametrize("target, arguments", [
     ("os.system", {"command": "touch {marker}"}),
     ("subprocess.run", {"args": ["touch", "{marker}"]}),
