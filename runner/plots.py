@@ -1,7 +1,9 @@
-"""PNG figures of a run: learning curves, and the first hidden layer's weights as images."""
+"""PNG figures of a run: learning curves, the first hidden layer's weights as images, and for data of
+two features the regions the network assigns to each class."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +66,42 @@ def hidden_weights(Theta1: np.ndarray, image_shape: tuple[int, int], path: Path)
     ax.imshow(grid, cmap="gray", vmin=-1, vmax=1)
     ax.axis("off")
     ax.set_title("first hidden layer: incoming weights per unit")
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def region_grid(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, steps: int = 200,
+                margin: float = 0.1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The class predict gives each point of a steps x steps grid over X's two features, widened by
+    `margin` of their range on every side: (x1 values, x2 values, labels of shape (steps, steps))."""
+    low, high = X.min(axis=0), X.max(axis=0)
+    pad = margin * np.where(high > low, high - low, 1.0)
+    x1, x2 = (np.linspace(low[i] - pad[i], high[i] + pad[i], steps) for i in (0, 1))
+    grid1, grid2 = np.meshgrid(x1, x2)  # row i: x2[i]; column j: x1[j]
+    return x1, x2, np.asarray(predict(np.column_stack([grid1.ravel(), grid2.ravel()]))).reshape(steps, steps)
+
+
+def decision_regions(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, y: np.ndarray, classes: list,
+                     path: Path, title: str) -> Path:
+    """The two-feature input plane coloured by the class the trained network predicts there, with
+    the training samples on top in their true class's colour: what the network learned, at a glance."""
+    from matplotlib.colors import ListedColormap
+
+    plt = pyplot()
+    x1, x2, regions = region_grid(predict, X)
+    colours = plt.get_cmap("tab10").colors[:max(len(classes), 2)]
+    fig, ax = plt.subplots(figsize=(6, 5))
+    ax.imshow(regions, origin="lower", extent=(x1[0], x1[-1], x2[0], x2[-1]), aspect="auto", alpha=0.35,
+              cmap=ListedColormap(colours), vmin=-0.5, vmax=len(colours) - 0.5, interpolation="nearest")
+    for k, name in enumerate(classes):
+        mine = y == k
+        ax.scatter(X[mine, 0], X[mine, 1], s=12, color=colours[k], edgecolors="black", linewidths=0.4,
+                   label=f"class {name}")
+    ax.set_xlabel("feature 1 (scaled)")
+    ax.set_ylabel("feature 2 (scaled)")
+    ax.legend(loc="best", fontsize=8)
+    ax.set_title(f"{title}\npredicted class (regions) and training samples (points)", fontsize=10)
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path

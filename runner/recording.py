@@ -13,7 +13,7 @@ from plugins.regularization import NoRegularization
 from runner import plots
 from runner.core.differences import central_differences
 from runner.core.gradcheck import GradCheck, choose_mode, gradient_check
-from runner.core.network import NetworkObjective, accuracy, one_hot
+from runner.core.network import NetworkObjective, accuracy, one_hot, predict
 from runner.core.training import DivergenceGuard
 from runner.progress import Progress
 from runner.setup import Setup
@@ -125,6 +125,10 @@ def write_artifacts(tracker: Tracker, setup: Setup, Theta: list, run_dir: Path, 
         plots.learning_curves(tracker.history, run_dir / "learning_curves.png", title)
         if setup.splits.image_shape is not None:
             plots.hidden_weights(Theta[0], setup.splits.image_shape, run_dir / "hidden_weights.png")
+        if setup.splits.n_features == 2:
+            objective, train = setup.objective, setup.splits.train
+            plots.decision_regions(lambda X: predict(Theta, X.astype(train.X.dtype), objective.activation, objective.cost),
+                                   train.X, train.y, setup.splits.classes, run_dir / "decision_regions.png", title)
     tracker.write_metrics_csv()
     tracker.upload_run_files()
 

@@ -98,6 +98,7 @@ def test_artifacts_hold_weights_config_figures_and_hydra_files(store, fast_run):
     assert {".hydra/config.yaml", ".hydra/overrides.yaml"} <= artifact_paths(store, run_id, ".hydra")
     assert yaml.safe_load(store.download(run_id, ".hydra/overrides.yaml").read_text()) == list(OVERRIDES)
     assert "hidden_weights.png" not in artifact_paths(store, run_id)  # moons are not images
+    assert "decision_regions.png" in artifact_paths(store, run_id)  # but have two features
     header, *rows = store.download(run_id, "metrics.csv").read_text().splitlines()
     assert header == "key,value,step"
     assert sum(row.startswith("train_cost,") for row in rows) == len(history(store, run_id, "train_cost"))
@@ -156,20 +157,21 @@ def test_digits_without_a_validation_split(new_store):
     (run,) = new_store.runs()
     assert run.info.status == "FINISHED"
     assert "hidden_weights.png" in artifact_paths(new_store, run.info.run_id)
+    assert "decision_regions.png" not in artifact_paths(new_store, run.info.run_id)  # 64 features
     assert {"train_cost", "train_accuracy", "test_accuracy", "gradcheck_rel_error"} <= set(run.data.metrics)
     assert not {"val_cost", "val_accuracy"} & set(run.data.metrics)
     assert re.search(r"val -\s", result.stdout)
 
 
 def test_tracking_figures_false_draws_no_figure_and_never_imports_matplotlib(new_store):
-    """The same artifacts less the two PNGs, in the run folder and the store; the process never
+    """The same artifacts less the PNGs, in the run folder and the store; the process never
     imports matplotlib (what figures=false spares a sweep of short runs)."""
     code = ("import sys\n"
             "from runner.__main__ import cli\n"
             "code = cli()\n"
             "print('matplotlib imported:', 'matplotlib' in sys.modules)\n"
             "sys.exit(code)\n")
-    overrides = ["dataset=digits", "optimizer=batch_gd", "optimizer.epochs=5", "architecture.hidden=[10]",
+    overrides = ["dataset=moons", "optimizer=batch_gd", "optimizer.epochs=5", "architecture.hidden=[10]",
                  "tracking.progress=off", "tracking.figures=false"]
     result = subprocess.run([sys.executable, "-c", code, *overrides], cwd=new_store.root, env=new_store.env(),
                             capture_output=True, text=True, timeout=300)
@@ -179,7 +181,7 @@ def test_tracking_figures_false_draws_no_figure_and_never_imports_matplotlib(new
     assert run.info.status == "FINISHED" and run.data.params["tracking.figures"] == "False"
     artifacts = artifact_paths(new_store, run.info.run_id)
     assert {"weights.npz", "config.yaml", "metrics.csv", ".hydra"} <= artifacts
-    assert not {"learning_curves.png", "hidden_weights.png"} & artifacts
+    assert not {"learning_curves.png", "hidden_weights.png", "decision_regions.png"} & artifacts
     (run_dir,) = {path.parent for path in (new_store.root / "outputs" / "runs").rglob("weights.npz")}
     assert not list(run_dir.glob("*.png"))
 

@@ -1,4 +1,4 @@
-"""The run's figures: the hidden-weights mosaic worked by hand, and both PNGs written."""
+"""The run's figures: the hidden-weights mosaic worked by hand, the decision-regions grid, the PNGs written."""
 from __future__ import annotations
 
 import numpy as np
@@ -32,4 +32,33 @@ def test_a_run_that_diverged_at_epoch_0_draws_its_curves_without_a_warning(tmp_p
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # matplotlib warns of a legend with no line to label
         path = plots.learning_curves([("train_cost", float("nan"), 0)], tmp_path / "curves.png", "diverged")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_region_grid_labels_each_point_of_a_grid_over_the_data_widened_by_the_margin():
+    X = np.array([[0.0, -1.0], [2.0, 3.0], [1.0, 0.0]])
+    seen = []
+
+    def predict(points):  # class 1 right of x1 = 1.5, class 2 above x2 = 2 as well
+        seen.append(points.copy())
+        return (points[:, 0] > 1.5).astype(int) + 2 * (points[:, 1] > 2).astype(int)
+
+    x1, x2, labels = plots.region_grid(predict, X, steps=11, margin=0.1)
+    np.testing.assert_allclose([x1[0], x1[-1], x2[0], x2[-1]], [-0.2, 2.2, -1.4, 3.4])  # 10% of 2 and of 4
+    assert labels.shape == (11, 11) and len(seen) == 1 and seen[0].shape == (121, 2)
+    for i in range(11):  # row i is x2[i], column j is x1[j], as imshow(origin="lower") draws them
+        for j in range(11):
+            assert labels[i, j] == (x1[j] > 1.5) + 2 * (x2[i] > 2)
+
+
+def test_region_grid_of_a_constant_feature_still_spans_an_interval():
+    x1, x2, labels = plots.region_grid(lambda P: np.zeros(len(P), int), np.array([[1.0, 5.0], [1.0, 7.0]]), steps=5)
+    assert x1[0] < 1.0 < x1[-1] and x2[0] < 5.0 and x2[-1] > 7.0 and labels.shape == (5, 5)
+
+
+def test_decision_regions_are_written_as_png(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 2))
+    y = (X[:, 0] > 0).astype(int)
+    path = plots.decision_regions(lambda P: (P[:, 0] > 0).astype(int), X, y, ["no", "yes"], tmp_path / "r.png", "run")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
