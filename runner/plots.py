@@ -90,7 +90,8 @@ def decision_regions(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray,
 
     plt = pyplot()
     x1, x2, regions = region_grid(predict, X)
-    colours = plt.get_cmap("tab10").colors[:max(len(classes), 2)]
+    palette = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")  # repeats past 20 classes
+    colours = [palette(k % palette.N) for k in range(max(len(classes), 2))]
     fig, ax = plt.subplots(figsize=(6, 5))
     ax.imshow(regions, origin="lower", extent=(x1[0], x1[-1], x2[0], x2[-1]), aspect="auto", alpha=0.35,
               cmap=ListedColormap(colours), vmin=-0.5, vmax=len(colours) - 0.5, interpolation="nearest")

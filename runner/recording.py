@@ -127,8 +127,12 @@ def write_artifacts(tracker: Tracker, setup: Setup, Theta: list, run_dir: Path, 
             plots.hidden_weights(Theta[0], setup.splits.image_shape, run_dir / "hidden_weights.png")
         if setup.splits.n_features == 2:
             objective, train = setup.objective, setup.splits.train
-            plots.decision_regions(lambda X: predict(Theta, X.astype(train.X.dtype), objective.activation, objective.cost),
-                                   train.X, train.y, setup.splits.classes, run_dir / "decision_regions.png", title)
+
+            def classify(X):
+                return predict(Theta, X.astype(train.X.dtype), objective.activation, objective.cost)
+
+            plots.decision_regions(classify, train.X, train.y, setup.splits.classes,
+                                   run_dir / "decision_regions.png", title)
     tracker.write_metrics_csv()
     tracker.upload_run_files()
 

@@ -62,3 +62,6 @@ def test_decision_regions_are_written_as_png(tmp_path):
     y = (X[:, 0] > 0).astype(int)
     path = plots.decision_regions(lambda P: (P[:, 0] > 0).astype(int), X, y, ["no", "yes"], tmp_path / "r.png", "run")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    many = np.arange(50) % 25  # more classes than any palette has colours: they repeat
+    path = plots.decision_regions(lambda P: np.arange(len(P)) % 25, X, many, list(range(25)), tmp_path / "m.png", "run")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
