@@ -33,10 +33,12 @@ def plot_curves(histories: pd.DataFrame, table: pd.DataFrame, key: str, path: Pa
         finished = histories[histories["run_id"].isin(table.loc[table["status"] == "FINISHED", "run_id"])]
         shown = finished["value"].to_numpy(dtype=float) if len(finished) else values
         shown = shown[np.isfinite(shown)] if np.isfinite(shown).any() else values
-        if shown.min() > 0 and shown.max() / shown.min() > 100:
+        if shown.min() > 0 and shown.max() / shown.min() > 100:  # diverged runs would hide the rest
             ax.set_yscale("log")
-        margin = 0.05 * (shown.max() - shown.min() or 1.0)
-        ax.set_ylim(shown.min() - margin, shown.max() + margin)  # diverged runs would hide the rest
+            ax.set_ylim(shown.min() / 1.5, shown.max() * 1.5)
+        else:
+            margin = 0.05 * (shown.max() - shown.min() or 1.0)
+            ax.set_ylim(shown.min() - margin, shown.max() + margin)
         ax.set_xlim(histories["step"].min(), max(histories["step"].max(), 1))
     ax.set_xlabel("epoch")
     ax.set_ylabel(key)

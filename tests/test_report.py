@@ -160,3 +160,21 @@ def test_a_reader_that_goes_away_ends_the_report_quietly(store, sweep):
     stderr = process.stderr.read()
     assert process.wait(timeout=300) == 141, stderr
     assert stderr == ""
+
+
+def test_curves_spanning_decades_get_a_log_axis_without_a_warning(tmp_path):
+    """Costs from 1 down to 1e-8 (lambda = 0 fitting the training set): a log axis, whose limits
+    must stay positive (matplotlib warned of a non-positive ylim and ignored it)."""
+    import warnings
+
+    from runner.report_figures import plot_curves
+
+    steps = np.arange(50)
+    histories = pd.DataFrame({"run_id": ["a"] * 50 + ["b"] * 50, "step": np.tile(steps, 2),
+                              "value": np.concatenate([np.logspace(0, -8, 50), np.linspace(0.7, 0.3, 50)])})
+    table = pd.DataFrame({"run_id": ["a", "b"], "rank": [1, 2], "run_name": ["lam=0", "lam=1"],
+                          "status": ["FINISHED", "FINISHED"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        path = plot_curves(histories, table, "train_cost", tmp_path / "curves.png")
+    assert path.read_bytes().startswith(PNG)
