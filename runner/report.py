@@ -6,8 +6,10 @@
 
 Writes, under outputs/reports/<sweep id>/: ranking.csv and ranking.md (the config params
 that vary across the runs, their final metrics and status, best first by the sweep's
-objective), train_cost.png (every run's curve) and objective.png (the objective against
-each varied parameter); logs them as artifacts of the sweep's parent run.
+objective), train_cost.png (every run's curve), objective.png (the objective against
+each varied parameter) and, for runs on two-feature data, decision_regions.png (the best
+MAX_REGION_PANELS runs' decision regions side by side); logs them as artifacts of the sweep's
+parent run.
 
 Metric histories are read in bulk: one SQL query on the `metrics` table for a database
 store, a thread pool of get_metric_history calls for an MLflow server.
@@ -15,7 +17,9 @@ store, a thread pool of get_metric_history calls for an MLflow server.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from runner.errors import UserError, run_command
-from runner.report_figures import plot_curves, plot_objective
+from runner.report_figures import plot_curves, plot_objective, plot_regions
 from runner.paths import outputs_dir
 from runner.sweep_runs import all_runs, children_filter, direction
 from runner.settings import OBJECTIVES
@@ -31,6 +35,7 @@ from runner.store import open_client, resolve_tracking_uri
 
 FINAL_METRICS = ("val_cost", "val_accuracy", "train_cost", "train_accuracy", "test_accuracy", "train_seconds")
 DATABASES = ("sqlite", "postgresql", "mysql", "mssql")
+MAX_REGION_PANELS = 16
 
 
 def find_parent(client, experiment_id: str, sweep: str | None):
@@ -132,6 +137,29 @@ def markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def region_panels(client, table: pd.DataFrame, varied: list[str], objective: str, folder: Path) -> list:
+    """(label, image) for each of the MAX_REGION_PANELS best runs that drew decision_regions.png, the
+    image downloaded into folder; best first, or in the order of the one varied value when it is a number."""
+    chosen = table.head(MAX_REGION_PANELS)
+    if len(varied) == 1 and pd.api.types.is_numeric_dtype(chosen[varied[0]]):
+        chosen = chosen.sort_values(varied[0], kind="stable")
+    panels = []
+    for row in chosen.to_dict("records"):
+        (folder / row["run_id"]).mkdir(parents=True)
+        try:
+            image = client.download_artifacts(row["run_id"], "decision_regions.png", str(folder / row["run_id"]))
+        except Exception:  # the run's data has more than two features, or it drew no figures
+            continue
+        values = " ".join(f"{column}={_short(row[column])}" for column in varied) or row["run_name"]
+        panels.append((f"#{row['rank']} {values}\n{objective} {row[objective]:.4g}", Path(image)))
+    return panels
+
+
+def _short(value) -> str:
+    """A value as a label: 0.3, 3 and 1e-05 for floats, as given otherwise."""
+    return f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
+
+
 def select_runs(client, experiment_id: str, args: argparse.Namespace) -> tuple:
     """(parent run or None, the runs to report, the report's name): a sweep's children, or every run."""
     parent = None if args.all else find_parent(client, experiment_id, args.sweep)
@@ -167,8 +195,16 @@ def report(client, uri: str, args: argparse.Namespace) -> Path:
     histories = metric_histories(uri, client, experiment.experiment_id, list(table["run_id"]), "train_cost")
     plot_curves(histories, table, "train_cost", out / "train_cost.png")
     plot_objective(table, varied, objective, out / "objective.png")
+    files = ["ranking.csv", "ranking.md", "train_cost.png", "objective.png"]
+    (out / "decision_regions.png").unlink(missing_ok=True)  # from an earlier report of these runs
+    with tempfile.TemporaryDirectory() as folder:
+        panels = region_panels(client, table, varied, objective, Path(folder))
+        if panels:
+            shown = f"the {len(panels)} best of {len(table)} runs" if len(table) > len(panels) else f"{len(panels)} runs"
+            plot_regions(panels, out / "decision_regions.png", f"decision regions of {shown}")
+            files.append("decision_regions.png")
     if parent is not None:
-        for file in ("ranking.csv", "ranking.md", "train_cost.png", "objective.png"):
+        for file in files:
             client.log_artifact(parent.info.run_id, str(out / file), "report")
     print(f"{name}: {len(table)} run{'' if len(table) == 1 else 's'} ranked by {objective} ({direction(objective)})")
     print(markdown(table.drop(columns=["run_id"]).head(args.top)), end="")
@@ -192,6 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"--top {args.top} is invalid; accepted: an integer >= 0 (rows to print)")
     if args.objective is not None and args.objective not in OBJECTIVES:
         raise UserError(f"--objective {args.objective!r} is invalid; accepted: {', '.join(OBJECTIVES)}")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a bar per downloaded figure
     uri = args.tracking_uri or resolve_tracking_uri(None)
     report(open_client(uri), uri, args)
     return 0

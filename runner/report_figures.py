@@ -1,5 +1,6 @@
-"""The report's two figures: every run's curve coloured by rank, and the final objective
-against each varied parameter (`python -m runner.report`, runner/report.py)."""
+"""The report's figures: every run's curve coloured by rank, the final objective against each
+varied parameter, and for two-feature data the runs' decision regions side by side
+(`python -m runner.report`, runner/report.py)."""
 from __future__ import annotations
 
 import re
@@ -76,6 +77,25 @@ def plot_objective(table: pd.DataFrame, varied: list[str], objective: str, path:
     for ax in list(axes.flat)[len(columns):]:
         ax.set_visible(False)
     fig.suptitle(f"final {objective} ({direction(objective)}) of {len(finished)} finished runs")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def plot_regions(panels: list[tuple[str, Path]], path: Path, title: str) -> Path:
+    """The runs' own decision_regions.png (runner.plots.decision_regions) side by side, in the given
+    order, each titled with its label: how the learned boundary changes with what the sweep varies."""
+    plt = pyplot()
+    n_cols = min(len(panels), 4)
+    n_rows = -(-len(panels) // n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(4 * n_cols, 3.4 * n_rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (label, image) in zip(axes.flat, panels):
+        ax.imshow(plt.imread(image))
+        ax.set_title(label, fontsize=9)
+    fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

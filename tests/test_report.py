@@ -61,10 +61,45 @@ def test_the_report_writes_markdown_and_figures_prints_the_table_and_logs_artifa
     assert len(markdown) == 2 + 4
     assert markdown[0].startswith("| rank | run_name | status | optimizer.lr | regularization.lam | val_cost")
     assert markdown[0].replace(" | run_id", "") in result.stdout  # printed without the ids
-    for name in ("train_cost.png", "objective.png"):
+    for name in ("train_cost.png", "objective.png", "decision_regions.png"):  # moons: two features
         assert (folder / name).read_bytes().startswith(PNG)
     logged = {a.path for a in store.client.list_artifacts(parent_id, "report")}
-    assert logged == {f"report/{name}" for name in ("ranking.csv", "ranking.md", "train_cost.png", "objective.png")}
+    assert logged == {f"report/{name}" for name in ("ranking.csv", "ranking.md", "train_cost.png", "objective.png",
+                                                    "decision_regions.png")}
+
+
+@pytest.mark.slow
+def test_the_decision_regions_panels_are_the_runs_own_figures_best_first_or_by_the_one_varied_number(
+        store, sweep, tmp_path):
+    from runner.report import region_panels
+
+    sweep_id = sweep[0]
+    table = pd.read_csv(store.root / "outputs" / "reports" / sweep_id / "ranking.csv")
+    panels = region_panels(store.client, table, ["optimizer.lr", "regularization.lam"], "val_cost", tmp_path / "a")
+    assert [label.split()[0] for label, _ in panels] == ["#1", "#2", "#3", "#4"]
+    best = table.iloc[0]
+    assert panels[0][0] == (f"#1 optimizer.lr={best['optimizer.lr']:g} regularization.lam={best['regularization.lam']:g}"
+                            f"\nval_cost {best['val_cost']:.4g}")
+    for (_, image), run_id in zip(panels, table["run_id"]):  # each run's own figure, as the run drew it
+        assert image.read_bytes() == store.download(run_id, "decision_regions.png").read_bytes()
+    by_lam = region_panels(store.client, table, ["regularization.lam"], "val_cost", tmp_path / "b")
+    lams = [float(label.split("=")[1].split()[0]) for label, _ in by_lam]
+    assert lams == sorted(lams) and lams[0] == 0 and lams[-1] == 1
+
+
+def test_runs_without_decision_regions_give_a_report_without_that_figure(new_store):
+    result = new_store.cli("-m", *FAST, "tracking.figures=false", "regularization.lam=0,1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    sweep_id, parent_id = re.search(r"^sweep (\S+): parent run (\w+)", result.stdout, re.MULTILINE).groups()
+    folder = new_store.root / "outputs" / "reports" / sweep_id
+    folder.mkdir(parents=True)
+    (folder / "decision_regions.png").write_bytes(PNG)  # left by an earlier report: not kept
+    report = report_cli(new_store, "--sweep", sweep_id)
+    assert report.returncode == 0, report.stderr
+    assert (folder / "objective.png").exists() and not (folder / "decision_regions.png").exists()
+    logged = {a.path for a in new_store.client.list_artifacts(parent_id, "report")}
+    assert "report/objective.png" in logged and "report/decision_regions.png" not in logged
+    assert "Downloading artifacts" not in report.stderr
 
 
 @pytest.mark.slow
