@@ -83,13 +83,17 @@ def region_grid(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, step
 
 
 def decision_regions(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, y: np.ndarray, classes: list,
-                     path: Path, title: str) -> Path:
+                     path: Path, title: str, max_points: int = 2000) -> Path:
     """The two-feature input plane coloured by the class the trained network predicts there, with
-    the training samples on top in their true class's colour: what the network learned, at a glance."""
+    the training samples on top in their true class's colour: what the network learned, at a glance.
+    Past max_points samples only the first max_points are drawn (the split is shuffled), as more
+    would hide the regions; the grid spans them all."""
     from matplotlib.colors import ListedColormap
 
     plt = pyplot()
     x1, x2, regions = region_grid(predict, X)
+    samples = "training samples" if len(X) <= max_points else f"{max_points} of {len(X)} training samples"
+    X, y = X[:max_points], y[:max_points]
     palette = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")  # repeats past 20 classes
     colours = [palette(k % palette.N) for k in range(max(len(classes), 2))]
     fig, ax = plt.subplots(figsize=(6, 5))
@@ -102,7 +106,7 @@ def decision_regions(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray,
     ax.set_xlabel("feature 1 (scaled)")
     ax.set_ylabel("feature 2 (scaled)")
     ax.legend(loc="best", fontsize=8)
-    ax.set_title(f"{title}\npredicted class (regions) and training samples (points)", fontsize=10)
+    ax.set_title(f"{title}\npredicted class (regions) and {samples} (points)", fontsize=10)
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path

@@ -65,3 +65,23 @@ def test_decision_regions_are_written_as_png(tmp_path):
     many = np.arange(50) % 25  # more classes than any palette has colours: they repeat
     path = plots.decision_regions(lambda P: np.arange(len(P)) % 25, X, many, list(range(25)), tmp_path / "m.png", "run")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_decision_regions_draw_at_most_max_points_samples_over_a_grid_spanning_all(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    drawn = []
+    scatter = matplotlib.axes.Axes.scatter
+
+    def counting(ax, x, y, **kwargs):
+        drawn.append(len(x))
+        return scatter(ax, x, y, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "scatter", counting)
+    X = np.column_stack([np.arange(10.0), np.zeros(10)])
+    X[9] = [100.0, 5.0]  # the one sample not drawn still widens the grid
+    seen = []
+    plots.decision_regions(lambda P: seen.append(P) or np.zeros(len(P), int), X, np.zeros(10, int), ["a", "b"],
+                           tmp_path / "r.png", "run", max_points=4)
+    assert sum(drawn) == 4
+    assert seen[0][:, 0].max() > 100 and seen[0][:, 1].max() > 5
