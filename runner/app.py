@@ -18,6 +18,7 @@ from omegaconf.errors import OmegaConfBaseException
 from runner.errors import UserError, one_line
 from runner.experiment import Outcome, objective_value, run_experiment, worst_value
 from runner.paths import PROJECT_ROOT, git_commit, outputs_dir
+from runner.store import dashboard_command
 from runner.jobs import job_context
 
 OmegaConf.register_new_resolver("blab.outputs", lambda: str(outputs_dir()), replace=True)
@@ -43,18 +44,32 @@ def summary(outcome: Outcome) -> str:
     fmt = lambda key: f"{m[key]:.4f}" if key in m else "-"  # noqa: E731
     check = outcome.gradcheck
     check_text = f"{check.rel_error:.2e} ({check.mode}, {check.n_checked} coordinates)" if check else "-"
-    store = outcome.tracking_uri
-    ui = f"mlflow ui --backend-store-uri {store}" if not store.startswith("http") else f"open {store}"
     lines = [f"run {outcome.run_id}: {outcome.status}" + (f" ({outcome.reason})" if outcome.reason else ""),
              f"  accuracy   train {fmt('train_accuracy')}  val {fmt('val_accuracy')}  test {fmt('test_accuracy')}",
              f"  final cost {fmt('train_cost')}   gradient check {check_text}",
              f"  wall time  {outcome.seconds:.2f} s   weights {outcome.weights_path}",
-             f"  dashboard  {ui}"]
-    if outcome.store_lost:
-        folder = outcome.weights_path.parent if outcome.weights_path else "the run folder"
-        lines.append(f"warning: the tracking store stopped answering ({outcome.store_lost}); the results are kept "
-                     f"in {folder}; upload them with: python -m runner.sync {folder}")
-    return "\n".join(lines)
+             f"  dashboard  {dashboard_command(outcome.tracking_uri)}"]
+    return "\n".join(lines + store_lost_warning(outcome))
+
+
+def job_line(outcome: Outcome, number: int, name: str, objective: str) -> str:
+    """A sweep job's one line (hundreds of jobs print hundreds of lines): what it ran, how it ended,
+    its objective and test accuracy, its time and its run; the sweep's summary follows the last."""
+    m = outcome.metrics
+    parts = [f"job {number} {name}: {outcome.status}" + (f" ({outcome.reason})" if outcome.reason else "")]
+    value = m.get(objective, m.get(objective.replace("val_", "train_")))
+    parts += [f"{objective} {value:.4g}"] if value is not None else []
+    parts += [f"test {m['test_accuracy']:.4f}"] if "test_accuracy" in m else []
+    parts += [f"{outcome.seconds:.2f} s", f"run {outcome.run_id}"]
+    return "\n".join(["  ".join(parts)] + store_lost_warning(outcome))
+
+
+def store_lost_warning(outcome: Outcome) -> list[str]:
+    if not outcome.store_lost:
+        return []
+    folder = outcome.weights_path.parent if outcome.weights_path else "the run folder"
+    return [f"warning: the tracking store stopped answering ({outcome.store_lost}); the results are kept "
+            f"in {folder}; upload them with: python -m runner.sync {folder}"]
 
 
 @hydra.main(config_path=str(PROJECT_ROOT / "conf"), config_name="config", version_base="1.3")
@@ -74,8 +89,11 @@ def main(cfg: DictConfig) -> float:
             raise
         print(f"error: {one_line(error)}", file=sys.stderr)
         sys.exit(2)
-    print(summary(outcome))
     objective = config.get("tracking", {}).get("objective", "val_cost")
+    if hydra_cfg.mode == RunMode.MULTIRUN:
+        print(job_line(outcome, hydra_cfg.job.num, job.name or " ".join(hydra_cfg.overrides.task), objective))
+    else:
+        print(summary(outcome))
     if outcome.status != "FINISHED":
         if hydra_cfg.mode != RunMode.MULTIRUN:
             sys.exit(1)

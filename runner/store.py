@@ -106,3 +106,8 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
         reason = getattr(error, "reason", error)
         raise UserError(f"tracking URI {uri!r} cannot be reached ({reason}); "
                         "accepted: a running MLflow server (start one with `mlflow server`)") from None
+
+
+def dashboard_command(uri: str) -> str:
+    """How to see the store's runs: the MLflow UI on a database store, the server's page otherwise."""
+    return f"open {uri}" if uri.startswith("http") else f"mlflow ui --backend-store-uri {uri}"

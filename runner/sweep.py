@@ -118,6 +118,7 @@ class SweepCallback(Callback):
         """Record the summary of the children on the parent run and end it; the summary."""
         from mlflow.entities import Param
 
+        from runner.store import dashboard_command
         from runner.tracking import Tracker
 
         sweep, self.sweep = self.sweep, {}
@@ -142,4 +143,5 @@ class SweepCallback(Callback):
             status = "FAILED"
         tracker.finish(status)
         print(summary.text(sweep["id"], tracker.run_id))
+        print(f"  dashboard: {dashboard_command(sweep['uri'])}")
         return summary

@@ -59,12 +59,28 @@ def grid(store):
     """A 2 x 3 grid, optimizer x lambda, with the basic launcher: (sweep id, parent, children)."""
     result = store.cli("-m", *BASE, "optimizer=batch_gd,sgd", "optimizer.epochs=12", "regularization.lam=0,1,3")
     sweep_id, parent_id = started(result)
-    return sweep_id, store.client.get_run(parent_id), children(store.client, parent_id)
+    return sweep_id, store.client.get_run(parent_id), children(store.client, parent_id), result.stdout
+
+
+@pytest.mark.slow
+def test_each_job_prints_one_line_and_the_sweep_its_summary_with_the_dashboard(store, grid):
+    """Hundreds of jobs print hundreds of lines, not a single run's five each."""
+    sweep_id, parent, runs, stdout = grid
+    lines = re.findall(r"^job (\d) (.+): FINISHED  val_cost (\S+)  test (\S+)  \S+ s  run (\w+)$", stdout, re.MULTILINE)
+    assert sorted(int(number) for number, *_ in lines) == list(range(6))
+    by_id = {run.info.run_id: run for run in runs}
+    for _, name, val_cost, test, run_id in lines:
+        run = by_id[run_id]
+        assert name == run.info.run_name
+        assert float(val_cost) == pytest.approx(run.data.metrics["val_cost"], rel=1e-3)
+        assert test == f"{run.data.metrics['test_accuracy']:.4f}"
+    assert "accuracy   train" not in stdout and stdout.count("dashboard") == 1
+    assert f"  dashboard: mlflow ui --backend-store-uri {store.uri}" in stdout
 
 
 @pytest.mark.slow
 def test_a_grid_sweep_is_one_parent_with_a_child_run_per_job(store, grid):
-    sweep_id, parent, runs = grid
+    sweep_id, parent, runs, _ = grid
     expected = {f"optimizer={o} regularization.lam={lam}" for o, lam in itertools.product(("batch_gd", "sgd"),
                                                                                            (0, 1, 3))}
     assert sorted(run.info.run_name for run in runs) == sorted(expected)
@@ -82,7 +98,7 @@ def test_a_grid_sweep_is_one_parent_with_a_child_run_per_job(store, grid):
 
 @pytest.mark.slow
 def test_the_parent_holds_the_summary_and_the_best_job(grid):
-    _, parent, runs = grid
+    _, parent, runs, _ = grid
     metrics, params, tags = parent.data.metrics, parent.data.params, parent.data.tags
     counts = [metrics[f"jobs{suffix}"] for suffix in ("", "_launched", "_finished", "_failed")]
     assert counts == [6, 6, 6, 0]
