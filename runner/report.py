@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -137,14 +138,18 @@ def markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def region_panels(client, table: pd.DataFrame, varied: list[str], objective: str, folder: Path) -> list:
-    """(label, image) for each of the MAX_REGION_PANELS best runs that drew decision_regions.png, the
-    image downloaded into folder; best first, or in the order of the one varied value when it is a number."""
-    chosen = table.head(MAX_REGION_PANELS)
-    if len(varied) == 1 and pd.api.types.is_numeric_dtype(chosen[varied[0]]):
-        chosen = chosen.sort_values(varied[0], kind="stable")
+def region_panels(client, table: pd.DataFrame, varied: list[str], objective: str, folder: Path) -> tuple[list, int]:
+    """(label, image) for the runs that drew decision_regions.png, the image downloaded into folder, and
+    the columns to lay them out in. Up to MAX_REGION_PANELS runs: all of them in the order of their
+    swept values, the last key across (a grid of its values when they are 4 or fewer); past it the
+    MAX_REGION_PANELS best, best first."""
+    records = table.to_dict("records")
+    columns = 4
+    if len(records) <= MAX_REGION_PANELS and varied:
+        records.sort(key=lambda row: [_order(row[column]) for column in varied])
+        columns = min(table[varied[-1]].astype(str).nunique(), 4)
     panels = []
-    for row in chosen.to_dict("records"):
+    for row in records[:MAX_REGION_PANELS]:
         (folder / row["run_id"]).mkdir(parents=True)
         try:
             image = client.download_artifacts(row["run_id"], "decision_regions.png", str(folder / row["run_id"]))
@@ -152,7 +157,14 @@ def region_panels(client, table: pd.DataFrame, varied: list[str], objective: str
             continue
         values = " ".join(f"{column}={_short(row[column])}" for column in varied) or row["run_name"]
         panels.append((f"#{row['rank']} {values}\n{objective} {row[objective]:.4g}", Path(image)))
-    return panels
+    return panels, columns
+
+
+def _order(value) -> tuple:
+    """A sort key for one swept value: numbers by size, then text with its digit runs as numbers ('[8]' < '[32]')."""
+    if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+        return (0, float(value))
+    return (1, tuple((1, int(part)) if part.isdigit() else (0, part) for part in re.split(r"(\d+)", str(value))))
 
 
 def _short(value) -> str:
@@ -198,10 +210,10 @@ def report(client, uri: str, args: argparse.Namespace) -> Path:
     files = ["ranking.csv", "ranking.md", "train_cost.png", "objective.png"]
     (out / "decision_regions.png").unlink(missing_ok=True)  # from an earlier report of these runs
     with tempfile.TemporaryDirectory() as folder:
-        panels = region_panels(client, table, varied, objective, Path(folder))
+        panels, columns = region_panels(client, table, varied, objective, Path(folder))
         if panels:
-            shown = f"the {len(panels)} best of {len(table)} runs" if len(table) > len(panels) else f"{len(panels)} runs"
-            plot_regions(panels, out / "decision_regions.png", f"decision regions of {shown}")
+            shown = f"{len(panels)} of {len(table)} runs" if len(panels) < len(table) else f"all {len(table)} runs"
+            plot_regions(panels, columns, out / "decision_regions.png", f"decision regions of {shown}")
             files.append("decision_regions.png")
     if parent is not None:
         for file in files:

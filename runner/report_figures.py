@@ -83,11 +83,11 @@ def plot_objective(table: pd.DataFrame, varied: list[str], objective: str, path:
     return path
 
 
-def plot_regions(panels: list[tuple[str, Path]], path: Path, title: str) -> Path:
-    """The runs' own decision_regions.png (runner.plots.decision_regions) side by side, in the given
-    order, each titled with its label: how the learned boundary changes with what the sweep varies."""
+def plot_regions(panels: list[tuple[str, Path]], columns: int, path: Path, title: str) -> Path:
+    """The runs' own decision_regions.png (runner.plots.decision_regions) in rows of `columns`, in the
+    given order, each titled with its label: how the learned boundary changes with what the sweep varies."""
     plt = pyplot()
-    n_cols = min(len(panels), 4)
+    n_cols = min(len(panels), columns)
     n_rows = -(-len(panels) // n_cols)
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(4 * n_cols, 3.4 * n_rows), squeeze=False)
     for ax in axes.flat:

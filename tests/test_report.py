@@ -69,22 +69,26 @@ def test_the_report_writes_markdown_and_figures_prints_the_table_and_logs_artifa
 
 
 @pytest.mark.slow
-def test_the_decision_regions_panels_are_the_runs_own_figures_best_first_or_by_the_one_varied_number(
-        store, sweep, tmp_path):
-    from runner.report import region_panels
+def test_the_decision_regions_panels_are_the_runs_own_figures_in_the_order_of_the_swept_values(
+        store, sweep, tmp_path, monkeypatch):
+    from runner import report
 
     sweep_id = sweep[0]
     table = pd.read_csv(store.root / "outputs" / "reports" / sweep_id / "ranking.csv")
-    panels = region_panels(store.client, table, ["optimizer.lr", "regularization.lam"], "val_cost", tmp_path / "a")
-    assert [label.split()[0] for label, _ in panels] == ["#1", "#2", "#3", "#4"]
-    best = table.iloc[0]
-    assert panels[0][0] == (f"#1 optimizer.lr={best['optimizer.lr']:g} regularization.lam={best['regularization.lam']:g}"
-                            f"\nval_cost {best['val_cost']:.4g}")
-    for (_, image), run_id in zip(panels, table["run_id"]):  # each run's own figure, as the run drew it
+    varied = ["optimizer.lr", "regularization.lam"]
+    panels, columns = report.region_panels(store.client, table, varied, "val_cost", tmp_path / "a")
+    values = [tuple(float(part.split("=")[1]) for part in label.split("\n")[0].split()[1:]) for label, _ in panels]
+    assert values == [(0.3, 0), (0.3, 1), (1, 0), (1, 1)] and columns == 2  # a grid: lr down, lambda across
+    by_id = table.set_index("run_id")
+    for label, image in panels:  # each run's own figure, as the run drew it, labelled with its rank and objective
+        run_id = image.parent.name
+        row = by_id.loc[run_id]
+        assert label == (f"#{row['rank']} optimizer.lr={row['optimizer.lr']:g} "
+                         f"regularization.lam={row['regularization.lam']:g}\nval_cost {row['val_cost']:.4g}")
         assert image.read_bytes() == store.download(run_id, "decision_regions.png").read_bytes()
-    by_lam = region_panels(store.client, table, ["regularization.lam"], "val_cost", tmp_path / "b")
-    lams = [float(label.split("=")[1].split()[0]) for label, _ in by_lam]
-    assert lams == sorted(lams) and lams[0] == 0 and lams[-1] == 1
+    monkeypatch.setattr(report, "MAX_REGION_PANELS", 3)  # more runs than panels: the best, best first
+    panels, columns = report.region_panels(store.client, table, varied, "val_cost", tmp_path / "b")
+    assert [label.split()[0] for label, _ in panels] == ["#1", "#2", "#3"] and columns == 4
 
 
 def test_runs_without_decision_regions_give_a_report_without_that_figure(new_store):

@@ -163,6 +163,21 @@ def test_every_value_of_the_optuna_search_space_instantiates():
         assert plugins["optimizer"].name == space["optimizer"][i % 3]
 
 
+def test_the_boundaries_preset_sweeps_hidden_units_and_lambda_on_two_features():
+    """Every job of the 3 x 3 grid composes into a 2-h-1 network on the spirals, so each draws
+    decision_regions.png and the report lays the nine out as a grid."""
+    from runner.setup import prepare
+
+    params = compose("+experiment=boundaries").hydra.sweeper.params
+    assert dict(params) == {"architecture.hidden": "[2],[8],[32]", "regularization.lam": "0,0.1,1"}
+    for hidden, lam in itertools.product((2, 8, 32), (0, 0.1, 1)):
+        config = OmegaConf.to_container(compose("+experiment=boundaries", f"architecture.hidden=[{hidden}]",
+                                                f"regularization.lam={lam}", hydra=False), resolve=True)
+        setup = prepare(config)
+        assert setup.layer_sizes == [2, hidden, 1] and setup.splits.n_features == 2
+        assert setup.plugins["optimizer"].name == "lbfgs" and setup.plugins["regularization"].lam == lam
+
+
 def test_the_lambda_preset_and_the_slurm_launcher_compose():
     assert compose("+experiment=lambda_sweep").hydra.sweeper.params["regularization.lam"].startswith("0,0.001,")
     launcher = compose("hydra/launcher=submitit_slurm").hydra.launcher
