@@ -1,4 +1,4 @@
-"""`python -m runner.report`: a sweep (or a whole experiment) as a ranked table and two figures.
+"""`python -m runner.report`: a sweep (or a whole experiment) as a ranked table and figures.
 
     python -m runner.report                      # the latest sweep of experiment backprop-lab
     python -m runner.report --sweep ID           # a sweep by its id (tag sweep.id) or parent run id
@@ -6,10 +6,10 @@
 
 Writes, under outputs/reports/<sweep id>/: ranking.csv and ranking.md (the config params
 that vary across the runs, their final metrics and status, best first by the sweep's
-objective), train_cost.png (every run's curve), objective.png (the objective against
-each varied parameter) and, for runs on two-feature data, decision_regions.png (the best
-MAX_REGION_PANELS runs' decision regions side by side); logs them as artifacts of the sweep's
-parent run.
+objective), train_cost.png and val_cost.png (every run's curve; the latter when the runs
+have a validation part), objective.png (the objective against each varied parameter) and,
+for runs on two-feature data, decision_regions.png (up to MAX_REGION_PANELS runs' decision
+regions side by side); logs them as artifacts of the sweep's parent run.
 
 Metric histories are read in bulk: one SQL query on the `metrics` table for a database
 store, a thread pool of get_metric_history calls for an MLflow server.
@@ -182,6 +182,27 @@ def select_runs(client, experiment_id: str, args: argparse.Namespace) -> tuple:
     return parent, runs, parent.data.tags.get("sweep.id", parent.info.run_id)
 
 
+def write_figures(client, uri: str, experiment_id: str, table: pd.DataFrame, varied: list[str], objective: str,
+                  out: Path) -> list[str]:
+    """The report's figures, written into out: the cost curves (train, and validation when the runs
+    have a validation part), the objective against each varied value, the decision regions of
+    two-feature runs. Returns their file names; figures a rerun no longer draws are removed."""
+    files = []
+    for key in ("train_cost", "val_cost"):
+        (out / f"{key}.png").unlink(missing_ok=True)  # from an earlier report of these runs
+        histories = metric_histories(uri, client, experiment_id, list(table["run_id"]), key)
+        if key == "train_cost" or len(histories):
+            files.append(plot_curves(histories, table, key, out / f"{key}.png").name)
+    files.append(plot_objective(table, varied, objective, out / "objective.png").name)
+    (out / "decision_regions.png").unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        panels, columns = region_panels(client, table, varied, objective, Path(folder))
+        if panels:
+            shown = f"{len(panels)} of {len(table)} runs" if len(panels) < len(table) else f"all {len(table)} runs"
+            files.append(plot_regions(panels, columns, out / "decision_regions.png", f"decision regions of {shown}").name)
+    return files
+
+
 def report(client, uri: str, args: argparse.Namespace) -> Path:
     """Build the table and figures, write them under outputs/reports/<name>/, log them on the parent."""
     experiment = client.get_experiment_by_name(args.experiment)
@@ -204,17 +225,8 @@ def report(client, uri: str, args: argparse.Namespace) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "ranking.csv", index=False)
     (out / "ranking.md").write_text(markdown(table))
-    histories = metric_histories(uri, client, experiment.experiment_id, list(table["run_id"]), "train_cost")
-    plot_curves(histories, table, "train_cost", out / "train_cost.png")
-    plot_objective(table, varied, objective, out / "objective.png")
-    files = ["ranking.csv", "ranking.md", "train_cost.png", "objective.png"]
-    (out / "decision_regions.png").unlink(missing_ok=True)  # from an earlier report of these runs
-    with tempfile.TemporaryDirectory() as folder:
-        panels, columns = region_panels(client, table, varied, objective, Path(folder))
-        if panels:
-            shown = f"{len(panels)} of {len(table)} runs" if len(panels) < len(table) else f"all {len(table)} runs"
-            plot_regions(panels, columns, out / "decision_regions.png", f"decision regions of {shown}")
-            files.append("decision_regions.png")
+    files = ["ranking.csv", "ranking.md", *write_figures(client, uri, experiment.experiment_id, table, varied,
+                                                          objective, out)]
     if parent is not None:
         for file in files:
             client.log_artifact(parent.info.run_id, str(out / file), "report")

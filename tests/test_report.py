@@ -61,11 +61,11 @@ def test_the_report_writes_markdown_and_figures_prints_the_table_and_logs_artifa
     assert len(markdown) == 2 + 4
     assert markdown[0].startswith("| rank | run_name | status | optimizer.lr | regularization.lam | val_cost")
     assert markdown[0].replace(" | run_id", "") in result.stdout  # printed without the ids
-    for name in ("train_cost.png", "objective.png", "decision_regions.png"):  # moons: two features
+    for name in ("train_cost.png", "val_cost.png", "objective.png", "decision_regions.png"):  # moons: 2 features
         assert (folder / name).read_bytes().startswith(PNG)
     logged = {a.path for a in store.client.list_artifacts(parent_id, "report")}
-    assert logged == {f"report/{name}" for name in ("ranking.csv", "ranking.md", "train_cost.png", "objective.png",
-                                                    "decision_regions.png")}
+    assert logged == {f"report/{name}" for name in ("ranking.csv", "ranking.md", "train_cost.png", "val_cost.png",
+                                                    "objective.png", "decision_regions.png")}
 
 
 @pytest.mark.slow
@@ -91,18 +91,21 @@ def test_the_decision_regions_panels_are_the_runs_own_figures_in_the_order_of_th
     assert [label.split()[0] for label, _ in panels] == ["#1", "#2", "#3"] and columns == 4
 
 
-def test_runs_without_decision_regions_give_a_report_without_that_figure(new_store):
-    result = new_store.cli("-m", *FAST, "tracking.figures=false", "regularization.lam=0,1")
+def test_runs_without_decision_regions_or_a_validation_part_give_a_report_without_those_figures(new_store):
+    result = new_store.cli("-m", *FAST, "tracking.figures=false", "dataset.val_fraction=0", "regularization.lam=0,1")
     assert result.returncode == 0, result.stderr[-3000:]
     sweep_id, parent_id = re.search(r"^sweep (\S+): parent run (\w+)", result.stdout, re.MULTILINE).groups()
     folder = new_store.root / "outputs" / "reports" / sweep_id
     folder.mkdir(parents=True)
-    (folder / "decision_regions.png").write_bytes(PNG)  # left by an earlier report: not kept
+    for stale in ("decision_regions.png", "val_cost.png"):  # left by an earlier report: not kept
+        (folder / stale).write_bytes(PNG)
     report = report_cli(new_store, "--sweep", sweep_id)
     assert report.returncode == 0, report.stderr
-    assert (folder / "objective.png").exists() and not (folder / "decision_regions.png").exists()
+    assert report.stdout.startswith(f"{sweep_id}: 2 runs ranked by train_cost")
+    assert (folder / "train_cost.png").exists() and (folder / "objective.png").exists()
+    assert not (folder / "decision_regions.png").exists() and not (folder / "val_cost.png").exists()
     logged = {a.path for a in new_store.client.list_artifacts(parent_id, "report")}
-    assert "report/objective.png" in logged and "report/decision_regions.png" not in logged
+    assert logged == {f"report/{name}" for name in ("ranking.csv", "ranking.md", "train_cost.png", "objective.png")}
     assert "Downloading artifacts" not in report.stderr
 
 
