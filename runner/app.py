@@ -65,6 +65,7 @@ def job_line(outcome: Outcome, number: int, name: str, objective: str) -> str:
 
 
 def store_lost_warning(outcome: Outcome) -> list[str]:
+    """The line that says where a run's results wait when the store stopped answering, if it did."""
     if not outcome.store_lost:
         return []
     folder = outcome.weights_path.parent if outcome.weights_path else "the run folder"
