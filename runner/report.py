@@ -203,6 +203,20 @@ def write_figures(client, uri: str, experiment_id: str, table: pd.DataFrame, var
     return files
 
 
+def description(name: str, table: pd.DataFrame, objective: str, files: list[str], limit: int = 7000) -> str:
+    """The parent run's description in the MLflow dashboard (tag mlflow.note.content, Markdown): what
+    the report ranked, where its files are, and as many of the best rows as fit in `limit` characters
+    (MLflow keeps tag values up to 8000)."""
+    head = (f"**{name}**: {len(table)} run{'' if len(table) == 1 else 's'} ranked by {objective} ({direction(objective)}), best first. "
+            f"Figures and tables: artifacts `report/` ({', '.join(files)}).\n\n")
+    rows = markdown(table.drop(columns=["run_id"])).splitlines()
+    shown = 2
+    while shown < len(rows) and len(head) + len("\n".join(rows[:shown + 1])) < limit:
+        shown += 1
+    more = f"\n\n... {len(rows) - shown} more rows in report/ranking.csv" if shown < len(rows) else ""
+    return head + "\n".join(rows[:shown]) + more
+
+
 def report(client, uri: str, args: argparse.Namespace) -> Path:
     """Build the table and figures, write them under outputs/reports/<name>/, log them on the parent."""
     experiment = client.get_experiment_by_name(args.experiment)
@@ -230,6 +244,7 @@ def report(client, uri: str, args: argparse.Namespace) -> Path:
     if parent is not None:
         for file in files:
             client.log_artifact(parent.info.run_id, str(out / file), "report")
+        client.set_tag(parent.info.run_id, "mlflow.note.content", description(name, table, objective, files))
     print(f"{name}: {len(table)} run{'' if len(table) == 1 else 's'} ranked by {objective} ({direction(objective)})")
     print(markdown(table.drop(columns=["run_id"]).head(args.top)), end="")
     if len(table) > args.top:

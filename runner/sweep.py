@@ -136,12 +136,14 @@ class SweepCallback(Callback):
         if summary.best_params:
             params = [Param(f"best.{key}", value) for key, value in summary.best_params.items()]
             tracker.client.log_batch(tracker.run_id, params=params)
-        tracker.set_tags({**summary.tags(), **({"failure_reason": reason} if reason else {})})
+        text = summary.text(sweep["id"], tracker.run_id)
+        tracker.set_tags({**summary.tags(), **({"failure_reason": reason} if reason else {}),
+                          "mlflow.note.content": f"```\n{text}\n```"})  # the run's description in the dashboard
         for name in ("multirun.yaml", "optimization_results.yaml"):
             tracker.artifact(Path(sweep["dir"]) / name)
         if summary.finished == 0:
             status = "FAILED"
         tracker.finish(status)
-        print(summary.text(sweep["id"], tracker.run_id))
+        print(text)
         print(f"  dashboard: {dashboard_command(sweep['uri'])}")
         return summary

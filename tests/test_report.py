@@ -66,6 +66,11 @@ def test_the_report_writes_markdown_and_figures_prints_the_table_and_logs_artifa
     logged = {a.path for a in store.client.list_artifacts(parent_id, "report")}
     assert logged == {f"report/{name}" for name in ("ranking.csv", "ranking.md", "train_cost.png", "val_cost.png",
                                                     "objective.png", "decision_regions.png")}
+    note = store.client.get_run(parent_id).data.tags["mlflow.note.content"]  # the run's description in the UI
+    assert note.startswith(f"**{sweep_id}**: 4 runs ranked by val_cost (minimize), best first.")
+    assert markdown[0].replace(" | run_id", "") in note  # the table without the ids, best first
+    positions = [note.index(f"| {row.split(' | ')[1]} |") for row in markdown[2:]]
+    assert positions == sorted(positions)
 
 
 @pytest.mark.slow
@@ -220,3 +225,17 @@ def test_curves_spanning_decades_get_a_log_axis_without_a_warning(tmp_path):
         warnings.simplefilter("error")
         path = plot_curves(histories, table, "train_cost", tmp_path / "curves.png")
     assert path.read_bytes().startswith(PNG)
+
+
+def test_the_parent_description_holds_as_many_best_rows_as_fit_and_says_how_many_more():
+    from runner.report import description
+
+    table = pd.DataFrame({"rank": range(1, 101), "run_name": [f"lam={i}" for i in range(100)],
+                          "status": ["FINISHED"] * 100, "val_cost": np.linspace(0.1, 1, 100), "run_id": ["x"] * 100})
+    note = description("sweep-1", table, "val_cost", ["ranking.csv"], limit=600)
+    assert len(note.split("\n\n... ")[0]) < 600
+    shown = [line for line in note.splitlines() if line.startswith("| ") and "rank" not in line]
+    assert [line.split(" | ")[1] for line in shown] == [f"lam={i}" for i in range(len(shown))] and len(shown) > 3
+    assert note.endswith(f"... {100 - len(shown)} more rows in report/ranking.csv")
+    assert "x" not in note.split("|")[1:]  # no run ids
+    assert description("s", table.head(1), "val_cost", [])[:30] == "**s**: 1 run ranked by val_cos"

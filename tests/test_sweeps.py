@@ -76,6 +76,8 @@ def test_each_job_prints_one_line_and_the_sweep_its_summary_with_the_dashboard(s
         assert test == f"{run.data.metrics['test_accuracy']:.4f}"
     assert "accuracy   train" not in stdout and stdout.count("dashboard") == 1
     assert f"  dashboard: mlflow ui --backend-store-uri {store.uri}" in stdout
+    note = parent.data.tags["mlflow.note.content"]  # the parent's description in the dashboard: the summary
+    assert f"sweep {sweep_id}: 6 of 6 jobs recorded (6 FINISHED)" in note and "best val_cost" in note
 
 
 @pytest.mark.slow
