@@ -199,7 +199,8 @@ def write_figures(client, uri: str, experiment_id: str, table: pd.DataFrame, var
         panels, columns = region_panels(client, table, varied, objective, Path(folder))
         if panels:
             shown = f"{len(panels)} of {len(table)} runs" if len(panels) < len(table) else f"all {len(table)} runs"
-            files.append(plot_regions(panels, columns, out / "decision_regions.png", f"decision regions of {shown}").name)
+            plot_regions(panels, columns, out / "decision_regions.png", f"decision regions of {shown}")
+            files.append("decision_regions.png")
     return files
 
 
@@ -207,7 +208,8 @@ def description(name: str, table: pd.DataFrame, objective: str, files: list[str]
     """The parent run's description in the MLflow dashboard (tag mlflow.note.content, Markdown): what
     the report ranked, where its files are, and as many of the best rows as fit in `limit` characters
     (MLflow keeps tag values up to 8000)."""
-    head = (f"**{name}**: {len(table)} run{'' if len(table) == 1 else 's'} ranked by {objective} ({direction(objective)}), best first. "
+    runs = f"{len(table)} run{'' if len(table) == 1 else 's'}"
+    head = (f"**{name}**: {runs} ranked by {objective} ({direction(objective)}), best first. "
             f"Figures and tables: artifacts `report/` ({', '.join(files)}).\n\n")
     rows = markdown(table.drop(columns=["run_id"])).splitlines()
     shown = 2
