@@ -149,6 +149,18 @@ def test_tracking_every_records_every_nth_epoch_and_the_last(new_store):
     assert run.data.metrics["epochs_per_second"] > 0
 
 
+def test_the_zero_init_preset_shows_identical_hidden_units_and_a_network_that_learns_like_one(new_store):
+    """What conf/experiment/zero_init.yaml and the README promise, on the real digits run."""
+    result = new_store.cli("+experiment=zero_init", "tracking.progress=off", "tracking.figures=false")
+    assert result.returncode == 0, result.stderr
+    (run,) = new_store.runs()
+    assert run.data.params["optimizer.epochs"] == "100"
+    assert run.data.metrics["hidden_weight_spread"] < 1e-3  # identical up to rounding (3e-5 here)
+    assert run.data.metrics["test_accuracy"] < 0.2  # one effective hidden unit: about chance over 10 digits
+    Theta1 = load_weights(new_store, run.info.run_id)[0]
+    np.testing.assert_allclose(Theta1, np.broadcast_to(Theta1[0], Theta1.shape), atol=1e-3)
+
+
 def test_digits_without_a_validation_split(new_store):
     """An image dataset adds hidden_weights.png; val_fraction=0 leaves the val metrics out."""
     result = new_store.cli("dataset=digits", "dataset.val_fraction=0", "optimizer=cg", "optimizer.epochs=10",
