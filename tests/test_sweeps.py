@@ -180,6 +180,20 @@ def test_the_boundaries_preset_sweeps_hidden_units_and_lambda_on_two_features():
         assert setup.plugins["optimizer"].name == "lbfgs" and setup.plugins["regularization"].lam == lam
 
 
+def test_the_initializers_preset_sweeps_every_initializer():
+    from runner.setup import prepare
+
+    params = compose("+experiment=initializers").hydra.sweeper.params
+    choices = params["initializer"].split(",")
+    assert sorted(choices) == sorted(path.stem for path in (PROJECT_ROOT / "conf" / "initializer").glob("*.yaml")
+                                     if path.stem != "from_file")  # from_file needs a path of one's own
+    for choice in choices:
+        config = OmegaConf.to_container(compose("+experiment=initializers", f"initializer={choice}", hydra=False),
+                                        resolve=True)
+        setup = prepare(config)
+        assert setup.plugins["initializer"].name == choice and setup.plugins["optimizer"].epochs == 100
+
+
 def test_the_lambda_preset_and_the_slurm_launcher_compose():
     assert compose("+experiment=lambda_sweep").hydra.sweeper.params["regularization.lam"].startswith("0,0.001,")
     launcher = compose("hydra/launcher=submitit_slurm").hydra.launcher
