@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from runner.errors import UserError, run_command
-from runner.report_figures import plot_curves, plot_objective, plot_regions
+from runner.report_figures import natural_key, plot_curves, plot_objective, plot_regions
 from runner.paths import outputs_dir
 from runner.sweep_runs import all_runs, children_filter, direction
 from runner.settings import OBJECTIVES
@@ -164,7 +163,7 @@ def _order(value) -> tuple:
     """A sort key for one swept value: numbers by size, then text with its digit runs as numbers ('[8]' < '[32]')."""
     if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
         return (0, float(value))
-    return (1, tuple((1, int(part)) if part.isdigit() else (0, part) for part in re.split(r"(\d+)", str(value))))
+    return (1, natural_key(str(value)))
 
 
 def _short(value) -> str:

@@ -62,7 +62,7 @@ def plot_objective(table: pd.DataFrame, varied: list[str], objective: str, path:
     for ax, column in zip(axes.flat, columns):
         x, y = finished[column], finished[objective].astype(float)
         if not pd.api.types.is_numeric_dtype(x):  # categories at 0, 1, ... in sorted order
-            labels = sorted(x.astype(str).unique(), key=_natural)
+            labels = sorted(x.astype(str).unique(), key=natural_key)
             x = x.astype(str).map({label: i for i, label in enumerate(labels)})
             ax.set_xticks(range(len(labels)), labels, rotation=30 if len(labels) > 4 else 0, fontsize=8)
         else:
@@ -102,9 +102,10 @@ def plot_regions(panels: list[tuple[str, Path]], columns: int, path: Path, title
     return path
 
 
-def _natural(label: str) -> list:
-    """Sort key putting '[8]' before '[64]': digit runs compare as numbers."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", label)]
+def natural_key(label: str) -> tuple:
+    """Sort key putting '[8]' before '[64]': digit runs compare as numbers (tagged, so a number
+    never meets text in a comparison)."""
+    return tuple((1, int(part)) if part.isdigit() else (0, part) for part in re.split(r"(\d+)", label))
 
 
 def _log_axis(ax, x: pd.Series) -> None:
