@@ -91,11 +91,13 @@ class EpochRecorder:
 
 
 def final_metrics(setup: Setup, Theta: list, recorder: EpochRecorder, status: str) -> dict[str, float]:
-    """The end-of-run gradient check and test accuracy; the last logged values describe Theta."""
+    """The end-of-run gradient check, the training data cost (lambda = 0) and test accuracy; the last
+    logged values describe Theta."""
     tracker, epoch = recorder.tracker, recorder.last_epoch
     if status == "FINISHED" and epoch not in recorder.checked_epochs:
         recorder.check(epoch, Theta)
     tracker.metric("hidden_weight_spread", hidden_weight_spread(Theta), epoch)
+    tracker.metric("train_data_cost", setup.objective.data_cost(Theta), epoch)  # J_train of the course's curves
     g, cost = setup.objective.activation, setup.objective.cost
     if setup.splits.test is not None:
         test = setup.splits.test

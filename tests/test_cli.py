@@ -132,6 +132,10 @@ def test_weights_reproduce_the_logged_final_metrics(store, fast_run):
     logged = run.data.metrics
     assert setup.objective.value(Theta) == pytest.approx(logged["train_cost"], abs=1e-9)
     assert val_objective.value(Theta) == pytest.approx(logged["val_cost"], abs=1e-9)
+    # The training error of the course's learning curves: the data term on the training part, lambda = 0.
+    train_objective = NetworkObjective(splits.train.X, one_hot(splits.train.y, 1), g, cost, NoRegularization())
+    assert train_objective.value(Theta) == pytest.approx(logged["train_data_cost"], abs=1e-9)
+    assert logged["train_cost"] - logged["train_data_cost"] > 1e-4  # lambda = 1: the penalty is not 0
     assert accuracy(Theta, splits.train.X, splits.train.y, g, cost) == pytest.approx(logged["train_accuracy"], abs=1e-9)
     assert accuracy(Theta, splits.test.X, splits.test.y, g, cost) == pytest.approx(logged["test_accuracy"], abs=1e-9)
 

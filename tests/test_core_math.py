@@ -380,3 +380,16 @@ def test_value_and_accuracy_from_one_forward_pass_equal_value_and_accuracy(cost,
     J, fraction = objective.value_and_accuracy(p.Theta, p.y)
     assert J == pytest.approx(objective.value(p.Theta), rel=1e-14)
     assert fraction == accuracy(p.Theta, p.X, p.y, g, cost)
+
+
+@pytest.mark.parametrize("regularization", ["l2", "l1", "none"])
+def test_data_cost_is_j_of_the_same_network_without_its_penalty(regularization):
+    p = random_problem([4, 5, 3], m=30)
+    g, cost = get_activation("sigmoid"), CrossEntropy()
+    penalized = NetworkObjective(p.X, p.Y, g, cost, REGULARIZATIONS[regularization]())
+    unpenalized = NetworkObjective(p.X, p.Y, g, cost, NoRegularization())
+    assert penalized.data_cost(p.Theta) == pytest.approx(unpenalized.value(p.Theta), rel=1e-14)
+    penalty = penalized.regularization.penalty(p.Theta, penalized.m)
+    assert penalized.data_cost(p.Theta) == pytest.approx(penalized.value(p.Theta) - penalty, rel=1e-12)
+    if regularization != "none":
+        assert penalty > 0.01  # so the test tells the data term from J

@@ -105,6 +105,14 @@ class NetworkObjective:
         z, h = workspace.forward(Theta, self.activation, self.cost)
         return float(self.cost.value(z, h, Y) + self.regularization.penalty(Theta, self.m))
 
+    def data_cost(self, Theta: Weights) -> float:
+        """The data term alone on all rows, J(Theta) with lambda = 0: the course's training error J_train,
+        which its learning and validation curves plot against the validation error."""
+        workspace, Y = self._prepare(Theta, None)
+        Theta = workspace.cast(Theta)
+        z, h = workspace.forward(Theta, self.activation, self.cost)
+        return float(self.cost.value(z, h, Y))
+
     def value_and_accuracy(self, Theta: Weights, y: np.ndarray) -> tuple[float, float]:
         """J(Theta) on all rows and the fraction of them whose predicted label equals y, from one forward pass."""
         workspace, Y = self._prepare(Theta, None)
