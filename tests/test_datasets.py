@@ -12,7 +12,7 @@ import sklearn.datasets
 from sklearn.datasets import load_wine
 
 from plugins.datasets import BreastCancer, CsvDataset, Digits, Iris, Moons, Spirals, Wine, Xor, bundled
-from plugins.datasets._prepare import apply_scaling, encode_labels, fit_scaling, split_rows
+from plugins.datasets._prepare import apply_scaling, encode_labels, first_rows, fit_scaling, split_rows
 from runner.core.protocols import Dataset
 
 
@@ -197,6 +197,10 @@ BAD_ARGUMENTS = [
     (lambda: Iris(test_fraction=True), "test_fraction", "True"),
     (lambda: Iris(test_fraction=None), "test_fraction", "None"),
     (lambda: Digits(scale="zscore"), "scale", "zscore"),
+    (lambda: Digits(train_size=1), "train_size", "1"),
+    (lambda: Digits(train_size=100.5), "train_size", "100.5"),
+    (lambda: Digits(train_size="100"), "train_size", "'100'"),
+    (lambda: Iris(train_size=True), "train_size", "True"),
     (lambda: Wine(scale=None), "scale", "None"),
     (lambda: Moons(n_samples=0), "n_samples", "0"),
     (lambda: Xor(n_samples=10.5), "n_samples", "10.5"),
@@ -243,6 +247,35 @@ def test_bad_csv_content_raises_on_load_naming_the_problem(tmp_path, text, targe
     message = str(error.value)
     assert all(word in message for word in words), message
     assert "\n" not in message
+
+
+def test_train_size_trains_on_the_first_rows_of_the_training_part_and_keeps_val_and_test():
+    full = Digits(scale="none").load(rng())
+    fewer = Digits(scale="none", train_size=100).load(rng())
+    np.testing.assert_array_equal(fewer.train.X, full.train.X[:100])
+    np.testing.assert_array_equal(fewer.train.y, full.train.y[:100])
+    for part in ("val", "test"):
+        np.testing.assert_array_equal(getattr(fewer, part).X, getattr(full, part).X)
+    counts = np.bincount(fewer.train.y, minlength=10)
+    assert counts.min() >= 9 and counts.max() <= 11  # a stratified order: every class, in proportion
+
+
+def test_train_size_of_the_whole_training_part_changes_nothing_and_scaling_fits_the_rows_used():
+    full = Digits().load(rng())
+    same = Digits(train_size=full.train.m).load(rng())
+    for a, b in zip(parts(full), parts(same)):
+        np.testing.assert_array_equal(a.X, b.X)
+    fewer = Digits(train_size=50).load(rng())
+    np.testing.assert_allclose(fewer.train.X.mean(axis=0), 0, atol=1e-12)
+    assert not np.allclose(fewer.test.X, full.test.X)
+
+
+def test_a_train_size_beyond_the_training_part_or_of_one_class_raises_naming_what_fits():
+    with pytest.raises(ValueError, match=r"train_size=5000 is more than the 1079 training samples; "
+                                         r"accepted: an integer from 2 to 1079"):
+        Digits(train_size=5000).load(rng())
+    with pytest.raises(ValueError, match="train_size=2 gives a training part of one class"):
+        first_rows(np.arange(4), np.array([0, 0, 1, 1]), 2)
 
 
 def test_a_split_too_small_to_hold_a_sample_raises():

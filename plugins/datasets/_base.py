@@ -6,8 +6,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from plugins._checks import is_number, one_of, require
-from plugins.datasets._prepare import SCALES, apply_scaling, encode_labels, fit_scaling, split_rows
+from plugins._checks import is_integer, is_number, one_of, require
+from plugins.datasets._prepare import SCALES, apply_scaling, encode_labels, first_rows, fit_scaling, split_rows
 from runner.core.protocols import Split, Splits
 
 
@@ -20,6 +20,7 @@ class SplitScaleDataset:
 
     val_fraction: float = 0.2
     test_fraction: float = 0.2
+    train_size: int | None = None  # train on this many of the training part's samples; None: all
     scale: str = "standard"
     name: str = field(default="", init=False)
     image_shape: ClassVar[tuple[int, int] | None] = None
@@ -30,6 +31,8 @@ class SplitScaleDataset:
             require(is_number(value) and 0 <= value < 1, arg, value, f"a number with 0 <= {arg} < 1")
         require(self.val_fraction + self.test_fraction < 1, "test_fraction", self.test_fraction,
                 f"a number with val_fraction + test_fraction < 1 (val_fraction={self.val_fraction!r})")
+        require(self.train_size is None or (is_integer(self.train_size) and self.train_size >= 2), "train_size",
+                self.train_size, "an integer >= 2 (training samples to use), or null for all of them")
         one_of("scale", self.scale, SCALES)
 
     def features_and_labels(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -37,11 +40,13 @@ class SplitScaleDataset:
         raise NotImplementedError
 
     def load(self, rng: np.random.Generator) -> Splits:
-        """Raw data -> labels 0..K-1 -> stratified seeded splits -> scaling fitted on train."""
+        """Raw data -> labels 0..K-1 -> stratified seeded splits (train_size of the training part) ->
+        scaling fitted on the training rows used."""
         X, labels = self.features_and_labels(rng)
         X = np.asarray(X, dtype=np.float64)
         y, classes = encode_labels(labels)
         train, val, test = split_rows(y, self.val_fraction, self.test_fraction, rng)
+        train = first_rows(train, y, self.train_size)
         shift, factor = fit_scaling(X[train], self.scale)
 
         def part(rows):

@@ -59,6 +59,21 @@ def split_rows(y: np.ndarray, val_fraction: float, test_fraction: float,
     return train, val, test
 
 
+def first_rows(train: np.ndarray, y: np.ndarray, train_size: int | None) -> np.ndarray:
+    """The first train_size rows of the training part (all when None): a part of a stratified order,
+    so they hold the classes in about their proportions, and the validation and test parts stay the same."""
+    if train_size is None:
+        return train
+    if train_size > len(train):
+        raise ValueError(f"train_size={train_size!r} is more than the {len(train)} training samples; "
+                         f"accepted: an integer from 2 to {len(train)}, or null for all of them")
+    rows = train[:train_size]
+    if len(np.unique(y[rows])) < 2:
+        raise ValueError(f"train_size={train_size!r} gives a training part of one class; "
+                         "accepted: a larger train_size, or null for all training samples")
+    return rows
+
+
 def fit_scaling(X_train: np.ndarray, scale: str) -> tuple[np.ndarray, np.ndarray]:
     """(shift, factor) for x' = (x - shift) / factor, fitted on the training rows only.
 
