@@ -7,7 +7,9 @@
 Writes, under outputs/reports/<sweep id>/: ranking.csv and ranking.md (the config params
 that vary across the runs, their final metrics and status, best first by the sweep's
 objective), train_cost.png and val_cost.png (every run's curve; the latter when the runs
-have a validation part), objective.png (the objective against each varied parameter) and,
+have a validation part), objective.png (the objective against each varied parameter),
+bias_variance.png (training and validation error against each numeric varied parameter:
+the course's learning curve for dataset.train_size, validation curve for lambda) and,
 for runs on two-feature data, decision_regions.png (up to MAX_REGION_PANELS runs' decision
 regions side by side); logs them as artifacts of the sweep's parent run.
 
@@ -27,13 +29,15 @@ import numpy as np
 import pandas as pd
 
 from runner.errors import UserError, run_command
-from runner.report_figures import natural_key, plot_curves, plot_objective, plot_regions
+from runner.report_figures import (natural_key, plot_bias_variance, plot_curves, plot_objective, plot_regions,
+                                   short_label)
 from runner.paths import outputs_dir
 from runner.sweep_runs import all_runs, children_filter, direction
 from runner.settings import OBJECTIVES
 from runner.store import open_client, resolve_tracking_uri
 
-FINAL_METRICS = ("val_cost", "val_accuracy", "train_cost", "train_accuracy", "test_accuracy", "train_seconds")
+FINAL_METRICS = ("val_cost", "val_accuracy", "train_cost", "train_data_cost", "train_accuracy", "test_accuracy",
+                 "train_seconds")
 DATABASES = ("sqlite", "postgresql", "mysql", "mssql")
 MAX_REGION_PANELS = 16
 
@@ -154,7 +158,7 @@ def region_panels(client, table: pd.DataFrame, varied: list[str], objective: str
             image = client.download_artifacts(row["run_id"], "decision_regions.png", str(folder / row["run_id"]))
         except Exception:  # the run's data has more than two features, or it drew no figures
             continue
-        values = " ".join(f"{column}={_short(row[column])}" for column in varied) or row["run_name"]
+        values = " ".join(f"{column}={short_label(row[column])}" for column in varied) or row["run_name"]
         panels.append((f"#{row['rank']} {values}\n{objective} {row[objective]:.4g}", Path(image)))
     return panels, columns
 
@@ -164,11 +168,6 @@ def _order(value) -> tuple:
     if isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
         return (0, float(value))
     return (1, natural_key(str(value)))
-
-
-def _short(value) -> str:
-    """A value as a label: 0.3, 3 and 1e-05 for floats, as given otherwise."""
-    return f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
 
 
 def select_runs(client, experiment_id: str, args: argparse.Namespace) -> tuple:
@@ -184,8 +183,8 @@ def select_runs(client, experiment_id: str, args: argparse.Namespace) -> tuple:
 def write_figures(client, uri: str, experiment_id: str, table: pd.DataFrame, varied: list[str], objective: str,
                   out: Path) -> list[str]:
     """The report's figures, written into out: the cost curves (train, and validation when the runs
-    have a validation part), the objective against each varied value, the decision regions of
-    two-feature runs. Returns their file names; figures a rerun no longer draws are removed."""
+    have a validation part), the objective against each varied value, the training and validation
+    error against each numeric one, the decision regions of two-feature runs. Returns their file names; figures a rerun no longer draws are removed."""
     files = []
     for key in ("train_cost", "val_cost"):
         (out / f"{key}.png").unlink(missing_ok=True)  # from an earlier report of these runs
@@ -193,6 +192,9 @@ def write_figures(client, uri: str, experiment_id: str, table: pd.DataFrame, var
         if key == "train_cost" or len(histories):
             files.append(plot_curves(histories, table, key, out / f"{key}.png").name)
     files.append(plot_objective(table, varied, objective, out / "objective.png").name)
+    (out / "bias_variance.png").unlink(missing_ok=True)
+    if plot_bias_variance(table, varied, out / "bias_variance.png"):
+        files.append("bias_variance.png")
     (out / "decision_regions.png").unlink(missing_ok=True)
     with tempfile.TemporaryDirectory() as folder:
         panels, columns = region_panels(client, table, varied, objective, Path(folder))

@@ -1,5 +1,6 @@
 """The report's figures: every run's curve coloured by rank, the final objective against each
-varied parameter, and for two-feature data the runs' decision regions side by side
+varied parameter, the training and validation error against each numeric one (the course's learning
+and validation curves), and for two-feature data the runs' decision regions side by side
 (`python -m runner.report`, runner/report.py)."""
 from __future__ import annotations
 
@@ -81,6 +82,68 @@ def plot_objective(table: pd.DataFrame, varied: list[str], objective: str, path:
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def bias_variance_curves(table: pd.DataFrame, varied: list[str]) -> list[tuple[str, list[str], list]]:
+    """What plot_bias_variance draws: (x, the other varied columns, curves) for each numeric varied
+    column x, a curve being (the other columns' values, the FINISHED runs sharing them sorted by x) with
+    3 values of x or more, best first (the table's order). Empty when the runs lack either cost."""
+    if not {"train_data_cost", "val_cost"} <= set(table.columns):
+        return []
+    finished = table[table["status"] == "FINISHED"]
+    panels = []
+    for x in varied:
+        if not pd.api.types.is_numeric_dtype(finished[x]):
+            continue
+        others = [c for c in varied if c != x]
+        groups = finished.groupby(others, sort=False, dropna=False) if others else [((), finished)]
+        curves = [(key if isinstance(key, tuple) else (key,), rows.sort_values(x))
+                  for key, rows in groups if rows[x].nunique() >= 3]
+        if curves:
+            panels.append((x, others, curves))
+    return panels
+
+
+def plot_bias_variance(table: pd.DataFrame, varied: list[str], path: Path, max_series: int = 6) -> Path | None:
+    """The course's learning and validation curves (week 6): the final training error
+    (train_data_cost, J with lambda = 0) and validation error (val_cost) of the FINISHED runs against
+    each numeric varied parameter, one panel each, at most max_series curves a panel
+    (bias_variance_curves). None, and nothing drawn, when there is no curve."""
+    panels = bias_variance_curves(table, varied)
+    if not panels:
+        return None
+    finished = table[table["status"] == "FINISHED"]
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(7.5, 5.5 * len(panels)), 4.5), squeeze=False)
+    for ax, (x, others, series) in zip(axes.flat, panels):
+        colors = plt.get_cmap("tab10")(np.arange(max_series) % 10)
+        for color, (key, rows) in zip(colors, series[:max_series]):
+            label = " ".join(f"{c}={short_label(v)}" for c, v in zip(others, key))
+            ax.plot(rows[x], rows["val_cost"], "-o", color=color, markersize=4, label=label or None)
+            ax.plot(rows[x], rows["train_data_cost"], "--s", color=color, markersize=3, alpha=0.8)
+        _log_axis(ax, finished[x])
+        values = pd.concat([finished["val_cost"], finished["train_data_cost"]]).astype(float)
+        values = values[np.isfinite(values)]
+        if len(values) and values.min() > 0 and values.max() / values.min() > 100:
+            ax.set_yscale("log")
+        name = {"dataset.train_size": "learning curve", "regularization.lam": "validation curve"}.get(x, "")
+        shown = f" (best {max_series} of {len(series)} curves)" if len(series) > max_series else ""
+        ax.set_title(f"{name + ': ' if name else ''}error against {x}{shown}", fontsize=10)
+        ax.set_xlabel(x)
+        ax.set_ylabel("cost with lambda = 0")
+        ax.grid(alpha=0.3)
+        if others:
+            ax.legend(fontsize=8, loc="best")
+    fig.suptitle("training error (dashed, train_data_cost) and validation error (solid, val_cost)", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def short_label(value) -> str:
+    """A value as a label: 0.3, 3 and 1e-05 for floats, as given otherwise."""
+    return f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
 
 
 def plot_regions(panels: list[tuple[str, Path]], columns: int, path: Path, title: str) -> Path:

@@ -14,7 +14,8 @@ import pytest
 from conftest import FAST
 
 PNG = b"\x89PNG\r\n\x1a\n"
-METRICS = ["val_cost", "val_accuracy", "train_cost", "train_accuracy", "test_accuracy", "train_seconds"]
+METRICS = ["val_cost", "val_accuracy", "train_cost", "train_data_cost", "train_accuracy", "test_accuracy",
+           "train_seconds"]
 
 
 def report_cli(store, *args: str) -> subprocess.CompletedProcess:
@@ -207,6 +208,43 @@ def test_a_reader_that_goes_away_ends_the_report_quietly(store, sweep):
     stderr = process.stderr.read()
     assert process.wait(timeout=300) == 141, stderr
     assert stderr == ""
+
+
+def test_bias_variance_curves_follow_each_numeric_swept_value_one_curve_per_value_of_the_others():
+    from runner.report_figures import bias_variance_curves
+
+    sizes, lams = [10, 40, 20, 80], [0.0, 1.0]
+    table = pd.DataFrame([{"rank": 0, "status": "FINISHED", "dataset.train_size": m, "regularization.lam": lam,
+                           "optimizer": "lbfgs", "val_cost": 1 / m + lam, "train_data_cost": lam / m}
+                          for lam in lams for m in sizes])
+    table.loc[7, "status"] = "FAILED"  # lam = 1, m = 80: left out
+    (panel,) = bias_variance_curves(table, ["dataset.train_size", "regularization.lam", "optimizer"])
+    x, others, curves = panel  # lambda takes 2 values: no curve; the optimizer is not a number
+    assert x == "dataset.train_size" and others == ["regularization.lam", "optimizer"]
+    assert [key for key, _ in curves] == [(0.0, "lbfgs"), (1.0, "lbfgs")]
+    assert list(curves[0][1][x]) == [10, 20, 40, 80] and list(curves[1][1][x]) == [10, 20, 40]
+    assert list(curves[1][1]["val_cost"]) == [1.1, 1.05, 1.025]
+    assert bias_variance_curves(table.drop(columns="train_data_cost"), ["dataset.train_size"]) == []
+    optuna_like = pd.DataFrame({"status": ["FINISHED"] * 4, "val_cost": [1, 2, 3, 4], "train_data_cost": [1] * 4,
+                                "optimizer.lr": [0.1, 0.2, 0.3, 0.4], "regularization.lam": [1, 2, 3, 4]})
+    assert bias_variance_curves(optuna_like, ["optimizer.lr", "regularization.lam"]) == []  # no shared curve
+
+
+@pytest.mark.slow
+def test_a_sweep_of_training_set_sizes_gets_its_learning_curve(new_store):
+    result = new_store.cli("-m", *FAST, "tracking.figures=false", "dataset.train_size=10,20,40")
+    assert result.returncode == 0, result.stderr[-3000:]
+    sweep_id, parent_id = re.search(r"^sweep (\S+): parent run (\w+)", result.stdout, re.MULTILINE).groups()
+    report = report_cli(new_store, "--sweep", sweep_id)
+    assert report.returncode == 0, report.stderr
+    folder = new_store.root / "outputs" / "reports" / sweep_id
+    assert (folder / "bias_variance.png").read_bytes().startswith(PNG)
+    assert "report/bias_variance.png" in {a.path for a in new_store.client.list_artifacts(parent_id, "report")}
+    table = pd.read_csv(folder / "ranking.csv")
+    runs = {run.info.run_id: run for run in new_store.runs() if run.info.run_id != parent_id}
+    for row in table.to_dict("records"):
+        assert row["train_data_cost"] == pytest.approx(runs[row["run_id"]].data.metrics["train_data_cost"])
+    assert sorted(table["dataset.train_size"]) == [10, 20, 40]
 
 
 def test_curves_spanning_decades_get_a_log_axis_without_a_warning(tmp_path):
