@@ -194,6 +194,41 @@ def test_the_initializers_preset_sweeps_every_initializer():
         assert setup.plugins["initializer"].name == choice and setup.plugins["optimizer"].epochs == 100
 
 
+def test_the_learning_curve_preset_trains_on_growing_parts_of_the_same_training_set():
+    from runner.setup import prepare
+
+    params = compose("+experiment=learning_curve").hydra.sweeper.params
+    sizes = [int(size) for size in params["dataset.train_size"].split(",")]
+    assert sizes == sorted(sizes) and sizes[0] == 10 and params["regularization.lam"] == "0,1"
+    parts = []
+    for size in (sizes[0], sizes[-1]):
+        config = OmegaConf.to_container(compose("+experiment=learning_curve", f"dataset.train_size={size}",
+                                                hydra=False), resolve=True)
+        setup = prepare(config)
+        assert setup.splits.train.m == size and setup.layer_sizes == [64, 25, 10]
+        parts.append(setup.splits)
+    assert parts[0].val.m == parts[1].val.m == 359  # the same validation part for every size
+
+
+@pytest.mark.slow
+def test_the_learning_curve_preset_shows_variance_without_lambda_and_a_closing_gap_with_it(new_store):
+    """What conf/experiment/learning_curve.yaml and the README promise, on the real 16 jobs."""
+    result = new_store.cli("-m", "+experiment=learning_curve", "tracking.progress=off", "tracking.figures=false")
+    _, parent = started(result)
+    runs = children(new_store.client, parent)
+    curves = {}
+    for run in runs:
+        assert run.info.status == "FINISHED"
+        key = (float(run.data.params["regularization.lam"]), int(run.data.params["dataset.train_size"]))
+        curves[key] = run.data.metrics["train_data_cost"], run.data.metrics["val_cost"]
+    assert len(curves) == 16
+    unregularized = [curves[0.0, m] for m in (10, 20, 40, 80, 160, 320, 640, 1000)]
+    assert all(train < 1e-3 for train, _ in unregularized)  # every training set fitted: the gap is variance
+    assert unregularized[-1][1] < unregularized[0][1] / 4
+    gap = {m: curves[1.0, m][1] - curves[1.0, m][0] for m in (10, 1000)}
+    assert gap[1000] < gap[10] / 10 and curves[1.0, 1000][1] < unregularized[-1][1]
+
+
 def test_the_lambda_preset_and_the_slurm_launcher_compose():
     assert compose("+experiment=lambda_sweep").hydra.sweeper.params["regularization.lam"].startswith("0,0.001,")
     launcher = compose("hydra/launcher=submitit_slurm").hydra.launcher
