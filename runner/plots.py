@@ -1,5 +1,5 @@
-"""PNG figures of a run: learning curves, the first hidden layer's weights as images, and for data of
-two features the regions the network assigns to each class."""
+"""PNG figures of a run: learning curves, the first hidden layer's weights as images, the confusion
+matrix, and for data of two features the regions the network assigns to each class."""
 from __future__ import annotations
 
 import math
@@ -107,6 +107,37 @@ def decision_regions(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray,
     ax.set_ylabel("feature 2 (scaled)")
     ax.legend(loc="best", fontsize=8)
     ax.set_title(f"{title}\npredicted class (regions) and {samples} (points)", fontsize=10)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def confusion(counts: np.ndarray, classes: list, path: Path, title: str, part: str) -> Path:
+    """The confusion matrix of one part of the data: row i (true class) coloured by the fraction of its
+    samples predicted as each class (the diagonal is each class's recall), with the counts written in
+    the cells up to 20 classes and the class names on the axes up to 40."""
+    plt = pyplot()
+    K = len(classes)
+    totals = counts.sum(axis=1, keepdims=True)
+    fractions = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+    size = min(max(5, 3 + 0.3 * K), 12)
+    fig, ax = plt.subplots(figsize=(size + 1, size))
+    image = ax.imshow(fractions, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="fraction of the true class")
+    if K <= 20:
+        for i, j in np.ndindex(K, K):
+            if counts[i, j]:
+                ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=8 if K <= 10 else 6,
+                        color="white" if fractions[i, j] > 0.6 else "black")
+    if K <= 40:
+        names = [str(name) for name in classes]
+        ax.set_xticks(range(K), names, rotation=90 if K * max(map(len, names)) > 40 else 0, fontsize=8)
+        ax.set_yticks(range(K), names, fontsize=8)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    right = int(np.trace(counts))
+    ax.set_title(f"{title}\n{part} part: {right} of {int(counts.sum())} right", fontsize=10)
+    fig.tight_layout()  # fixed margins cut long class names off
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path

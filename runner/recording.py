@@ -2,6 +2,7 @@
 the divergence guard, the final metrics, the weights, the figures and the environment tags."""
 from __future__ import annotations
 
+import csv
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -13,7 +14,7 @@ from plugins.regularization import NoRegularization
 from runner import plots
 from runner.core.differences import central_differences
 from runner.core.gradcheck import GradCheck, choose_mode, gradient_check
-from runner.core.network import NetworkObjective, accuracy, one_hot, predict
+from runner.core.network import NetworkObjective, accuracy, confusion_matrix, one_hot, predict
 from runner.core.training import DivergenceGuard
 from runner.progress import Progress
 from runner.setup import Setup
@@ -121,8 +122,8 @@ def save_weights(Theta: list, path: Path) -> Path:
 
 
 def write_artifacts(tracker: Tracker, setup: Setup, Theta: list, run_dir: Path, title: str) -> None:
-    """weights.npz, the resolved config, Hydra's .hydra/ files, metrics.csv and, unless
-    tracking.figures is false, the PNG figures."""
+    """weights.npz, the resolved config, Hydra's .hydra/ files, metrics.csv, confusion_matrix.csv and,
+    unless tracking.figures is false, the PNG figures."""
     if setup.settings.tracking.figures:
         plots.learning_curves(tracker.history, run_dir / "learning_curves.png", title)
         if setup.splits.image_shape is not None:
@@ -135,8 +136,28 @@ def write_artifacts(tracker: Tracker, setup: Setup, Theta: list, run_dir: Path, 
 
             plots.decision_regions(classify, train.X, train.y, setup.splits.classes,
                                    run_dir / "decision_regions.png", title)
+    write_confusion(setup, Theta, run_dir, title)
     tracker.write_metrics_csv()
     tracker.upload_run_files()
+
+
+def write_confusion(setup: Setup, Theta: list, run_dir: Path, title: str) -> Path:
+    """confusion_matrix.csv of the test part (else validation, else training): a row per true class, a
+    column per predicted class, counts; and, unless tracking.figures is false, confusion_matrix.png."""
+    splits = setup.splits
+    part, data = next((name, data) for name, data in (("test", splits.test), ("validation", splits.val),
+                                                      ("training", splits.train)) if data is not None)
+    objective = setup.objective
+    predicted = predict(Theta, data.X.astype(splits.train.X.dtype), objective.activation, objective.cost)
+    counts = confusion_matrix(data.y, predicted, len(splits.classes))
+    path = run_dir / "confusion_matrix.csv"
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow([f"true \\ predicted ({part} part)", *splits.classes])
+        writer.writerows([name, *row] for name, row in zip(splits.classes, counts.tolist()))
+    if setup.settings.tracking.figures:
+        plots.confusion(counts, splits.classes, run_dir / "confusion_matrix.png", title, part)
+    return path
 
 
 def environment_tags() -> dict[str, str]:

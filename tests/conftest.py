@@ -155,6 +155,19 @@ def _relu_safe(Theta, X):
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+
+def resolved_config(*overrides: str) -> dict:
+    """The resolved config `python -m runner OVERRIDES` would run, as a plain dict (Hydra's compose API)."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    import runner.app  # noqa: F401  (registers the resolvers conf/config.yaml uses)
+
+    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
+        config = compose(config_name="config", overrides=list(overrides))
+    return OmegaConf.to_container(config, resolve=True, throw_on_missing=True)
+
+
 # Overrides for a run of a few seconds: 100 generated points, a 2-5-1 network, 12 epochs.
 FAST = ("dataset=moons", "dataset.n_samples=100", "optimizer=batch_gd", "optimizer.lr=1",
         "optimizer.epochs=12", "architecture.hidden=[5]", "tracking.progress=off")

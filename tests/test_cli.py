@@ -12,13 +12,14 @@ import sys
 import textwrap
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from omegaconf import OmegaConf
 
 from conftest import FAST, PROJECT_ROOT
 from plugins.regularization import NoRegularization
-from runner.core.network import NetworkObjective, accuracy, one_hot, theta_shapes
+from runner.core.network import NetworkObjective, accuracy, one_hot, predict, theta_shapes
 from runner.setup import prepare
 
 pytestmark = pytest.mark.slow
@@ -99,6 +100,7 @@ def test_artifacts_hold_weights_config_figures_and_hydra_files(store, fast_run):
     assert yaml.safe_load(store.download(run_id, ".hydra/overrides.yaml").read_text()) == list(OVERRIDES)
     assert "hidden_weights.png" not in artifact_paths(store, run_id)  # moons are not images
     assert "decision_regions.png" in artifact_paths(store, run_id)  # but have two features
+    assert {"confusion_matrix.csv", "confusion_matrix.png"} <= artifact_paths(store, run_id)
     header, *rows = store.download(run_id, "metrics.csv").read_text().splitlines()
     assert header == "key,value,step"
     assert sum(row.startswith("train_cost,") for row in rows) == len(history(store, run_id, "train_cost"))
@@ -138,6 +140,14 @@ def test_weights_reproduce_the_logged_final_metrics(store, fast_run):
     assert logged["train_cost"] - logged["train_data_cost"] > 1e-4  # lambda = 1: the penalty is not 0
     assert accuracy(Theta, splits.train.X, splits.train.y, g, cost) == pytest.approx(logged["train_accuracy"], abs=1e-9)
     assert accuracy(Theta, splits.test.X, splits.test.y, g, cost) == pytest.approx(logged["test_accuracy"], abs=1e-9)
+    # The confusion matrix of the test part: a row per true class, a column per predicted one.
+    confusion = pd.read_csv(store.download(run.info.run_id, "confusion_matrix.csv"), index_col=0)
+    assert confusion.index.name == "true \\ predicted (test part)" and list(confusion.columns) == ["0", "1"]
+    counts = confusion.to_numpy()
+    np.testing.assert_array_equal(counts.sum(axis=1), np.bincount(splits.test.y, minlength=2))
+    assert np.trace(counts) / counts.sum() == pytest.approx(logged["test_accuracy"], abs=1e-12)
+    predicted = predict(Theta, splits.test.X, g, cost)
+    assert counts[0, 1] == np.sum((splits.test.y == 0) & (predicted == 1))
 
 
 def test_tracking_every_records_every_nth_epoch_and_the_last(new_store):
@@ -196,8 +206,8 @@ def test_tracking_figures_false_draws_no_figure_and_never_imports_matplotlib(new
     (run,) = new_store.runs()
     assert run.info.status == "FINISHED" and run.data.params["tracking.figures"] == "False"
     artifacts = artifact_paths(new_store, run.info.run_id)
-    assert {"weights.npz", "config.yaml", "metrics.csv", ".hydra"} <= artifacts
-    assert not {"learning_curves.png", "hidden_weights.png", "decision_regions.png"} & artifacts
+    assert {"weights.npz", "config.yaml", "metrics.csv", "confusion_matrix.csv", ".hydra"} <= artifacts
+    assert not {"learning_curves.png", "hidden_weights.png", "decision_regions.png", "confusion_matrix.png"} & artifacts
     (run_dir,) = {path.parent for path in (new_store.root / "outputs" / "runs").rglob("weights.npz")}
     assert not list(run_dir.glob("*.png"))
 

@@ -13,13 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from hydra import compose as hydra_compose
-from hydra import initialize_config_dir
 from hydra.errors import HydraException
-from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-import runner.app  # noqa: F401  (registers the ${blab.outputs:} resolver conf/config.yaml uses)
+from conftest import resolved_config as compose
 from runner.core.network import theta_shapes
 from runner.errors import UserError, one_line
 from runner.paths import PROJECT_ROOT
@@ -30,13 +27,6 @@ from runner.setup import prepare
 CONF = PROJECT_ROOT / "conf"
 OPTIONS = [(group, path.stem) for group in PLUGIN_GROUPS for path in sorted((CONF / group).glob("*.yaml"))]
 PRESETS = [path.stem for path in sorted((CONF / "experiment").glob("*.yaml"))]
-
-
-def compose(*overrides: str) -> dict:
-    """The resolved config `python -m runner OVERRIDES` would run, as a plain dict."""
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = hydra_compose(config_name="config", overrides=list(overrides))
-    return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
 
 
 @pytest.fixture

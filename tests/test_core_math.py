@@ -20,8 +20,8 @@ from plugins.costs import CrossEntropy, MeanSquaredError, SoftmaxCrossEntropy, s
 from plugins.regularization import L1, L2, NoRegularization
 from runner.core.activations import get_activation, sigmoid
 from runner.core.gradcheck import choose_mode, gradient_check, relative_difference
-from runner.core.network import (NetworkObjective, accuracy, backprop, forward, one_hot, predict, roll,
-                                 theta_shapes, unroll)
+from runner.core.network import (NetworkObjective, accuracy, backprop, confusion_matrix, forward, one_hot, predict,
+                                 roll, theta_shapes, unroll)
 from runner.core.training import DivergenceGuard, Diverged
 
 COSTS = {"cross_entropy": CrossEntropy, "mse": MeanSquaredError, "softmax_cross_entropy": SoftmaxCrossEntropy}
@@ -393,3 +393,16 @@ def test_data_cost_is_j_of_the_same_network_without_its_penalty(regularization):
     assert penalized.data_cost(p.Theta) == pytest.approx(penalized.value(p.Theta) - penalty, rel=1e-12)
     if regularization != "none":
         assert penalty > 0.01  # so the test tells the data term from J
+
+
+@given(st.integers(2, 12).flatmap(lambda K: st.tuples(st.just(K), st.lists(st.tuples(st.integers(0, K - 1),
+                                                                                 st.integers(0, K - 1)),
+                                                                       min_size=1, max_size=60))))
+def test_confusion_matrix_equals_scikit_learns_with_every_class_a_row_and_a_column(case):
+    from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
+
+    K, pairs = case
+    y, predicted = (np.array(column) for column in zip(*pairs))
+    counts = confusion_matrix(y, predicted, K)
+    np.testing.assert_array_equal(counts, sklearn_confusion_matrix(y, predicted, labels=range(K)))
+    assert counts.shape == (K, K) and np.trace(counts) == np.sum(y == predicted)

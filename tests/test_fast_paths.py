@@ -555,19 +555,13 @@ def test_prepare_loads_the_compiled_epochs_in_a_fresh_process():
 
 
 def test_a_run_prepares_its_optimizer_before_the_training_clock_starts(tmp_path, monkeypatch):
-    from hydra import compose, initialize_config_dir
-    from omegaconf import OmegaConf
-
-    import runner.app  # noqa: F401  (registers the resolvers conf/config.yaml uses)
-    from conftest import PROJECT_ROOT
+    from conftest import resolved_config
     from runner import experiment
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
     monkeypatch.setenv("BACKPROP_LAB_OUTPUTS", str(tmp_path / "outputs"))
-    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
-        config = OmegaConf.to_container(compose("config", overrides=[
-            "dataset=moons", "dataset.n_samples=60", "optimizer=sgd", "optimizer.epochs=2", "tracking.progress=off",
-            "tracking.figures=false"]), resolve=True)
+    config = resolved_config("dataset=moons", "dataset.n_samples=60", "optimizer=sgd", "optimizer.epochs=2",
+                             "tracking.progress=off", "tracking.figures=false")
     import sys
 
     events = []  # ("prepare", None), and ("clock", the function that read it)

@@ -85,3 +85,34 @@ def test_decision_regions_draw_at_most_max_points_samples_over_a_grid_spanning_a
                            tmp_path / "r.png", "run", max_points=4)
     assert sum(drawn) == 4
     assert seen[0][:, 0].max() > 100 and seen[0][:, 1].max() > 5
+
+
+def test_the_confusion_matrix_is_drawn_for_two_to_many_classes_without_a_warning(tmp_path):
+    import warnings
+
+    rng = np.random.default_rng(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for K, names in ((2, ["benign", "malignant"]), (10, list(range(10))), (45, [f"c{k}" for k in range(45)])):
+            counts = rng.integers(0, 5, (K, K))
+            counts[0] = 0  # a class with no sample in the part: a row of zeros, not a division by zero
+            path = plots.confusion(counts, names, tmp_path / f"confusion{K}.png", "a run", "test")
+            assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_confusion_matrix_is_of_the_test_part_else_the_validation_part_else_the_training_part(tmp_path):
+    import pandas as pd
+
+    from conftest import resolved_config
+    from runner.recording import write_confusion
+    from runner.setup import prepare
+
+    for fractions, part, size in ((("0.2", "0.2"), "test", 20), (("0.3", "0"), "validation", 30),
+                                  (("0", "0"), "training", 100)):
+        overrides = ("dataset=moons", "dataset.n_samples=100", f"dataset.val_fraction={fractions[0]}",
+                     f"dataset.test_fraction={fractions[1]}", "tracking.figures=false")
+        setup = prepare(resolved_config(*overrides))
+        path = write_confusion(setup, setup.Theta0, tmp_path, "a run")
+        table = pd.read_csv(path, index_col=0)
+        assert table.index.name == f"true \\ predicted ({part} part)" and table.to_numpy().sum() == size
+        assert not (tmp_path / "confusion_matrix.png").exists()  # tracking.figures=false: the counts alone

@@ -184,6 +184,12 @@ def predict(Theta: Weights, X: np.ndarray, g: Activation, cost: Cost) -> np.ndar
     return labels(forward(Theta, X, g, cost)[0][-1])
 
 
+def confusion_matrix(y: np.ndarray, predicted: np.ndarray, K: int) -> np.ndarray:
+    """C of shape (K, K): C[i, j] = the number of samples of class i predicted as class j
+    (the diagonal holds the correct ones; row i sums to class i's count)."""
+    return np.bincount(K * np.asarray(y) + np.asarray(predicted), minlength=K * K).reshape(K, K)
+
+
 def accuracy(Theta: Weights, X: np.ndarray, y: np.ndarray, g: Activation, cost: Cost) -> float:
     """Fraction of samples whose predicted label equals y."""
     return float(np.mean(predict(Theta, X, g, cost) == y))
