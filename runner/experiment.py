@@ -15,7 +15,7 @@ import yaml
 
 from runner.blas import limit_blas_threads
 from runner.core.gradcheck import GradCheck
-from runner.core.training import Diverged, train
+from runner.core.training import Diverged, EarlyStopping, StoppedEarly, train
 from runner.progress import Progress
 from runner.recording import EpochRecorder, environment_tags, final_metrics, save_weights, write_artifacts
 from runner.settings import OBJECTIVES, PLUGIN_GROUPS
@@ -39,7 +39,7 @@ class Outcome:
     metrics: dict[str, float]
     gradcheck: GradCheck | None
     seconds: float
-    reason: str | None = None
+    reason: str | None = None  # why it failed, or why it stopped before its last epoch
     weights_path: Path | None = None
     tracking_uri: str = ""
     store_lost: str | None = None  # why the store stopped answering; the results are in the run folder
@@ -78,8 +78,9 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
                            parent_run_id)
     progress = Progress(setup.plugins["optimizer"].epochs, settings.tracking.progress)
     recorder = EpochRecorder(setup, tracker, progress,
-                             every=settings.tracking.record_every(setup.plugins["optimizer"].epochs))
-    status, reason, Theta, blas = "FINISHED", None, setup.Theta0, None
+                             every=settings.tracking.record_every(setup.plugins["optimizer"].epochs),
+                             stopping=EarlyStopping(settings.early_stopping.patience, settings.early_stopping.min_delta))
+    status, reason, stopped_early, Theta, blas = "FINISHED", None, None, setup.Theta0, None
     previous_sigterm = signal.signal(signal.SIGTERM, raise_interrupted) if in_main_thread() else None
     try:
         warm_up = getattr(setup.plugins["optimizer"], "prepare", None)
@@ -92,6 +93,8 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
             recorder.finish(Theta)
         except Diverged as diverged:
             status, reason, Theta = "FAILED", str(diverged), recorder.last_finite or setup.Theta0
+        except StoppedEarly as stopped:  # the weights of the epoch it stopped at, which its last metrics describe
+            stopped_early, Theta = str(stopped), recorder.last_finite
         train_seconds = time.perf_counter() - train_started - recorder.check_seconds
         progress.close()
         metrics = final_metrics(setup, Theta, recorder, status)
@@ -106,6 +109,8 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
         write_artifacts(tracker, setup, Theta, run_dir, run_name(setup.plugins))
         if reason:
             tracker.set_tags({"failure_reason": reason, "diverged": "true"})
+        if stopped_early:
+            tracker.set_tags({"stopped_early": stopped_early})
     except KeyboardInterrupt:
         progress.close()
         save_weights(recorder.last_finite or setup.Theta0, run_dir / "weights.npz")
@@ -121,8 +126,8 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
         if previous_sigterm is not None:
             signal.signal(signal.SIGTERM, previous_sigterm)
     tracker.finish(status)
-    return Outcome(run_id, status, metrics, recorder.last_check, time.perf_counter() - started, reason,
-                   weights, uri, tracker.lost)
+    return Outcome(run_id, status, metrics, recorder.last_check, time.perf_counter() - started,
+                   reason or stopped_early, weights, uri, tracker.lost)
 
 
 def freeze_imported_objects() -> None:

@@ -1,5 +1,5 @@
 """What a run records while and after it trains: per-epoch metrics, gradient checks on schedule,
-the divergence guard, the final metrics, the weights, the figures and the environment tags."""
+the divergence guard, early stopping, the final metrics, the weights, the figures and the environment tags."""
 from __future__ import annotations
 
 import csv
@@ -15,7 +15,7 @@ from runner import plots
 from runner.core.differences import central_differences
 from runner.core.gradcheck import GradCheck, choose_mode, gradient_check
 from runner.core.network import NetworkObjective, accuracy, confusion_matrix, one_hot, predict
-from runner.core.training import DivergenceGuard
+from runner.core.training import DivergenceGuard, EarlyStopping
 from runner.progress import Progress
 from runner.setup import Setup
 from runner.tracking import Tracker
@@ -23,12 +23,14 @@ from runner.tracking import Tracker
 
 @dataclass
 class EpochRecorder:
-    """The per-epoch callback: metrics into the tracker, gradient checks on schedule, divergence guard."""
+    """The per-epoch callback: metrics into the tracker, gradient checks on schedule, divergence guard,
+    early stopping on the validation cost."""
 
     setup: Setup
     tracker: Tracker
     progress: Progress
     guard: DivergenceGuard = field(default_factory=DivergenceGuard)
+    stopping: EarlyStopping = field(default_factory=EarlyStopping)  # patience 0: never stops
     every: int = 1  # record metrics every N epochs (tracking.every)
     last_epoch: int = 0
     recorded_epoch: int = -1
@@ -49,10 +51,11 @@ class EpochRecorder:
     def finish(self, Theta: list) -> None:
         """Record the last epoch if `every` skipped it: the last logged values describe the final Theta."""
         if self.recorded_epoch != self.last_epoch:
-            self.record(self.last_epoch, Theta)
+            self.record(self.last_epoch, Theta, may_stop=False)
 
-    def record(self, epoch: int, Theta: list) -> None:
-        """Train and validation cost and accuracy of Theta at this epoch; the divergence guard sees the cost."""
+    def record(self, epoch: int, Theta: list, may_stop: bool = True) -> None:
+        """Train and validation cost and accuracy of Theta at this epoch; the divergence guard sees the
+        cost, early stopping the validation cost (and may raise StoppedEarly, unless training is over)."""
         s = self.setup
         g, cost = s.objective.activation, s.objective.cost
         J, train_accuracy = s.objective.value_and_accuracy(Theta, s.splits.train.y)
@@ -71,6 +74,8 @@ class EpochRecorder:
             self.tracker.metric("val_cost", val_cost, epoch)
             self.tracker.metric("val_accuracy", val_accuracy, epoch)
         self.progress.update(epoch, J, val_accuracy)
+        if val_accuracy is not None and may_stop:
+            self.stopping.check(epoch, val_cost)
 
     def check(self, epoch: int, Theta: list) -> GradCheck:
         """Gradient check on the first `gradcheck.rows` training rows, logged as gradcheck_rel_error."""
@@ -98,6 +103,9 @@ def final_metrics(setup: Setup, Theta: list, recorder: EpochRecorder, status: st
     if status == "FINISHED" and epoch not in recorder.checked_epochs:
         recorder.check(epoch, Theta)
     tracker.metric("hidden_weight_spread", hidden_weight_spread(Theta), epoch)
+    if recorder.stopping.patience:
+        tracker.metric("best_val_cost", recorder.stopping.best, epoch)
+        tracker.metric("best_epoch", recorder.stopping.best_epoch, epoch)
     tracker.metric("train_data_cost", setup.objective.data_cost(Theta), epoch)  # J_train of the course's curves
     g, cost = setup.objective.activation, setup.objective.cost
     if setup.splits.test is not None:

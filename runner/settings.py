@@ -1,4 +1,5 @@
-"""Validation of the config's own (non-plugin) settings: seed, dtype, gradient check, tracking."""
+"""Validation of the config's own (non-plugin) settings: seed, dtype, gradient check, tracking,
+early stopping."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,6 +46,20 @@ class GradcheckSettings:
         _check(_is_int(self.rows) and self.rows >= 1, "gradcheck.rows", self.rows, "an integer >= 1")
 
 
+@dataclass(frozen=True)
+class EarlyStoppingSettings:
+    """When a run stops before optimizer.epochs because its validation cost no longer improves."""
+
+    patience: int = 0
+    min_delta: float = 0.0
+
+    def __post_init__(self):
+        _check(_is_int(self.patience) and self.patience >= 0, "early_stopping.patience", self.patience,
+               "an integer >= 0 (epochs without improvement of val_cost; 0: never stop early)")
+        _check(_is_number(self.min_delta) and self.min_delta >= 0, "early_stopping.min_delta", self.min_delta,
+               "a number >= 0")
+
+
 POINTS_PER_CURVE = 250
 """What tracking.every=auto records at most per metric, plus the last epoch: MLflow's charts
 show about 300 points, and every point costs the store ~0.15 ms to write and the run a forward
@@ -85,6 +100,7 @@ class RunSettings:
     gradcheck: GradcheckSettings
     tracking: TrackingSettings
     dtype: str = "float64"
+    early_stopping: EarlyStoppingSettings = EarlyStoppingSettings()
 
     @classmethod
     def from_dict(cls, cfg: dict) -> "RunSettings":
@@ -92,7 +108,8 @@ class RunSettings:
         _check(_is_int(cfg.get("seed")) and cfg["seed"] >= 0, "seed", cfg.get("seed"), "an integer >= 0")
         _check(cfg.get("dtype", "float64") in DTYPES, "dtype", cfg.get("dtype"), ", ".join(DTYPES))
         return cls(cfg["seed"], _section(GradcheckSettings, "gradcheck", cfg.get("gradcheck") or {}),
-                   _section(TrackingSettings, "tracking", cfg.get("tracking") or {}), cfg.get("dtype", "float64"))
+                   _section(TrackingSettings, "tracking", cfg.get("tracking") or {}), cfg.get("dtype", "float64"),
+                   _section(EarlyStoppingSettings, "early_stopping", cfg.get("early_stopping") or {}))
 
 
 def _section(kind, name: str, values: dict):

@@ -45,6 +45,10 @@ def prepare(config: dict, allowed: tuple[str, ...] | None = None) -> Setup:
     if batch_size is not None and batch_size > splits.train.m:
         raise UserError(f"optimizer.batch_size={batch_size} is invalid; accepted: an integer from 1 to "
                         f"the training-set size m = {splits.train.m}")
+    patience = settings.early_stopping.patience
+    if patience and splits.val is None:
+        raise UserError(f"early_stopping.patience={patience} needs a validation part, and "
+                        "dataset.val_fraction is 0; accepted: dataset.val_fraction > 0, or early_stopping.patience=0")
     try:
         Theta0 = plugins["initializer"](layer_sizes, init_rng)
     except (ValueError, OSError) as error:

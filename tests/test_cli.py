@@ -175,6 +175,29 @@ def test_the_zero_init_preset_shows_identical_hidden_units_and_a_network_that_le
     np.testing.assert_allclose(Theta1, np.broadcast_to(Theta1[0], Theta1.shape), atol=1e-3)
 
 
+@pytest.mark.parametrize("optimizer", ["sgd", "lbfgs"])
+def test_early_stopping_ends_a_finished_run_patience_epochs_after_its_best_validation_cost(new_store, optimizer):
+    """Digits without lambda overfit: val_cost turns up, and the run stops (sgd: per-epoch kernels;
+    lbfgs: inside scipy's callback), keeping the weights its last metrics describe."""
+    result = new_store.cli(f"optimizer={optimizer}", "optimizer.epochs=100", "regularization.lam=0",
+                           "early_stopping.patience=5", "tracking.progress=off", "tracking.figures=false")
+    assert result.returncode == 0, result.stderr
+    (run,) = new_store.runs()
+    assert run.info.status == "FINISHED" and "(stopped early at epoch" in result.stdout.splitlines()[0]
+    val_cost = history(new_store, run.info.run_id, "val_cost")
+    stop, best = val_cost[-1][0], int(run.data.metrics["best_epoch"])
+    assert stop == best + 5 < 100 and [step for step, _ in val_cost] == list(range(stop + 1))
+    assert run.data.metrics["best_val_cost"] == min(value for _, value in val_cost) == dict(val_cost)[best]
+    assert run.data.tags["stopped_early"].startswith(f"stopped early at epoch {stop}: val_cost has not improved")
+    assert history(new_store, run.info.run_id, "gradcheck_rel_error")[-1][0] == stop  # checked at the end
+    Theta = load_weights(new_store, run.info.run_id)
+    setup = prepare(run_config(new_store, run.info.run_id))
+    splits = setup.splits
+    val_objective = NetworkObjective(splits.val.X, one_hot(splits.val.y, 10), setup.objective.activation,
+                                     setup.objective.cost, NoRegularization())
+    assert val_objective.value(Theta) == pytest.approx(val_cost[-1][1], abs=1e-12)  # the weights at the stop
+
+
 def test_digits_without_a_validation_split(new_store):
     """An image dataset adds hidden_weights.png; val_fraction=0 leaves the val metrics out."""
     result = new_store.cli("dataset=digits", "dataset.val_fraction=0", "optimizer=cg", "optimizer.epochs=10",

@@ -22,7 +22,7 @@ from runner.core.activations import get_activation, sigmoid
 from runner.core.gradcheck import choose_mode, gradient_check, relative_difference
 from runner.core.network import (NetworkObjective, accuracy, backprop, confusion_matrix, forward, one_hot, predict,
                                  roll, theta_shapes, unroll)
-from runner.core.training import DivergenceGuard, Diverged
+from runner.core.training import DivergenceGuard, Diverged, EarlyStopping, StoppedEarly
 
 COSTS = {"cross_entropy": CrossEntropy, "mse": MeanSquaredError, "softmax_cross_entropy": SoftmaxCrossEntropy}
 REGULARIZATIONS = {"l2": lambda: L2(lam=0.7), "l1": lambda: L1(lam=0.7), "none": NoRegularization}
@@ -321,6 +321,24 @@ def test_divergence_guard():
     assert error.value.epoch == 2
     with pytest.raises(Diverged, match="nan"):
         DivergenceGuard().check(3, float("nan"))
+
+
+def test_early_stopping_stops_patience_epochs_after_the_last_improvement_by_more_than_min_delta():
+    stopping = EarlyStopping(patience=3)
+    for epoch, val_cost in enumerate([5.0, 4.0, 4.5, 3.9, 3.95, 4.1]):
+        stopping.check(epoch, val_cost)  # best 3.9 at epoch 3; epochs 4 and 5 are 1 and 2 past it
+    with pytest.raises(StoppedEarly, match=r"at epoch 6: val_cost has not improved on 3.9 \(epoch 3\) for 3"):
+        stopping.check(6, 3.9)  # equal is no improvement
+    strict = EarlyStopping(patience=2, min_delta=0.5)
+    strict.check(0, 5.0)
+    strict.check(1, 4.6)  # lower, but by less than min_delta: the best stays 5.0 at epoch 0
+    with pytest.raises(StoppedEarly) as error:
+        strict.check(2, 4.55)
+    assert (error.value.epoch, error.value.best_epoch, strict.best) == (2, 0, 5.0)
+    never = EarlyStopping(patience=0)
+    for epoch in range(100):
+        never.check(epoch, float(epoch))  # rising all along, and never stopped
+    assert never.best_epoch == 0 and never.best == 0.0
 
 
 # --- 7. properties ---------------------------------------------------------------------------

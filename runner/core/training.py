@@ -1,4 +1,4 @@
-"""The training loop around an optimizer, and the divergence check it applies each epoch."""
+"""The training loop around an optimizer, and the checks that may end it: divergence, early stopping."""
 from __future__ import annotations
 
 import math
@@ -33,6 +33,34 @@ class DivergenceGuard:
             self.reference = max(J, 1.0)
         elif J > self.factor * self.reference:
             raise Diverged(epoch, f"cost {J:.4g} exploded past {self.factor:g} x its start {self.reference:.4g}")
+
+
+class StoppedEarly(RuntimeError):
+    """Training stopped because the validation cost stopped improving (early stopping)."""
+
+    def __init__(self, epoch: int, best_epoch: int, best: float):
+        super().__init__(f"stopped early at epoch {epoch}: val_cost has not improved on {best:.4g} "
+                         f"(epoch {best_epoch}) for {epoch - best_epoch} epochs")
+        self.epoch = epoch
+        self.best_epoch = best_epoch
+
+
+@dataclass
+class EarlyStopping:
+    """Stops training once the validation cost has not fallen more than min_delta below its best for
+    `patience` epochs (0: never). Checked on the epochs whose metrics are recorded."""
+
+    patience: int = 0
+    min_delta: float = 0.0
+    best: float = math.inf
+    best_epoch: int = 0
+
+    def check(self, epoch: int, val_cost: float) -> None:
+        """Note an improvement, or raise StoppedEarly when the last one is `patience` epochs old."""
+        if val_cost < self.best - self.min_delta:
+            self.best, self.best_epoch = val_cost, epoch
+        elif self.patience and epoch - self.best_epoch >= self.patience:
+            raise StoppedEarly(epoch, self.best_epoch, self.best)
 
 
 def train(objective: Objective, Theta: Weights, optimizer: Optimizer,
