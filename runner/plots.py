@@ -42,6 +42,31 @@ def learning_curves(history: list[tuple[str, float, int]], path: Path, title: st
     return path
 
 
+def layer_curves(history: list[tuple[str, float, int]], path: Path, title: str) -> Path:
+    """The rms of each layer's gradient (left) and weights (right) against epoch, log scale: where a
+    deep network's first layers learn slowest (vanishing gradients) and how its weights grow."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, prefix, label in ((axes[0], "grad_rms_", "rms of D(l), the gradient"),
+                              (axes[1], "weight_rms_", "rms of Theta(l), the weights")):
+        keys = sorted({k for k, _, _ in history if k.startswith(prefix)}, key=lambda k: int(k.rsplit("Theta", 1)[1]))
+        for key in keys:
+            steps, values = zip(*[(step, value) for k, value, step in history if k == key])
+            ax.plot(steps, values, label=key.removeprefix(prefix))
+        if any(value > 0 for k, value, _ in history if k in keys):
+            ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        if keys:
+            ax.legend(fontsize=8)
+    fig.suptitle(f"{title}: layer by layer")
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.12, top=0.88, wspace=0.28)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
 def mosaic(units: np.ndarray, image_shape: tuple[int, int], pad: int = 1) -> np.ndarray:
     """The course's displayData: each row of units as an image, scaled by its max |w| to [-1, 1],
     tiled into a near-square grid with `pad` pixels of -1 between and around the tiles."""

@@ -14,7 +14,7 @@ from plugins.regularization import NoRegularization
 from runner import plots
 from runner.core.differences import central_differences
 from runner.core.gradcheck import GradCheck, choose_mode, gradient_check
-from runner.core.network import NetworkObjective, accuracy, confusion_matrix, one_hot, predict
+from runner.core.network import NetworkObjective, accuracy, confusion_matrix, one_hot, predict, rms
 from runner.core.training import DivergenceGuard, EarlyStopping
 from runner.progress import Progress
 from runner.setup import Setup
@@ -73,9 +73,19 @@ class EpochRecorder:
             val_cost, val_accuracy = self.val_objective.value_and_accuracy(Theta, val.y)
             self.tracker.metric("val_cost", val_cost, epoch)
             self.tracker.metric("val_accuracy", val_accuracy, epoch)
+        if s.settings.tracking.layer_stats:
+            self.record_layers(epoch, Theta)
         self.progress.update(epoch, J, val_accuracy)
         if val_accuracy is not None and may_stop:
             self.stopping.check(epoch, val_cost)
+
+    def record_layers(self, epoch: int, Theta: list) -> None:
+        """Per layer l, grad_rms_Theta<l>: the rms of D(l), the gradient of J on the whole training part
+        (the step full-batch descent takes, over lr); and weight_rms_Theta<l>, the rms of Theta(l)."""
+        _, D = self.setup.objective.value_and_gradient(Theta)
+        for l, (grad, weight) in enumerate(zip(rms(D), rms(Theta)), start=1):
+            self.tracker.metric(f"grad_rms_Theta{l}", grad, epoch)
+            self.tracker.metric(f"weight_rms_Theta{l}", weight, epoch)
 
     def check(self, epoch: int, Theta: list) -> GradCheck:
         """Gradient check on the first `gradcheck.rows` training rows, logged as gradcheck_rel_error."""
@@ -134,6 +144,8 @@ def write_artifacts(tracker: Tracker, setup: Setup, Theta: list, run_dir: Path, 
     unless tracking.figures is false, the PNG figures."""
     if setup.settings.tracking.figures:
         plots.learning_curves(tracker.history, run_dir / "learning_curves.png", title)
+        if setup.settings.tracking.layer_stats:
+            plots.layer_curves(tracker.history, run_dir / "layer_stats.png", title)
         if setup.splits.image_shape is not None:
             plots.hidden_weights(Theta[0], setup.splits.image_shape, run_dir / "hidden_weights.png")
         if setup.splits.n_features == 2:

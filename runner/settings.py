@@ -76,6 +76,7 @@ class TrackingSettings:
     objective: str = "val_cost"
     every: int | str = "auto"
     figures: bool = True
+    layer_stats: bool = False
 
     def __post_init__(self):
         _check(isinstance(self.experiment, str) and self.experiment.strip() != "", "tracking.experiment",
@@ -86,6 +87,7 @@ class TrackingSettings:
         _check(self.every == "auto" or (_is_int(self.every) and self.every >= 1), "tracking.every", self.every,
                "auto or an integer >= 1 (1: every epoch)")
         _check(isinstance(self.figures, bool), "tracking.figures", self.figures, "true or false")
+        _check(isinstance(self.layer_stats, bool), "tracking.layer_stats", self.layer_stats, "true or false")
 
     def record_every(self, epochs: int) -> int:
         """Record the per-epoch metrics every N epochs (and the last); auto: at most POINTS_PER_CURVE points."""

@@ -198,6 +198,35 @@ def test_early_stopping_ends_a_finished_run_patience_epochs_after_its_best_valid
     assert val_objective.value(Theta) == pytest.approx(val_cost[-1][1], abs=1e-12)  # the weights at the stop
 
 
+def test_layer_stats_record_each_layers_gradient_and_weights_and_leave_training_unchanged(new_store):
+    """One sweep: each optimizer with and without tracking.layer_stats. The extra gradient must not
+    disturb the optimizer's buffers: the same costs, bitwise; the last values are those of the saved weights."""
+    overrides = [o for o in FAST if not o.startswith("optimizer")]
+    result = new_store.cli("-m", *overrides, "architecture.hidden=[5,4]", "optimizer=batch_gd,sgd,lbfgs",
+                           "tracking.layer_stats=false,true")
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = {(run.data.params["optimizer._target_"], run.data.params["tracking.layer_stats"]): run
+            for run in new_store.runs() if run.data.tags.get("sweep.role") != "parent"}
+    assert len(runs) == 6
+    for (optimizer, layer_stats), run in runs.items():
+        keys = {key for key in run.data.metrics if key.startswith(("grad_rms_", "weight_rms_"))}
+        if layer_stats == "False":
+            assert not keys
+            continue
+        assert keys == {f"{kind}_rms_Theta{l}" for kind in ("grad", "weight") for l in (1, 2, 3)}
+        plain = runs[optimizer, "False"].info.run_id
+        assert history(new_store, run.info.run_id, "train_cost") == history(new_store, plain, "train_cost")
+        steps = [step for step, _ in history(new_store, run.info.run_id, "grad_rms_Theta1")]
+        assert steps == [step for step, _ in history(new_store, run.info.run_id, "train_cost")]
+        Theta = load_weights(new_store, run.info.run_id)
+        _, D = prepare(run_config(new_store, run.info.run_id)).objective.value_and_gradient(Theta)
+        for l in (1, 2, 3):
+            T, D_l = Theta[l - 1], D[l - 1]
+            assert run.data.metrics[f"grad_rms_Theta{l}"] == pytest.approx(np.sqrt(np.mean(D_l ** 2)), rel=1e-12)
+            assert run.data.metrics[f"weight_rms_Theta{l}"] == pytest.approx(np.sqrt(np.mean(T ** 2)), rel=1e-12)
+        assert "layer_stats.png" in artifact_paths(new_store, run.info.run_id)
+
+
 def test_digits_without_a_validation_split(new_store):
     """An image dataset adds hidden_weights.png; val_fraction=0 leaves the val metrics out."""
     result = new_store.cli("dataset=digits", "dataset.val_fraction=0", "optimizer=cg", "optimizer.epochs=10",

@@ -21,7 +21,7 @@ from plugins.regularization import L1, L2, NoRegularization
 from runner.core.activations import get_activation, sigmoid
 from runner.core.gradcheck import choose_mode, gradient_check, relative_difference
 from runner.core.network import (NetworkObjective, accuracy, backprop, confusion_matrix, forward, one_hot, predict,
-                                 roll, theta_shapes, unroll)
+                                 rms, roll, theta_shapes, unroll)
 from runner.core.training import DivergenceGuard, Diverged, EarlyStopping, StoppedEarly
 
 COSTS = {"cross_entropy": CrossEntropy, "mse": MeanSquaredError, "softmax_cross_entropy": SoftmaxCrossEntropy}
@@ -424,3 +424,8 @@ def test_confusion_matrix_equals_scikit_learns_with_every_class_a_row_and_a_colu
     counts = confusion_matrix(y, predicted, K)
     np.testing.assert_array_equal(counts, sklearn_confusion_matrix(y, predicted, labels=range(K)))
     assert counts.shape == (K, K) and np.trace(counts) == np.sum(y == predicted)
+
+
+def test_rms_is_the_root_mean_square_of_each_matrix_worked_by_hand():
+    D = [np.array([[3.0, -4.0]]), np.array([[1.0], [-1.0], [1.0], [-1.0]]), np.zeros((2, 2), dtype=np.float32)]
+    assert rms(D) == [math.sqrt(12.5), 1.0, 0.0]  # sqrt((9 + 16) / 2), sqrt(4 / 4), 0

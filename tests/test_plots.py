@@ -17,12 +17,15 @@ def test_mosaic_tiles_each_unit_scaled_to_its_largest_weight_with_padding_of_min
     assert np.all(grid[0] == -1) and np.all(grid[:, 3] == -1)
 
 
-def test_both_figures_are_written_as_png(tmp_path):
+def test_the_curves_and_weights_figures_are_written_as_png(tmp_path):
     history = [(key, 1.0 / (step + 1), step) for step in range(5)
                for key in ("train_cost", "val_cost", "train_accuracy", "val_accuracy")]
     curves = plots.learning_curves(history, tmp_path / "curves.png", "a run")
+    layers = [(f"{kind}_rms_Theta{l}", 10.0 ** -(l + step), step) for step in range(5) for l in (1, 2, 10)
+              for kind in ("grad", "weight")]
+    layer_curves = plots.layer_curves(layers, tmp_path / "layers.png", "a run")
     weights = plots.hidden_weights(np.random.default_rng(0).standard_normal((25, 65)), (8, 8), tmp_path / "w.png")
-    for path in (curves, weights):
+    for path in (curves, weights, layer_curves):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -229,6 +229,23 @@ def test_the_learning_curve_preset_shows_variance_without_lambda_and_a_closing_g
     assert gap[1000] < gap[10] / 10 and curves[1.0, 1000][1] < unregularized[-1][1]
 
 
+@pytest.mark.slow
+def test_the_vanishing_gradients_preset_shows_sigmoids_first_layer_starved(new_store):
+    """What conf/experiment/vanishing_gradients.yaml and the README promise, on the real 3 jobs."""
+    result = new_store.cli("-m", "+experiment=vanishing_gradients", "tracking.progress=off", "tracking.figures=false")
+    _, parent = started(result)
+    runs = {run.data.params["architecture.activation"]: run for run in children(new_store.client, parent)}
+    assert sorted(runs) == ["relu", "sigmoid", "tanh"]
+    for activation, run in runs.items():
+        first, last = (new_store.client.get_metric_history(run.info.run_id, f"grad_rms_Theta{l}")[0] for l in (1, 5))
+        assert first.step == last.step == 0
+        ratio, test_accuracy = last.value / first.value, run.data.metrics["test_accuracy"]
+        if activation == "sigmoid":
+            assert ratio > 300 and test_accuracy < 0.5, (ratio, test_accuracy)  # 1150 and 0.27 here
+        else:
+            assert ratio < 30 and test_accuracy > 0.9, (activation, ratio, test_accuracy)  # about 8, 0.96-0.97
+
+
 def test_the_lambda_preset_and_the_slurm_launcher_compose():
     assert compose("+experiment=lambda_sweep").hydra.sweeper.params["regularization.lam"].startswith("0,0.001,")
     launcher = compose("hydra/launcher=submitit_slurm").hydra.launcher

@@ -184,6 +184,12 @@ def predict(Theta: Weights, X: np.ndarray, g: Activation, cost: Cost) -> np.ndar
     return labels(forward(Theta, X, g, cost)[0][-1])
 
 
+def rms(D: Weights) -> list[float]:
+    """Each matrix's root mean square, sqrt(mean of D(l)_ij^2): one number per layer that compares
+    layers of different sizes (vanishing gradients show as a small rms in the first layers)."""
+    return [float(np.sqrt(np.mean(np.square(D_l, dtype=np.float64)))) for D_l in D]
+
+
 def confusion_matrix(y: np.ndarray, predicted: np.ndarray, K: int) -> np.ndarray:
     """C of shape (K, K): C[i, j] = the number of samples of class i predicted as class j
     (the diagonal holds the correct ones; row i sums to class i's count)."""
