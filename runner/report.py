@@ -9,9 +9,9 @@ that vary across the runs, their final metrics and status, best first by the swe
 objective), train_cost.png and val_cost.png (every run's curve; the latter when the runs
 have a validation part), objective.png (the objective against each varied parameter),
 bias_variance.png (training and validation error against each numeric varied parameter:
-the course's learning curve for dataset.train_size, validation curve for lambda) and,
-for runs on two-feature data, decision_regions.png (up to MAX_REGION_PANELS runs' decision
-regions side by side); logs them as artifacts of the sweep's parent run.
+the course's learning curve for dataset.train_size, validation curve for lambda) and the
+runs' own figures side by side (up to MAX_PANELS runs): decision_regions.png for two-feature
+data, hidden_weights.png for images; logs them as artifacts of the sweep's parent run.
 
 Metric histories are read in bulk: one SQL query on the `metrics` table for a database
 store, a thread pool of get_metric_history calls for an MLflow server.
@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from runner.errors import UserError, run_command
-from runner.report_figures import (natural_key, plot_bias_variance, plot_curves, plot_objective, plot_regions,
+from runner.report_figures import (natural_key, plot_bias_variance, plot_curves, plot_objective, plot_panels,
                                    short_label)
 from runner.paths import outputs_dir
 from runner.sweep_runs import all_runs, children_filter, direction
@@ -39,7 +39,9 @@ from runner.store import open_client, resolve_tracking_uri
 FINAL_METRICS = ("val_cost", "val_accuracy", "train_cost", "train_data_cost", "train_accuracy", "test_accuracy",
                  "train_seconds")
 DATABASES = ("sqlite", "postgresql", "mysql", "mssql")
-MAX_REGION_PANELS = 16
+MAX_PANELS = 16
+RUN_FIGURES = {"decision_regions.png": "decision regions", "hidden_weights.png": "first hidden layer's weights"}
+"""The runs' own figures that the report lays side by side, and what they show."""
 
 
 def find_parent(client, experiment_id: str, sweep: str | None):
@@ -141,22 +143,23 @@ def markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def region_panels(client, table: pd.DataFrame, varied: list[str], objective: str, folder: Path) -> tuple[list, int]:
-    """(label, image) for the runs that drew decision_regions.png, the image downloaded into folder, and
-    the columns to lay them out in. Up to MAX_REGION_PANELS runs: all of them in the order of their
-    swept values, the last key across (a grid of its values when they are 4 or fewer); past it the
-    MAX_REGION_PANELS best, best first."""
+def figure_panels(client, table: pd.DataFrame, varied: list[str], objective: str, folder: Path,
+                  figure: str) -> tuple[list, int]:
+    """(label, image) for the runs that drew `figure` (a run artifact such as decision_regions.png),
+    the image downloaded into folder, and the columns to lay them out in. Up to MAX_PANELS runs: all
+    of them in the order of their swept values, the last key across (a grid of its values when they
+    are 4 or fewer); past it the MAX_PANELS best, best first."""
     records = table.to_dict("records")
     columns = 4
-    if len(records) <= MAX_REGION_PANELS and varied:
+    if len(records) <= MAX_PANELS and varied:
         records.sort(key=lambda row: [_order(row[column]) for column in varied])
         columns = min(table[varied[-1]].astype(str).nunique(), 4)
     panels = []
-    for row in records[:MAX_REGION_PANELS]:
-        (folder / row["run_id"]).mkdir(parents=True)
+    for row in records[:MAX_PANELS]:
+        (folder / row["run_id"]).mkdir(parents=True, exist_ok=True)
         try:
-            image = client.download_artifacts(row["run_id"], "decision_regions.png", str(folder / row["run_id"]))
-        except Exception:  # the run's data has more than two features, or it drew no figures
+            image = client.download_artifacts(row["run_id"], figure, str(folder / row["run_id"]))
+        except Exception:  # the run's data does not give this figure, or it drew no figures
             continue
         values = " ".join(f"{column}={short_label(row[column])}" for column in varied) or row["run_name"]
         panels.append((f"#{row['rank']} {values}\n{objective} {row[objective]:.4g}", Path(image)))
@@ -184,7 +187,8 @@ def write_figures(client, uri: str, experiment_id: str, table: pd.DataFrame, var
                   out: Path) -> list[str]:
     """The report's figures, written into out: the cost curves (train, and validation when the runs
     have a validation part), the objective against each varied value, the training and validation
-    error against each numeric one, the decision regions of two-feature runs. Returns their file names; figures a rerun no longer draws are removed."""
+    error against each numeric one, the runs' own figures side by side (RUN_FIGURES). Returns their file
+    names; figures a rerun no longer draws are removed."""
     files = []
     for key in ("train_cost", "val_cost"):
         (out / f"{key}.png").unlink(missing_ok=True)  # from an earlier report of these runs
@@ -195,13 +199,14 @@ def write_figures(client, uri: str, experiment_id: str, table: pd.DataFrame, var
     (out / "bias_variance.png").unlink(missing_ok=True)
     if plot_bias_variance(table, varied, out / "bias_variance.png"):
         files.append("bias_variance.png")
-    (out / "decision_regions.png").unlink(missing_ok=True)
     with tempfile.TemporaryDirectory() as folder:
-        panels, columns = region_panels(client, table, varied, objective, Path(folder))
-        if panels:
-            shown = f"{len(panels)} of {len(table)} runs" if len(panels) < len(table) else f"all {len(table)} runs"
-            plot_regions(panels, columns, out / "decision_regions.png", f"decision regions of {shown}")
-            files.append("decision_regions.png")
+        for figure, shows in RUN_FIGURES.items():
+            (out / figure).unlink(missing_ok=True)
+            panels, columns = figure_panels(client, table, varied, objective, Path(folder), figure)
+            if panels:
+                shown = f"{len(panels)} of {len(table)} runs" if len(panels) < len(table) else f"all {len(table)} runs"
+                plot_panels(panels, columns, out / figure, f"{shows} of {shown}")
+                files.append(figure)
     return files
 
 

@@ -1,6 +1,6 @@
 """The report's figures: every run's curve coloured by rank, the final objective against each
 varied parameter, the training and validation error against each numeric one (the course's learning
-and validation curves), and for two-feature data the runs' decision regions side by side
+and validation curves), and the runs' own figures side by side (decision regions, hidden weights)
 (`python -m runner.report`, runner/report.py)."""
 from __future__ import annotations
 
@@ -146,20 +146,22 @@ def short_label(value) -> str:
     return f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
 
 
-def plot_regions(panels: list[tuple[str, Path]], columns: int, path: Path, title: str) -> Path:
-    """The runs' own decision_regions.png (runner.plots.decision_regions) in rows of `columns`, in the
-    given order, each titled with its label: how the learned boundary changes with what the sweep varies."""
+def plot_panels(panels: list[tuple[str, Path]], columns: int, path: Path, title: str) -> Path:
+    """The runs' own figures (decision_regions.png, hidden_weights.png: runner.plots) in rows of
+    `columns`, in the given order, each titled with its label: how what a network learned changes with
+    what the sweep varies."""
     plt = pyplot()
     n_cols = min(len(panels), columns)
     n_rows = -(-len(panels) // n_cols)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(4 * n_cols, 3.4 * n_rows), squeeze=False)
+    height = 3.4 * n_rows + 0.5
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(4 * n_cols, height), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, (label, image) in zip(axes.flat, panels):
         ax.imshow(plt.imread(image))
         ax.set_title(label, fontsize=9)
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / height))  # half an inch on top for the title
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path

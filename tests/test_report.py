@@ -82,7 +82,8 @@ def test_the_decision_regions_panels_are_the_runs_own_figures_in_the_order_of_th
     sweep_id = sweep[0]
     table = pd.read_csv(store.root / "outputs" / "reports" / sweep_id / "ranking.csv")
     varied = ["optimizer.lr", "regularization.lam"]
-    panels, columns = report.region_panels(store.client, table, varied, "val_cost", tmp_path / "a")
+    panels, columns = report.figure_panels(store.client, table, varied, "val_cost", tmp_path / "a",
+                                           "decision_regions.png")
     values = [tuple(float(part.split("=")[1]) for part in label.split("\n")[0].split()[1:]) for label, _ in panels]
     assert values == [(0.3, 0), (0.3, 1), (1, 0), (1, 1)] and columns == 2  # a grid: lr down, lambda across
     by_id = table.set_index("run_id")
@@ -92,8 +93,9 @@ def test_the_decision_regions_panels_are_the_runs_own_figures_in_the_order_of_th
         assert label == (f"#{row['rank']} optimizer.lr={row['optimizer.lr']:g} "
                          f"regularization.lam={row['regularization.lam']:g}\nval_cost {row['val_cost']:.4g}")
         assert image.read_bytes() == store.download(run_id, "decision_regions.png").read_bytes()
-    monkeypatch.setattr(report, "MAX_REGION_PANELS", 3)  # more runs than panels: the best, best first
-    panels, columns = report.region_panels(store.client, table, varied, "val_cost", tmp_path / "b")
+    monkeypatch.setattr(report, "MAX_PANELS", 3)  # more runs than panels: the best, best first
+    panels, columns = report.figure_panels(store.client, table, varied, "val_cost", tmp_path / "b",
+                                           "decision_regions.png")
     assert [label.split()[0] for label, _ in panels] == ["#1", "#2", "#3"] and columns == 4
 
 
@@ -113,6 +115,31 @@ def test_runs_without_decision_regions_or_a_validation_part_give_a_report_withou
     logged = {a.path for a in new_store.client.list_artifacts(parent_id, "report")}
     assert logged == {f"report/{name}" for name in ("ranking.csv", "ranking.md", "train_cost.png", "objective.png")}
     assert "Downloading artifacts" not in report.stderr
+
+
+@pytest.mark.slow
+def test_image_runs_get_their_hidden_weights_side_by_side(new_store, tmp_path):
+    result = new_store.cli("-m", "optimizer=batch_gd", "optimizer.epochs=3", "tracking.progress=off",
+                           "regularization.lam=0,10")
+    assert result.returncode == 0, result.stderr[-3000:]
+    sweep_id, parent_id = re.search(r"^sweep (\S+): parent run (\w+)", result.stdout, re.MULTILINE).groups()
+    report = report_cli(new_store, "--sweep", sweep_id)
+    assert report.returncode == 0, report.stderr
+    folder = new_store.root / "outputs" / "reports" / sweep_id
+    assert (folder / "hidden_weights.png").read_bytes().startswith(PNG)
+    assert not (folder / "decision_regions.png").exists()  # digits have 64 features
+    logged = {a.path for a in new_store.client.list_artifacts(parent_id, "report")}
+    assert "report/hidden_weights.png" in logged and "report/decision_regions.png" not in logged
+
+    from runner import report as report_module
+
+    table = pd.read_csv(folder / "ranking.csv")
+    panels, _ = report_module.figure_panels(new_store.client, table, ["regularization.lam"], "val_cost", tmp_path,
+                                            "hidden_weights.png")
+    assert [label.split("\n")[0].split()[1] for label, _ in panels] == ["regularization.lam=0",
+                                                                        "regularization.lam=10"]
+    for label, image in panels:
+        assert image.read_bytes() == new_store.download(image.parent.name, "hidden_weights.png").read_bytes()
 
 
 @pytest.mark.slow
