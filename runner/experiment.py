@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from runner.blas import limit_blas_threads
-from runner.core.gradcheck import GradCheck
+from runner.core.gradcheck import GradCheck, GradientCheckFailed
 from runner.core.training import Diverged, EarlyStopping, StoppedEarly, train
 from runner.progress import Progress
 from runner.recording import EpochRecorder, environment_tags, final_metrics, save_weights, write_artifacts
@@ -81,6 +81,7 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
                              every=settings.tracking.record_every(setup.plugins["optimizer"].epochs),
                              stopping=EarlyStopping(settings.early_stopping.patience, settings.early_stopping.min_delta))
     status, reason, stopped_early, Theta, blas = "FINISHED", None, None, setup.Theta0, None
+    failure_tags = {}
     previous_sigterm = signal.signal(signal.SIGTERM, raise_interrupted) if in_main_thread() else None
     try:
         warm_up = getattr(setup.plugins["optimizer"], "prepare", None)
@@ -93,11 +94,16 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
             recorder.finish(Theta)
         except Diverged as diverged:
             status, reason, Theta = "FAILED", str(diverged), recorder.last_finite or setup.Theta0
+            failure_tags["diverged"] = "true"
+        except GradientCheckFailed as failed:
+            status, reason, Theta = "FAILED", str(failed), recorder.last_finite or setup.Theta0
         except StoppedEarly as stopped:  # the weights of the epoch it stopped at, which its last metrics describe
             stopped_early, Theta = str(stopped), recorder.last_finite
         train_seconds = time.perf_counter() - train_started - recorder.check_seconds
         progress.close()
         metrics = final_metrics(setup, Theta, recorder, status)
+        if status == "FINISHED" and recorder.failed_check:  # the check at the end
+            status, reason = "FAILED", recorder.failed_check
         tracker.metric("train_seconds", train_seconds, recorder.last_epoch)
         tracker.metric("epochs_per_second", recorder.last_epoch / train_seconds if train_seconds > 0 else 0.0,
                        recorder.last_epoch)
@@ -108,7 +114,7 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
                           **({"optimizer.backend": backend} if backend else {})})
         write_artifacts(tracker, setup, Theta, run_dir, run_name(setup.plugins))
         if reason:
-            tracker.set_tags({"failure_reason": reason, "diverged": "true"})
+            tracker.set_tags({"failure_reason": reason, **failure_tags})
         if stopped_early:
             tracker.set_tags({"stopped_early": stopped_early})
     except KeyboardInterrupt:

@@ -13,7 +13,7 @@ import numpy as np
 from plugins.regularization import NoRegularization
 from runner import plots
 from runner.core.differences import central_differences
-from runner.core.gradcheck import GradCheck, choose_mode, gradient_check
+from runner.core.gradcheck import GradCheck, GradientCheckFailed, choose_mode, gradient_check
 from runner.core.network import NetworkObjective, accuracy, confusion_matrix, one_hot, predict, rms
 from runner.core.training import DivergenceGuard, EarlyStopping
 from runner.progress import Progress
@@ -38,6 +38,7 @@ class EpochRecorder:
     last_check: GradCheck | None = None
     checked_epochs: set = field(default_factory=set)
     check_seconds: float = 0.0
+    failed_check: str | None = None  # the first check above gradcheck.tolerance, said in one line
     val_objective: NetworkObjective | None = None  # made once: it keeps its buffers from epoch to epoch
 
     def __call__(self, epoch: int, Theta: list) -> None:
@@ -47,6 +48,8 @@ class EpochRecorder:
         every = self.setup.settings.gradcheck.every
         if epoch == 0 or (every and epoch % every == 0):
             self.check(epoch, Theta)
+            if self.failed_check:
+                raise GradientCheckFailed(self.failed_check)
 
     def finish(self, Theta: list) -> None:
         """Record the last epoch if `every` skipped it: the last logged values describe the final Theta."""
@@ -88,7 +91,8 @@ class EpochRecorder:
             self.tracker.metric(f"weight_rms_Theta{l}", weight, epoch)
 
     def check(self, epoch: int, Theta: list) -> GradCheck:
-        """Gradient check on the first `gradcheck.rows` training rows, logged as gradcheck_rel_error."""
+        """Gradient check on the first `gradcheck.rows` training rows, logged as gradcheck_rel_error;
+        one above gradcheck.tolerance is noted in failed_check."""
         started = time.perf_counter()
         settings, objective = self.setup.settings.gradcheck, self.setup.objective
         rows = slice(0, min(settings.rows, objective.m))
@@ -100,6 +104,11 @@ class EpochRecorder:
                                 n_samples=settings.coordinates, rng=self.setup.check_rng,
                                 differences=partial(central_differences, exact, rows=rows))
         self.tracker.metric("gradcheck_rel_error", result.rel_error, epoch)
+        tolerance = settings.tolerance
+        if tolerance is not None and not result.rel_error <= tolerance and self.failed_check is None:  # NaN fails
+            self.failed_check = (f"gradient check failed at epoch {epoch}: relative error {result.rel_error:.3g} > "
+                                 f"gradcheck.tolerance {tolerance:g} (backprop's D disagrees with the central "
+                                 "differences: a cost's delta or an activation's gradient, or relu's kink at 0)")
         self.last_check = result
         self.checked_epochs.add(epoch)
         self.check_seconds += time.perf_counter() - started

@@ -35,6 +35,7 @@ class GradcheckSettings:
     eps: float = 1e-4
     coordinates: int = 200
     rows: int = 200
+    tolerance: float | None = None
 
     def __post_init__(self):
         _check(_is_int(self.every) and self.every >= 0, "gradcheck.every", self.every,
@@ -44,6 +45,8 @@ class GradcheckSettings:
         _check(_is_int(self.coordinates) and self.coordinates >= 1, "gradcheck.coordinates",
                self.coordinates, "an integer >= 1")
         _check(_is_int(self.rows) and self.rows >= 1, "gradcheck.rows", self.rows, "an integer >= 1")
+        _check(self.tolerance is None or (_is_number(self.tolerance) and self.tolerance > 0), "gradcheck.tolerance",
+               self.tolerance, "a number > 0 (fail the run above it), or null (only record the checks)")
 
 
 @dataclass(frozen=True)

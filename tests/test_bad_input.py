@@ -74,6 +74,7 @@ CASES = [
     ("min_delta text", ["early_stopping.min_delta=x"], {}, ["early_stopping.min_delta='x'", "number >= 0"]),
     ("patience without a validation part", ["early_stopping.patience=5", "dataset.val_fraction=0"], {},
      ["early_stopping.patience=5 needs a validation part", "dataset.val_fraction > 0"]),
+    ("gradcheck tolerance zero", ["gradcheck.tolerance=0"], {}, ["gradcheck.tolerance=0", "a number > 0", "null"]),
     ("seed negative", ["seed=-1"], {}, ["seed=-1"]),
     ("csv path missing", ["dataset=csv"], {}, ["dataset.path"]),
     ("csv missing file", [*CSV, "dataset.path={missing_csv}"], {}, ["missing.csv"]),

@@ -48,6 +48,39 @@ def test_an_absurd_learning_rate_ends_failed_with_the_reason_and_keeps_finite_we
     assert last_logged >= 1
 
 
+def test_a_gradient_check_above_the_tolerance_fails_the_run_at_once(new_store):
+    result = new_store.cli(*FAST, "gradcheck.tolerance=1e-30")  # no check is that close: fails at epoch 0
+    assert result.returncode == 1, result.stderr
+    (run,) = new_store.runs()
+    assert run.info.status == "FAILED" and "diverged" not in run.data.tags
+    assert run.data.tags["failure_reason"].startswith("gradient check failed at epoch 0: relative error ")
+    assert "> gradcheck.tolerance 1e-30" in run.data.tags["failure_reason"]
+    logged = histories(new_store.client, run.info.run_id)
+    assert [step for step, _ in logged["train_cost"]] == [0]  # no epoch trained on a gradient found wrong
+    assert [step for step, _ in logged["gradcheck_rel_error"]] == [0]
+    assert result.stdout.startswith(f"run {run.info.run_id}: FAILED (gradient check failed at epoch 0")
+
+
+def test_a_gradient_check_above_the_tolerance_at_the_end_fails_a_trained_run(new_store, monkeypatch):
+    """The tolerance between the errors of the first and the last check: the run trains, then fails."""
+    from conftest import resolved_config
+    from runner.experiment import run_experiment
+
+    for key, value in new_store.env().items():
+        monkeypatch.setenv(key, value)
+    plain = run_experiment(resolved_config(*FAST), new_store.root / "plain")
+    client = MlflowClient(new_store.env()["MLFLOW_TRACKING_URI"])
+    (_, first), (last_epoch, last) = histories(client, plain.run_id)["gradcheck_rel_error"]
+    low, high = sorted((first, last))
+    assert last_epoch == 12 and high > 1.01 * low
+    tolerance = (low * high) ** 0.5
+    checked = run_experiment(resolved_config(*FAST, f"gradcheck.tolerance={tolerance!r}"), new_store.root / "tol")
+    failed_at = 12 if first < last else 0
+    assert checked.status == "FAILED" and checked.reason.startswith(f"gradient check failed at epoch {failed_at}:")
+    trained = histories(client, checked.run_id)["train_cost"]
+    assert trained[-1][0] == failed_at and trained == histories(client, plain.run_id)["train_cost"][:len(trained)]
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_an_interrupt_mid_training_ends_the_run_killed_with_its_metrics_and_weights(new_store, signum):
     env = new_store.env()

@@ -34,6 +34,10 @@ class GradCheck:
     n_evaluations: int
 
 
+class GradientCheckFailed(RuntimeError):
+    """Training stopped because backprop's gradient disagreed with the central differences."""
+
+
 def choose_mode(n_params: int, full_limit: int = 5000) -> str:
     """Every coordinate for small networks, a random sample of them otherwise."""
     return "full" if n_params <= full_limit else "sample"
