@@ -17,7 +17,8 @@ from runner.blas import limit_blas_threads
 from runner.core.gradcheck import GradCheck, GradientCheckFailed
 from runner.core.training import Diverged, EarlyStopping, StoppedEarly, train
 from runner.progress import Progress
-from runner.recording import EpochRecorder, environment_tags, final_metrics, save_weights, write_artifacts
+from runner.artifacts import save_weights, write_artifacts
+from runner.recording import EpochRecorder, environment_tags, final_metrics
 from runner.settings import OBJECTIVES, PLUGIN_GROUPS
 from runner.setup import prepare, run_name
 from runner.store import resolve_tracking_uri

@@ -1,5 +1,6 @@
 """PNG figures of a run: learning curves, the first hidden layer's weights as images, the confusion
-matrix, and for data of two features the regions the network assigns to each class."""
+matrix and the misclassified images, and for data of two features the regions the network assigns
+to each class."""
 from __future__ import annotations
 
 import math
@@ -163,6 +164,31 @@ def confusion(counts: np.ndarray, classes: list, path: Path, title: str, part: s
     right = int(np.trace(counts))
     ax.set_title(f"{title}\n{part} part: {right} of {int(counts.sum())} right", fontsize=10)
     fig.tight_layout()  # fixed margins cut long class names off
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def misclassified(images: np.ndarray, y: np.ndarray, predicted: np.ndarray, classes: list,
+                  image_shape: tuple[int, int], path: Path, title: str, part: str, limit: int = 30) -> Path:
+    """The first `limit` samples of the part whose predicted class is wrong, as the images they are
+    (unscaled rows of shape image_shape), each titled true -> predicted."""
+    plt = pyplot()
+    wrong = np.flatnonzero(predicted != y)
+    shown = wrong[:limit]
+    columns = 10 if len(shown) > 5 else max(len(shown), 1)
+    rows = max(-(-len(shown) // columns), 1)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.1 * columns + 0.4, 1.25 * rows + 0.8), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, shown):
+        ax.imshow(images[i].reshape(image_shape), cmap="gray_r", interpolation="nearest")
+        ax.set_title(f"{classes[y[i]]} -> {classes[predicted[i]]}", fontsize=8)
+    count = f"the first {len(shown)} of {len(wrong)}" if len(wrong) > len(shown) else f"all {len(wrong)}"
+    if not len(wrong):
+        count = "none"
+    fig.suptitle(f"{title}\n{part} part: {count} misclassified (true -> predicted)", fontsize=9)
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=1 - 0.75 / (1.25 * rows + 0.8), hspace=0.5)
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path

@@ -1,8 +1,8 @@
 """What a run records while and after it trains: per-epoch metrics, gradient checks on schedule,
-the divergence guard, early stopping, the final metrics, the weights, the figures and the environment tags."""
+the divergence guard, early stopping, the final metrics and the environment tags (its files:
+runner.artifacts)."""
 from __future__ import annotations
 
-import csv
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from plugins.regularization import NoRegularization
-from runner import plots
 from runner.core.differences import central_differences
 from runner.core.gradcheck import GradCheck, GradientCheckFailed, choose_mode, gradient_check
-from runner.core.network import NetworkObjective, accuracy, confusion_matrix, one_hot, predict, rms
+from runner.core.network import NetworkObjective, accuracy, one_hot, rms
 from runner.core.training import DivergenceGuard, EarlyStopping
 from runner.progress import Progress
 from runner.setup import Setup
@@ -140,53 +139,6 @@ def hidden_weight_spread(Theta: list) -> float:
     """max over hidden layers of max |Theta(l)[j, :] - Theta(l)[0, :]|: 0 when all units are identical
     (the symmetry a zero or constant initialization never breaks)."""
     return max(float(np.max(np.abs(T - T[0]))) for T in Theta[:-1]) if len(Theta) > 1 else 0.0
-
-
-def save_weights(Theta: list, path: Path) -> Path:
-    """weights.npz holding Theta1 .. ThetaN in the core's layout (bias column first)."""
-    np.savez(path, **{f"Theta{l + 1}": T for l, T in enumerate(Theta)})
-    return path
-
-
-def write_artifacts(tracker: Tracker, setup: Setup, Theta: list, run_dir: Path, title: str) -> None:
-    """weights.npz, the resolved config, Hydra's .hydra/ files, metrics.csv, confusion_matrix.csv and,
-    unless tracking.figures is false, the PNG figures."""
-    if setup.settings.tracking.figures:
-        plots.learning_curves(tracker.history, run_dir / "learning_curves.png", title)
-        if setup.settings.tracking.layer_stats:
-            plots.layer_curves(tracker.history, run_dir / "layer_stats.png", title)
-        if setup.splits.image_shape is not None:
-            plots.hidden_weights(Theta[0], setup.splits.image_shape, run_dir / "hidden_weights.png")
-        if setup.splits.n_features == 2:
-            objective, train = setup.objective, setup.splits.train
-
-            def classify(X):
-                return predict(Theta, X.astype(train.X.dtype), objective.activation, objective.cost)
-
-            plots.decision_regions(classify, train.X, train.y, setup.splits.classes,
-                                   run_dir / "decision_regions.png", title)
-    write_confusion(setup, Theta, run_dir, title)
-    tracker.write_metrics_csv()
-    tracker.upload_run_files()
-
-
-def write_confusion(setup: Setup, Theta: list, run_dir: Path, title: str) -> Path:
-    """confusion_matrix.csv of the test part (else validation, else training): a row per true class, a
-    column per predicted class, counts; and, unless tracking.figures is false, confusion_matrix.png."""
-    splits = setup.splits
-    part, data = next((name, data) for name, data in (("test", splits.test), ("validation", splits.val),
-                                                      ("training", splits.train)) if data is not None)
-    objective = setup.objective
-    predicted = predict(Theta, data.X.astype(splits.train.X.dtype), objective.activation, objective.cost)
-    counts = confusion_matrix(data.y, predicted, len(splits.classes))
-    path = run_dir / "confusion_matrix.csv"
-    with path.open("w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow([f"true \\ predicted ({part} part)", *splits.classes])
-        writer.writerows([name, *row] for name, row in zip(splits.classes, counts.tolist()))
-    if setup.settings.tracking.figures:
-        plots.confusion(counts, splits.classes, run_dir / "confusion_matrix.png", title, part)
-    return path
 
 
 def environment_tags() -> dict[str, str]:

@@ -228,13 +228,13 @@ def test_layer_stats_record_each_layers_gradient_and_weights_and_leave_training_
 
 
 def test_digits_without_a_validation_split(new_store):
-    """An image dataset adds hidden_weights.png; val_fraction=0 leaves the val metrics out."""
+    """An image dataset adds hidden_weights.png and misclassified.png; val_fraction=0 leaves the val metrics out."""
     result = new_store.cli("dataset=digits", "dataset.val_fraction=0", "optimizer=cg", "optimizer.epochs=10",
                            "architecture.hidden=[10]", "tracking.progress=off")
     assert result.returncode == 0, result.stderr
     (run,) = new_store.runs()
     assert run.info.status == "FINISHED"
-    assert "hidden_weights.png" in artifact_paths(new_store, run.info.run_id)
+    assert {"hidden_weights.png", "misclassified.png"} <= artifact_paths(new_store, run.info.run_id)
     assert "decision_regions.png" not in artifact_paths(new_store, run.info.run_id)  # 64 features
     assert {"train_cost", "train_accuracy", "test_accuracy", "gradcheck_rel_error"} <= set(run.data.metrics)
     assert not {"val_cost", "val_accuracy"} & set(run.data.metrics)
@@ -259,7 +259,8 @@ def test_tracking_figures_false_draws_no_figure_and_never_imports_matplotlib(new
     assert run.info.status == "FINISHED" and run.data.params["tracking.figures"] == "False"
     artifacts = artifact_paths(new_store, run.info.run_id)
     assert {"weights.npz", "config.yaml", "metrics.csv", "confusion_matrix.csv", ".hydra"} <= artifacts
-    assert not {"learning_curves.png", "hidden_weights.png", "decision_regions.png", "confusion_matrix.png"} & artifacts
+    assert not {"learning_curves.png", "hidden_weights.png", "decision_regions.png", "confusion_matrix.png",
+                "misclassified.png"} & artifacts
     (run_dir,) = {path.parent for path in (new_store.root / "outputs" / "runs").rglob("weights.npz")}
     assert not list(run_dir.glob("*.png"))
 

@@ -20,7 +20,7 @@ from conftest import resolved_config as compose
 from runner.core.network import theta_shapes
 from runner.errors import UserError, one_line
 from runner.paths import PROJECT_ROOT
-from runner.recording import save_weights
+from runner.artifacts import save_weights
 from runner.settings import PLUGIN_GROUPS, POINTS_PER_CURVE, TrackingSettings
 from runner.setup import prepare
 

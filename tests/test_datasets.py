@@ -122,6 +122,14 @@ def test_splits_partition_the_original_rows():
     np.testing.assert_array_equal(sorted_rows(np.vstack([s.X for s in parts(splits)])), sorted_rows(X))
 
 
+@pytest.mark.parametrize("scale", ["standard", "minmax", "none"])
+def test_unscaled_gives_back_the_datasets_own_features(scale):
+    splits = Digits(scale=scale).load(rng(3))
+    raw = np.vstack([splits.unscaled(s.X) for s in parts(splits)])
+    np.testing.assert_allclose(sorted_rows(np.round(raw)), sorted_rows(sklearn.datasets.load_digits().data))
+    np.testing.assert_allclose(raw, np.round(raw), atol=1e-12)  # whole pixel values, up to rounding
+
+
 def test_standard_scaling_is_fitted_on_train_only():
     splits = Wine(scale="standard").load(rng())
     np.testing.assert_allclose(splits.train.X.mean(axis=0), 0, atol=1e-12)

@@ -107,7 +107,7 @@ def test_the_confusion_matrix_is_of_the_test_part_else_the_validation_part_else_
     import pandas as pd
 
     from conftest import resolved_config
-    from runner.recording import write_confusion
+    from runner.artifacts import write_evaluation
     from runner.setup import prepare
 
     for fractions, part, size in ((("0.2", "0.2"), "test", 20), (("0.3", "0"), "validation", 30),
@@ -115,7 +115,22 @@ def test_the_confusion_matrix_is_of_the_test_part_else_the_validation_part_else_
         overrides = ("dataset=moons", "dataset.n_samples=100", f"dataset.val_fraction={fractions[0]}",
                      f"dataset.test_fraction={fractions[1]}", "tracking.figures=false")
         setup = prepare(resolved_config(*overrides))
-        path = write_confusion(setup, setup.Theta0, tmp_path, "a run")
+        path = write_evaluation(setup, setup.Theta0, tmp_path, "a run")
         table = pd.read_csv(path, index_col=0)
         assert table.index.name == f"true \\ predicted ({part} part)" and table.to_numpy().sum() == size
         assert not (tmp_path / "confusion_matrix.png").exists()  # tracking.figures=false: the counts alone
+
+
+def test_misclassified_images_are_drawn_for_none_a_few_and_more_than_the_limit(tmp_path):
+    import warnings
+
+    rng = np.random.default_rng(0)
+    images, y = rng.integers(0, 17, (60, 64)), rng.integers(0, 10, 60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for wrong in (0, 3, 50):
+            predicted = y.copy()
+            predicted[:wrong] = (y[:wrong] + 1) % 10
+            path = plots.misclassified(images, y, predicted, list(range(10)), (8, 8), tmp_path / f"m{wrong}.png",
+                                       "a run", "test")
+            assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

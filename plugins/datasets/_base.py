@@ -52,4 +52,4 @@ class SplitScaleDataset:
         def part(rows):
             return None if rows is None else Split(apply_scaling(X[rows], shift, factor), y[rows])
 
-        return Splits(part(train), part(val), part(test), classes, self.image_shape)
+        return Splits(part(train), part(val), part(test), classes, self.image_shape, (shift, factor))

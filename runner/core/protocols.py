@@ -148,6 +148,7 @@ class Splits:
     test: Split | None
     classes: list = field(default_factory=list)
     image_shape: tuple[int, int] | None = None
+    scaling: tuple[np.ndarray, np.ndarray] | None = None  # (shift, factor): x' = (x - shift) / factor, or unknown
 
     @property
     def n_features(self) -> int:
@@ -156,6 +157,13 @@ class Splits:
     @property
     def n_classes(self) -> int:
         return len(self.classes)
+
+    def unscaled(self, X: np.ndarray) -> np.ndarray:
+        """The features as the dataset gave them, x = x' * factor + shift (X itself when the scaling is unknown)."""
+        if self.scaling is None:
+            return X
+        shift, factor = self.scaling
+        return X * factor + shift
 
 
 @runtime_checkable

@@ -1,0 +1,64 @@
+"""The files a run leaves in its folder and uploads: the weights, the figures, the confusion matrix,
+metrics.csv and Hydra's files."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from runner import plots
+from runner.core.network import confusion_matrix, predict
+from runner.setup import Setup
+from runner.tracking import Tracker
+
+
+def save_weights(Theta: list, path: Path) -> Path:
+    """weights.npz holding Theta1 .. ThetaN in the core's layout (bias column first)."""
+    np.savez(path, **{f"Theta{l + 1}": T for l, T in enumerate(Theta)})
+    return path
+
+
+def write_artifacts(tracker: Tracker, setup: Setup, Theta: list, run_dir: Path, title: str) -> None:
+    """weights.npz, the resolved config, Hydra's .hydra/ files, metrics.csv, confusion_matrix.csv and,
+    unless tracking.figures is false, the PNG figures."""
+    if setup.settings.tracking.figures:
+        plots.learning_curves(tracker.history, run_dir / "learning_curves.png", title)
+        if setup.settings.tracking.layer_stats:
+            plots.layer_curves(tracker.history, run_dir / "layer_stats.png", title)
+        if setup.splits.image_shape is not None:
+            plots.hidden_weights(Theta[0], setup.splits.image_shape, run_dir / "hidden_weights.png")
+        if setup.splits.n_features == 2:
+            objective, train = setup.objective, setup.splits.train
+
+            def classify(X):
+                return predict(Theta, X.astype(train.X.dtype), objective.activation, objective.cost)
+
+            plots.decision_regions(classify, train.X, train.y, setup.splits.classes,
+                                   run_dir / "decision_regions.png", title)
+    write_evaluation(setup, Theta, run_dir, title)
+    tracker.write_metrics_csv()
+    tracker.upload_run_files()
+
+
+def write_evaluation(setup: Setup, Theta: list, run_dir: Path, title: str) -> Path:
+    """What the network gets right and wrong on the test part (else validation, else training):
+    confusion_matrix.csv (a row per true class, a column per predicted class, counts) and, unless
+    tracking.figures is false, confusion_matrix.png and, for images, misclassified.png."""
+    splits = setup.splits
+    part, data = next((name, data) for name, data in (("test", splits.test), ("validation", splits.val),
+                                                      ("training", splits.train)) if data is not None)
+    objective = setup.objective
+    predicted = predict(Theta, data.X.astype(splits.train.X.dtype), objective.activation, objective.cost)
+    counts = confusion_matrix(data.y, predicted, len(splits.classes))
+    path = run_dir / "confusion_matrix.csv"
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow([f"true \\ predicted ({part} part)", *splits.classes])
+        writer.writerows([name, *row] for name, row in zip(splits.classes, counts.tolist()))
+    if setup.settings.tracking.figures:
+        plots.confusion(counts, splits.classes, run_dir / "confusion_matrix.png", title, part)
+        if splits.image_shape is not None:
+            plots.misclassified(splits.unscaled(data.X), data.y, predicted, splits.classes, splits.image_shape,
+                                run_dir / "misclassified.png", title, part)
+    return path
