@@ -1,0 +1,136 @@
+"""`python -m runner.predict` on real runs: the run's own test part, raw rows of a CSV file scaled as
+the run scaled them (checked against scikit-learn's scaler and the course's forward pass written out),
+CSV runs by column name, and one-line errors for every kind of bad input."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_digits, load_iris
+from sklearn.preprocessing import StandardScaler
+
+from runner.setup import prepare
+
+pytestmark = pytest.mark.slow
+
+RUN = ("optimizer=lbfgs", "optimizer.epochs=30", "tracking.figures=false", "tracking.progress=off")
+
+
+def run_id_of(result) -> str:
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split("run ", 1)[1].split(":", 1)[0]
+
+
+def weights(store, run_id: str) -> list[np.ndarray]:
+    with np.load(store.download(run_id, "weights.npz"), allow_pickle=False) as npz:
+        return [npz[f"Theta{l}"] for l in range(1, len(npz.files) + 1)]
+
+
+def sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+@pytest.fixture(scope="module")
+def digits_run(store):
+    """A short L-BFGS run on the digits: (run id, its config)."""
+    import yaml
+
+    run_id = run_id_of(store.cli(*RUN))
+    return run_id, yaml.safe_load(store.download(run_id, "config.yaml").read_text())
+
+
+def test_without_a_file_it_classifies_the_runs_test_part_as_the_run_did(store, digits_run):
+    run_id, _ = digits_run
+    result = store.module("runner.predict", run_id)
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(store.root / "outputs" / "predictions" / f"{run_id}.csv")
+    assert list(table.columns) == ["row", "true", "predicted", *[f"h_{k}" for k in range(10)]] and len(table) == 359
+    accuracy = store.client.get_run(run_id).data.metrics["test_accuracy"]
+    assert (table["true"] == table["predicted"]).mean() == pytest.approx(accuracy, abs=1e-12)
+    assert f"accuracy   {accuracy:.4f}" in result.stdout and "359 samples of test part" in result.stdout
+
+
+def test_raw_rows_of_a_file_are_scaled_as_the_run_scaled_its_training_part(store, digits_run, tmp_path):
+    run_id, config = digits_run
+    digits = load_digits()
+    frame = pd.DataFrame(digits.data, columns=[f"pixel{i}" for i in range(64)])
+    frame.insert(10, "digit", digits.target)  # the label column anywhere, named by --target
+    frame.to_csv(tmp_path / "digits.csv", index=False)
+    out = tmp_path / "out" / "predictions.csv"
+    result = store.module("runner.predict", run_id, "--csv", str(tmp_path / "digits.csv"), "--target", "digit",
+                          "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(out)
+    # Independently: scikit-learn's scaler fitted on the run's training rows, the course's forward pass.
+    splits = prepare(config).splits
+    scaler = StandardScaler().fit(splits.unscaled(splits.train.X))
+    Theta1, Theta2 = weights(store, run_id)
+    a2 = sigmoid(np.c_[np.ones(1797), scaler.transform(digits.data)] @ Theta1.T)
+    h = sigmoid(np.c_[np.ones(1797), a2] @ Theta2.T)
+    np.testing.assert_allclose(table[[f"h_{k}" for k in range(10)]].to_numpy(), h, rtol=1e-9, atol=1e-12)
+    assert list(table["predicted"]) == list(h.argmax(axis=1)) and list(table["true"]) == list(digits.target)
+    right = int((h.argmax(axis=1) == digits.target).sum())
+    assert f"accuracy   {right / 1797:.4f} ({right} of 1797)" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def iris_csv_run(store, tmp_path_factory):
+    """A run of dataset=csv on iris with named columns and text labels: (run id, the data frame)."""
+    iris = load_iris()
+    frame = pd.DataFrame(iris.data, columns=["sepal_l", "sepal_w", "petal_l", "petal_w"])
+    frame["species"] = np.array(iris.target_names)[iris.target]
+    path = tmp_path_factory.mktemp("iris") / "iris.csv"
+    frame.to_csv(path, index=False)
+    run_id = run_id_of(store.cli("dataset=csv", f"dataset.path={path}", "dataset.target=species", *RUN))
+    return run_id, frame
+
+
+def test_a_csv_run_reads_its_feature_columns_by_name_in_any_order(store, iris_csv_run, tmp_path):
+    run_id, frame = iris_csv_run
+    new = frame[["species", "petal_w", "sepal_w", "petal_l", "sepal_l"]].assign(note="ignored").head(40)
+    new.to_csv(tmp_path / "new.csv", index=False)
+    result = store.module("runner.predict", run_id, "--csv", str(tmp_path / "new.csv"), "--target", "species")
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(store.root / "outputs" / "predictions" / f"{run_id}.csv")
+    assert list(table.columns) == ["row", "true", "predicted", "h_setosa", "h_versicolor", "h_virginica"]
+    assert set(table["predicted"]) <= {"setosa", "versicolor", "virginica"}
+    assert (table["true"] == table["predicted"]).mean() > 0.9  # iris's first 40 rows are easy setosas
+    unlabelled = store.module("runner.predict", run_id, "--csv", str(tmp_path / "new.csv"))
+    assert unlabelled.returncode == 0, unlabelled.stderr  # species is just an extra column then
+    assert "accuracy" not in unlabelled.stdout
+
+
+@pytest.mark.parametrize("case, args, words", [
+    ("unknown run", ["0123abcd"], ["run id '0123abcd' is not in the tracking store"]),
+    ("target without csv", ["{run}", "--target", "species"], ["--target needs --csv"]),
+    ("no such file", ["{run}", "--csv", "{tmp}/none.csv"], ["none.csv does not exist"]),
+    ("empty file", ["{run}", "--csv", "{tmp}/empty.csv"], ["empty.csv cannot be read"]),
+    ("missing column", ["{run}", "--csv", "{tmp}/missing.csv"], ["lacks the feature column(s) petal_w",
+                                                                 "sepal_l, sepal_w, petal_l, petal_w"]),
+    ("text feature", ["{run}", "--csv", "{tmp}/text.csv"], ["column 'sepal_w' holds 'wide' at data row 1"]),
+    ("unknown target", ["{run}", "--csv", "{tmp}/text.csv", "--target", "kind"], ["--target kind is not a column",
+                                                                                 "sepal_l"]),
+    ("unknown class", ["{run}", "--csv", "{tmp}/rose.csv", "--target", "species"], ["holds 'rose'", "setosa"]),
+    ("bad out", ["{run}", "--out", "{tmp}/empty.csv/x.csv"], ["--out", "cannot be written"]),
+])
+def test_bad_input_is_one_line_with_exit_code_2(store, iris_csv_run, tmp_path, case, args, words):
+    run_id, frame = iris_csv_run
+    (tmp_path / "empty.csv").write_text("")
+    frame.drop(columns="petal_w").to_csv(tmp_path / "missing.csv", index=False)
+    frame.head(3).astype({"sepal_w": object}).assign(sepal_w=["3.5", "wide", "3.2"]).to_csv(tmp_path / "text.csv",
+                                                                                           index=False)
+    frame.head(3).assign(species=["setosa", "rose", "setosa"]).to_csv(tmp_path / "rose.csv", index=False)
+    args = [a.format(run=run_id, tmp=tmp_path) for a in args]
+    result = store.module("runner.predict", *args)
+    assert result.returncode == 2, (case, result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result.stderr
+    assert all(word in lines[0] for word in words), lines[0]
+
+
+def test_a_digits_run_takes_as_many_columns_as_features(store, digits_run, tmp_path):
+    run_id, _ = digits_run
+    pd.DataFrame(np.zeros((2, 63))).to_csv(tmp_path / "short.csv", index=False)
+    result = store.module("runner.predict", run_id, "--csv", str(tmp_path / "short.csv"))
+    assert result.returncode == 2
+    assert "has 63 feature columns; accepted: 64" in result.stderr
