@@ -23,6 +23,16 @@ def report_cli(store, *args: str) -> subprocess.CompletedProcess:
     return store.module("runner.report", *args)
 
 
+def sweep_and_report(store, *overrides: str) -> tuple[str, str, object]:
+    """`python -m runner -m OVERRIDES`, then its report: (sweep id, parent run id, the report's folder)."""
+    result = store.cli("-m", *overrides)
+    assert result.returncode == 0, result.stderr[-3000:]
+    sweep_id, parent_id = re.search(r"^sweep (\S+): parent run (\w+)", result.stdout, re.MULTILINE).groups()
+    report = report_cli(store, "--sweep", sweep_id)
+    assert report.returncode == 0, report.stderr
+    return sweep_id, parent_id, store.root / "outputs" / "reports" / sweep_id
+
+
 @pytest.fixture(scope="module")
 def sweep(store):
     """A 2 x 2 sweep, learning rate x lambda, and its report: (sweep id, parent id, children, report process)."""
@@ -119,13 +129,8 @@ def test_runs_without_decision_regions_or_a_validation_part_give_a_report_withou
 
 @pytest.mark.slow
 def test_image_runs_get_their_hidden_weights_side_by_side(new_store, tmp_path):
-    result = new_store.cli("-m", "optimizer=batch_gd", "optimizer.epochs=3", "tracking.progress=off",
-                           "regularization.lam=0,10")
-    assert result.returncode == 0, result.stderr[-3000:]
-    sweep_id, parent_id = re.search(r"^sweep (\S+): parent run (\w+)", result.stdout, re.MULTILINE).groups()
-    report = report_cli(new_store, "--sweep", sweep_id)
-    assert report.returncode == 0, report.stderr
-    folder = new_store.root / "outputs" / "reports" / sweep_id
+    _, parent_id, folder = sweep_and_report(new_store, "optimizer=batch_gd", "optimizer.epochs=3",
+                                            "tracking.progress=off", "regularization.lam=0,10")
     assert (folder / "hidden_weights.png").read_bytes().startswith(PNG)
     assert not (folder / "decision_regions.png").exists()  # digits have 64 features
     logged = {a.path for a in new_store.client.list_artifacts(parent_id, "report")}
@@ -259,12 +264,7 @@ def test_bias_variance_curves_follow_each_numeric_swept_value_one_curve_per_valu
 
 @pytest.mark.slow
 def test_a_sweep_of_training_set_sizes_gets_its_learning_curve(new_store):
-    result = new_store.cli("-m", *FAST, "tracking.figures=false", "dataset.train_size=10,20,40")
-    assert result.returncode == 0, result.stderr[-3000:]
-    sweep_id, parent_id = re.search(r"^sweep (\S+): parent run (\w+)", result.stdout, re.MULTILINE).groups()
-    report = report_cli(new_store, "--sweep", sweep_id)
-    assert report.returncode == 0, report.stderr
-    folder = new_store.root / "outputs" / "reports" / sweep_id
+    _, parent_id, folder = sweep_and_report(new_store, *FAST, "tracking.figures=false", "dataset.train_size=10,20,40")
     assert (folder / "bias_variance.png").read_bytes().startswith(PNG)
     assert "report/bias_variance.png" in {a.path for a in new_store.client.list_artifacts(parent_id, "report")}
     table = pd.read_csv(folder / "ranking.csv")
