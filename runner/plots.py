@@ -172,23 +172,31 @@ def confusion(counts: np.ndarray, classes: list, path: Path, title: str, part: s
 def misclassified(images: np.ndarray, y: np.ndarray, predicted: np.ndarray, classes: list,
                   image_shape: tuple[int, int], path: Path, title: str, part: str, limit: int = 30) -> Path:
     """The first `limit` samples of the part whose predicted class is wrong, as the images they are
-    (unscaled rows of shape image_shape), each titled true -> predicted."""
+    (unscaled rows of shape image_shape, tiled as `mosaic` does: one axes to draw), each labelled
+    true -> predicted above it."""
     plt = pyplot()
     wrong = np.flatnonzero(predicted != y)
     shown = wrong[:limit]
-    columns = 10 if len(shown) > 5 else max(len(shown), 1)
+    columns = min(max(len(shown), 1), 10)
     rows = max(-(-len(shown) // columns), 1)
-    fig, axes = plt.subplots(rows, columns, figsize=(1.1 * columns + 0.4, 1.25 * rows + 0.8), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, i in zip(axes.flat, shown):
-        ax.imshow(images[i].reshape(image_shape), cmap="gray_r", interpolation="nearest")
-        ax.set_title(f"{classes[y[i]]} -> {classes[predicted[i]]}", fontsize=8)
+    rows_px, cols_px = image_shape
+    label_px = rows_px // 2  # room for each label above its image
+    grid = np.zeros((rows * (rows_px + label_px) + 1, columns * (cols_px + 1) + 1))
+    fig, ax = plt.subplots(figsize=(0.9 * columns + 0.4, 1.1 * rows + 0.8))
+    for index, i in enumerate(shown):
+        top = (index // columns) * (rows_px + label_px) + label_px
+        left = 1 + (index % columns) * (cols_px + 1)
+        image = images[i].reshape(image_shape)
+        largest = np.max(np.abs(image))
+        grid[top:top + rows_px, left:left + cols_px] = image / largest if largest > 0 else image
+        ax.text(left + cols_px / 2 - 0.5, top - 1, f"{classes[y[i]]} -> {classes[predicted[i]]}", ha="center",
+                va="bottom", fontsize=8)
+    ax.imshow(grid, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+    ax.axis("off")
     count = f"the first {len(shown)} of {len(wrong)}" if len(wrong) > len(shown) else f"all {len(wrong)}"
-    if not len(wrong):
-        count = "none"
-    fig.suptitle(f"{title}\n{part} part: {count} misclassified (true -> predicted)", fontsize=9)
-    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=1 - 0.75 / (1.25 * rows + 0.8), hspace=0.5)
+    ax.set_title(f"{title}\n{part} part: {count if len(wrong) else 'none'} misclassified (true -> predicted)",
+                 fontsize=9)
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=1 - 0.7 / (1.1 * rows + 0.8))
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
