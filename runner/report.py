@@ -6,8 +6,8 @@
 
 Writes, under outputs/reports/<sweep id>/: ranking.csv and ranking.md (the config params
 that vary across the runs, their final metrics and status, best first by the sweep's
-objective), train_cost.png and val_cost.png (every run's curve; the latter when the runs
-have a validation part), objective.png (the objective against each varied parameter),
+objective), train_cost.png, val_cost.png and val_accuracy.png (every run's curve; the last
+two when the runs have a validation part), objective.png (the objective against each varied parameter),
 bias_variance.png (training and validation error against each numeric varied parameter:
 the course's learning curve for dataset.train_size, validation curve for lambda) and the
 runs' own figures side by side (up to MAX_PANELS runs): decision_regions.png for two-feature
@@ -185,12 +185,12 @@ def select_runs(client, experiment_id: str, args: argparse.Namespace) -> tuple:
 
 def write_figures(client, uri: str, experiment_id: str, table: pd.DataFrame, varied: list[str], objective: str,
                   out: Path) -> list[str]:
-    """The report's figures, written into out: the cost curves (train, and validation when the runs
-    have a validation part), the objective against each varied value, the training and validation
+    """The report's figures, written into out: the cost curves (train, and validation cost and
+    accuracy when the runs have a validation part), the objective against each varied value, the training and validation
     error against each numeric one, the runs' own figures side by side (RUN_FIGURES). Returns their file
     names; figures a rerun no longer draws are removed."""
     files = []
-    for key in ("train_cost", "val_cost"):
+    for key in ("train_cost", "val_cost", "val_accuracy"):  # accuracy compares runs of different costs
         (out / f"{key}.png").unlink(missing_ok=True)  # from an earlier report of these runs
         histories = metric_histories(uri, client, experiment_id, list(table["run_id"]), key)
         if key == "train_cost" or len(histories):

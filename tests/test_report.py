@@ -72,11 +72,11 @@ def test_the_report_writes_markdown_and_figures_prints_the_table_and_logs_artifa
     assert len(markdown) == 2 + 4
     assert markdown[0].startswith("| rank | run_name | status | optimizer.lr | regularization.lam | val_cost")
     assert markdown[0].replace(" | run_id", "") in result.stdout  # printed without the ids
-    for name in ("train_cost.png", "val_cost.png", "objective.png", "decision_regions.png"):  # moons: 2 features
+    figures = ("train_cost.png", "val_cost.png", "val_accuracy.png", "objective.png", "decision_regions.png")
+    for name in figures:  # moons: 2 features, so decision regions
         assert (folder / name).read_bytes().startswith(PNG)
     logged = {a.path for a in store.client.list_artifacts(parent_id, "report")}
-    assert logged == {f"report/{name}" for name in ("ranking.csv", "ranking.md", "train_cost.png", "val_cost.png",
-                                                    "objective.png", "decision_regions.png")}
+    assert logged == {f"report/{name}" for name in ("ranking.csv", "ranking.md", *figures)}
     note = store.client.get_run(parent_id).data.tags["mlflow.note.content"]  # the run's description in the UI
     assert note.startswith(f"**{sweep_id}**: 4 runs ranked by val_cost (minimize), best first.")
     assert markdown[0].replace(" | run_id", "") in note  # the table without the ids, best first
@@ -115,13 +115,13 @@ def test_runs_without_decision_regions_or_a_validation_part_give_a_report_withou
     sweep_id, parent_id = re.search(r"^sweep (\S+): parent run (\w+)", result.stdout, re.MULTILINE).groups()
     folder = new_store.root / "outputs" / "reports" / sweep_id
     folder.mkdir(parents=True)
-    for stale in ("decision_regions.png", "val_cost.png"):  # left by an earlier report: not kept
+    for stale in ("decision_regions.png", "val_cost.png", "val_accuracy.png"):  # from an earlier report: not kept
         (folder / stale).write_bytes(PNG)
     report = report_cli(new_store, "--sweep", sweep_id)
     assert report.returncode == 0, report.stderr
     assert report.stdout.startswith(f"{sweep_id}: 2 runs ranked by train_cost")
     assert (folder / "train_cost.png").exists() and (folder / "objective.png").exists()
-    assert not (folder / "decision_regions.png").exists() and not (folder / "val_cost.png").exists()
+    assert not {path.name for path in folder.iterdir()} & {"decision_regions.png", "val_cost.png", "val_accuracy.png"}
     logged = {a.path for a in new_store.client.list_artifacts(parent_id, "report")}
     assert logged == {f"report/{name}" for name in ("ranking.csv", "ranking.md", "train_cost.png", "objective.png")}
     assert "Downloading artifacts" not in report.stderr

@@ -246,6 +246,39 @@ def test_the_vanishing_gradients_preset_shows_sigmoids_first_layer_starved(new_s
             assert ratio < 30 and test_accuracy > 0.9, (activation, ratio, test_accuracy)  # about 8, 0.96-0.97
 
 
+def test_the_optimizers_and_costs_presets_sweep_every_option_on_the_digits():
+    from runner.setup import prepare
+
+    for preset, group in (("optimizers", "optimizer"), ("costs", "cost")):
+        choices = compose(f"+experiment={preset}").hydra.sweeper.params[group].split(",")
+        assert sorted(choices) == sorted(path.stem for path in (PROJECT_ROOT / "conf" / group).glob("*.yaml"))
+        for choice in choices:
+            setup = prepare(OmegaConf.to_container(compose(f"+experiment={preset}", f"{group}={choice}", hydra=False),
+                                                   resolve=True))
+            assert setup.layer_sizes == [64, 25, 10] and setup.plugins[group].name == choice
+    costs = compose("+experiment=costs", "cost=mse", hydra=False)
+    assert costs.tracking.objective == "val_accuracy" and costs.optimizer.epochs == 300
+
+
+@pytest.mark.slow
+def test_the_costs_preset_shows_the_squared_error_learning_slower(new_store):
+    """What conf/experiment/costs.yaml and the README promise: with sigmoid outputs, mse lags."""
+    _, parent = started(new_store.cli("-m", "+experiment=costs", "tracking.progress=off", "tracking.figures=false"))
+    at_30 = {}
+    for run in children(new_store.client, parent):
+        history = {m.step: m.value for m in new_store.client.get_metric_history(run.info.run_id, "val_accuracy")}
+        at_30[run.data.tags["choice.cost"]] = history[30]
+    assert at_30["mse"] < min(at_30["cross_entropy"], at_30["softmax_cross_entropy"]) - 0.1, at_30  # 0.78, 0.94
+
+
+@pytest.mark.slow
+def test_the_optimizers_preset_reaches_the_same_validation_cost_lbfgs_the_lowest_j(new_store):
+    _, parent = started(new_store.cli("-m", "+experiment=optimizers", "tracking.progress=off", "tracking.figures=false"))
+    runs = {run.data.tags["choice.optimizer"]: run.data.metrics for run in children(new_store.client, parent)}
+    assert len(runs) == 7 and all(m["val_cost"] < 0.3 for m in runs.values())  # 0.270 to 0.282
+    assert min(runs, key=lambda name: runs[name]["train_cost"]) == "lbfgs"
+
+
 def test_the_lambda_preset_and_the_slurm_launcher_compose():
     assert compose("+experiment=lambda_sweep").hydra.sweeper.params["regularization.lam"].startswith("0,0.001,")
     launcher = compose("hydra/launcher=submitit_slurm").hydra.launcher
