@@ -188,6 +188,9 @@ def test_the_ranking_puts_failed_runs_last_and_follows_the_objectives_direction(
     table = ranking(frame, ["regularization.lam"], "val_accuracy")
     assert list(table["run_id"]) == ["c", "d", "a", "b"]
     assert list(table["regularization.lam"]) == [3, 10, 0, 1]  # numbers, not strings
+    assert "best_epoch" not in table  # no run stopped early: no empty column
+    table = ranking(frame.assign(best_epoch=[14, np.nan, 30, 7]), ["regularization.lam"], "val_cost")
+    assert list(table.columns)[-2:] == ["best_epoch", "run_id"] and list(table["best_epoch"][:2]) == [30, 14]
 
 
 def test_a_negative_top_is_one_line_and_exit_code_2(capsys):
