@@ -13,11 +13,11 @@ from pathlib import Path
 
 import yaml
 
+from runner.artifacts import save_weights, write_artifacts
 from runner.blas import limit_blas_threads
 from runner.core.gradcheck import GradCheck, GradientCheckFailed
 from runner.core.training import Diverged, EarlyStopping, StoppedEarly, train
 from runner.progress import Progress
-from runner.artifacts import save_weights, write_artifacts
 from runner.recording import EpochRecorder, environment_tags, final_metrics
 from runner.settings import OBJECTIVES, PLUGIN_GROUPS
 from runner.setup import prepare, run_name
@@ -78,9 +78,10 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
     run_id = tracker.start(name or run_name(setup.plugins), {**plugin_tags, **(tags or {})}, flatten(config),
                            parent_run_id)
     progress = Progress(setup.plugins["optimizer"].epochs, settings.tracking.progress)
+    stopping = settings.early_stopping
     recorder = EpochRecorder(setup, tracker, progress,
                              every=settings.tracking.record_every(setup.plugins["optimizer"].epochs),
-                             stopping=EarlyStopping(settings.early_stopping.patience, settings.early_stopping.min_delta))
+                             stopping=EarlyStopping(stopping.patience, stopping.min_delta))
     status, reason, stopped_early, Theta, blas = "FINISHED", None, None, setup.Theta0, None
     failure_tags = {}
     previous_sigterm = signal.signal(signal.SIGTERM, raise_interrupted) if in_main_thread() else None

@@ -273,7 +273,8 @@ def test_the_costs_preset_shows_the_squared_error_learning_slower(new_store):
 
 @pytest.mark.slow
 def test_the_optimizers_preset_reaches_the_same_validation_cost_lbfgs_the_lowest_j(new_store):
-    _, parent = started(new_store.cli("-m", "+experiment=optimizers", "tracking.progress=off", "tracking.figures=false"))
+    result = new_store.cli("-m", "+experiment=optimizers", "tracking.progress=off", "tracking.figures=false")
+    _, parent = started(result)
     runs = {run.data.tags["choice.optimizer"]: run.data.metrics for run in children(new_store.client, parent)}
     assert len(runs) == 7 and all(m["val_cost"] < 0.3 for m in runs.values())  # 0.270 to 0.282
     assert min(runs, key=lambda name: runs[name]["train_cost"]) == "lbfgs"
