@@ -14,8 +14,9 @@ from runner.plots import pyplot
 from runner.sweep_runs import direction
 
 
-def plot_curves(histories: pd.DataFrame, table: pd.DataFrame, key: str, path: Path) -> Path:
-    """Every run's `key` curve, coloured by rank (dark: best); the best run drawn thick."""
+def plot_curves(histories: pd.DataFrame, table: pd.DataFrame, key: str, path: Path, named: int = 10) -> Path:
+    """Every run's `key` curve. Up to `named` runs: each in its own colour, named in the legend by
+    rank and run name. More: coloured by rank (dark: best), the best run drawn thick and named."""
     from matplotlib.collections import LineCollection
 
     plt = pyplot()
@@ -23,12 +24,21 @@ def plot_curves(histories: pd.DataFrame, table: pd.DataFrame, key: str, path: Pa
     rank = dict(zip(table["run_id"], table["rank"]))
     curves = {run_id: group[["step", "value"]].to_numpy() for run_id, group in histories.groupby("run_id")}
     order = sorted(curves, key=lambda run_id: -rank.get(run_id, 0))
-    colors = plt.get_cmap("viridis")(np.array([rank.get(r, 1) - 1 for r in order]) / max(len(table) - 1, 1))
-    ax.add_collection(LineCollection([curves[r] for r in order], colors=colors, linewidths=0.8, alpha=0.7))
-    best = table["run_id"].iloc[0] if len(table) else None
-    if best in curves:
-        ax.plot(*curves[best].T, color="crimson", linewidth=2, label=f"best: {table['run_name'].iloc[0]}"[:80])
-        ax.legend(loc="upper right", fontsize=8)
+    if len(curves) <= named:
+        best_first = order[::-1]
+        for index, (run_id, label) in enumerate(zip(best_first, legend_labels(table, best_first))):
+            ax.plot(*curves[run_id].T, color=plt.get_cmap("tab10")(index), linewidth=2 if index == 0 else 1.2,
+                    label=label)
+        ax.legend(loc="best", fontsize=8)
+        title = f"{key} of {len(curves)} runs (legend: rank, best first)"
+    else:
+        colors = plt.get_cmap("viridis")(np.array([rank.get(r, 1) - 1 for r in order]) / max(len(table) - 1, 1))
+        ax.add_collection(LineCollection([curves[r] for r in order], colors=colors, linewidths=0.8, alpha=0.7))
+        best = table["run_id"].iloc[0] if len(table) else None
+        if best in curves:
+            ax.plot(*curves[best].T, color="crimson", linewidth=2, label=f"best: {table['run_name'].iloc[0]}"[:80])
+            ax.legend(loc="upper right", fontsize=8)
+        title = f"{key} of {len(curves)} runs (colour: rank, dark = best)"
     values = histories["value"].to_numpy(dtype=float)
     values = values[np.isfinite(values)]
     if len(values):
@@ -44,12 +54,18 @@ def plot_curves(histories: pd.DataFrame, table: pd.DataFrame, key: str, path: Pa
         ax.set_xlim(histories["step"].min(), max(histories["step"].max(), 1))
     ax.set_xlabel("epoch")
     ax.set_ylabel(key)
-    ax.set_title(f"{key} of {len(curves)} runs (colour: rank, dark = best)")
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def legend_labels(table: pd.DataFrame, run_ids: list[str]) -> list[str]:
+    """'#rank run name' for each run (at most 60 characters): what a curve's legend entry says."""
+    rows = table.set_index("run_id")
+    return [f"#{rows.at[r, 'rank']} {rows.at[r, 'run_name']}"[:60] if r in rows.index else r for r in run_ids]
 
 
 def plot_objective(table: pd.DataFrame, varied: list[str], objective: str, path: Path) -> Path:

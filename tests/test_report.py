@@ -295,6 +295,24 @@ def test_curves_spanning_decades_get_a_log_axis_without_a_warning(tmp_path):
     assert path.read_bytes().startswith(PNG)
 
 
+def test_few_runs_curves_are_named_in_the_legend_best_first_and_many_coloured_by_rank(tmp_path):
+    import warnings
+
+    from runner.report_figures import legend_labels, plot_curves
+
+    table = pd.DataFrame({"run_id": ["b", "a", "c"], "rank": [1, 2, 3], "status": ["FINISHED"] * 3,
+                          "run_name": ["cost=cross_entropy", "cost=mse " + "x" * 80, "cost=softmax_cross_entropy"]})
+    labels = legend_labels(table, ["b", "a", "c"])
+    assert labels[0] == "#1 cost=cross_entropy" and labels[1].startswith("#2 cost=mse") and len(labels[1]) == 60
+    histories = pd.DataFrame({"run_id": list("abc") * 5, "step": np.repeat(np.arange(5), 3),
+                              "value": np.linspace(1, 0.1, 15)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for named in (10, 2):  # 3 runs: named in the legend; more than `named`: coloured by rank
+            path = plot_curves(histories, table, "val_cost", tmp_path / f"{named}.png", named)
+            assert path.read_bytes().startswith(PNG)
+
+
 def test_the_parent_description_holds_as_many_best_rows_as_fit_and_says_how_many_more():
     from runner.report import description
 
