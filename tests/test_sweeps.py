@@ -280,6 +280,20 @@ def test_the_optimizers_preset_reaches_the_same_validation_cost_lbfgs_the_lowest
     assert min(runs, key=lambda name: runs[name]["train_cost"]) == "lbfgs"
 
 
+@pytest.mark.slow
+def test_the_learning_curve_preset_with_two_hidden_units_shows_high_bias(new_store):
+    """Both errors meet high: the README's example of bias (lambda 1, the sizes on the command line win)."""
+    result = new_store.cli("-m", "+experiment=learning_curve", "architecture.hidden=[2]", "regularization.lam=1",
+                           "dataset.train_size=160,1000", "tracking.progress=off", "tracking.figures=false")
+    _, parent = started(result)
+    costs = {int(run.data.params["dataset.train_size"]): (run.data.metrics["train_data_cost"],
+                                                          run.data.metrics["val_cost"])
+             for run in children(new_store.client, parent)}
+    assert sorted(costs) == [160, 1000]
+    train, val = costs[1000]
+    assert train > 1.5 and val - train < 0.2, costs  # 1.92 and 2.05; 25 units: 0.11 and 0.28
+
+
 def test_the_lambda_preset_and_the_slurm_launcher_compose():
     assert compose("+experiment=lambda_sweep").hydra.sweeper.params["regularization.lam"].startswith("0,0.001,")
     launcher = compose("hydra/launcher=submitit_slurm").hydra.launcher
