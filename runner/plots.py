@@ -31,7 +31,7 @@ def learning_curves(history: list[tuple[str, float, int]], path: Path, title: st
             if points:
                 steps, values = zip(*points)
                 ax.plot(steps, values, label=key)
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("epoch (iteration for lbfgs and cg)")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         if ax.lines:  # a run that diverged at epoch 0 has a cost and no accuracy
@@ -56,7 +56,7 @@ def layer_curves(history: list[tuple[str, float, int]], path: Path, title: str) 
             ax.plot(steps, values, label=key.removeprefix(prefix))
         if any(value > 0 for k, value, _ in history if k in keys):
             ax.set_yscale("log")
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("epoch (iteration for lbfgs and cg)")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         if keys:

@@ -52,7 +52,7 @@ def plot_curves(histories: pd.DataFrame, table: pd.DataFrame, key: str, path: Pa
             margin = 0.05 * (shown.max() - shown.min() or 1.0)
             ax.set_ylim(shown.min() - margin, shown.max() + margin)
         ax.set_xlim(histories["step"].min(), max(histories["step"].max(), 1))
-    ax.set_xlabel("epoch")
+    ax.set_xlabel("epoch (iteration for lbfgs and cg)")
     ax.set_ylabel(key)
     ax.set_title(title)
     ax.grid(alpha=0.3)
