@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from runner import plots
-from runner.core.network import confusion_matrix, predict
+from runner.core.network import confusion_matrix, forward, predict
 from runner.setup import Setup
 from runner.tracking import Tracker
 
@@ -36,6 +36,12 @@ def write_artifacts(tracker: Tracker, setup: Setup, Theta: list, run_dir: Path, 
 
             plots.decision_regions(classify, train.X, train.y, setup.splits.classes,
                                    run_dir / "decision_regions.png", title)
+
+            def first_hidden_layer(X):
+                return forward(Theta, X.astype(train.X.dtype), objective.activation, objective.cost)[0][1]
+
+            if len(Theta) > 1:
+                plots.hidden_units(first_hidden_layer, train.X, run_dir / "hidden_units.png", title)
     write_evaluation(setup, Theta, run_dir, title)
     tracker.write_metrics_csv()
     tracker.upload_run_files()

@@ -97,15 +97,41 @@ def hidden_weights(Theta1: np.ndarray, image_shape: tuple[int, int], path: Path)
     return path
 
 
+def plane_images(values: Callable[[np.ndarray], np.ndarray], X: np.ndarray, steps: int) -> np.ndarray:
+    """Each column of values(points) over region_grid's plane as an image: shape (columns, steps * steps),
+    row-major, its first row at the highest x2 (as an image is drawn: x2 up)."""
+    _, _, grid = region_grid(values, X, steps)  # (steps, steps, columns), row i at x2[i]
+    return np.moveaxis(grid[::-1], 2, 0).reshape(grid.shape[2], -1)
+
+
+def hidden_units(activations: Callable[[np.ndarray], np.ndarray], X: np.ndarray, path: Path, title: str,
+                 steps: int = 60) -> Path:
+    """What each unit of the first hidden layer computes over the two-feature input plane (the
+    region decision_regions draws): its activation a(2)_j at every point, scaled by its largest
+    |value|, tiled as `mosaic` does (one axes), x2 up. activations(points) gives a(2), one column a unit."""
+    plt = pyplot()
+    grid = mosaic(plane_images(activations, X, steps), (steps, steps), pad=3)
+    fig, ax = plt.subplots(figsize=(6, 6 * grid.shape[0] / grid.shape[1] + 0.6))
+    ax.imshow(grid, cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
+    ax.axis("off")
+    ax.set_title(f"{title}\nfirst hidden layer: each unit's activation over the input plane (light: high)",
+                 fontsize=9)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
 def region_grid(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, steps: int = 200,
                 margin: float = 0.1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The class predict gives each point of a steps x steps grid over X's two features, widened by
-    `margin` of their range on every side: (x1 values, x2 values, labels of shape (steps, steps))."""
+    """What predict gives each point of a steps x steps grid over X's two features, widened by `margin`
+    of their range on every side: (x1 values, x2 values, its values of shape (steps, steps, ...)),
+    row i at x2[i] and column j at x1[j]."""
     low, high = X.min(axis=0), X.max(axis=0)
     pad = margin * np.where(high > low, high - low, 1.0)
     x1, x2 = (np.linspace(low[i] - pad[i], high[i] + pad[i], steps) for i in (0, 1))
     grid1, grid2 = np.meshgrid(x1, x2)  # row i: x2[i]; column j: x1[j]
-    return x1, x2, np.asarray(predict(np.column_stack([grid1.ravel(), grid2.ravel()]))).reshape(steps, steps)
+    values = np.asarray(predict(np.column_stack([grid1.ravel(), grid2.ravel()])))
+    return x1, x2, values.reshape(steps, steps, *values.shape[1:])
 
 
 def decision_regions(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, y: np.ndarray, classes: list,

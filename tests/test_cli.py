@@ -99,7 +99,7 @@ def test_artifacts_hold_weights_config_figures_and_hydra_files(store, fast_run):
     assert {".hydra/config.yaml", ".hydra/overrides.yaml"} <= artifact_paths(store, run_id, ".hydra")
     assert yaml.safe_load(store.download(run_id, ".hydra/overrides.yaml").read_text()) == list(OVERRIDES)
     assert "hidden_weights.png" not in artifact_paths(store, run_id)  # moons are not images
-    assert "decision_regions.png" in artifact_paths(store, run_id)  # but have two features
+    assert {"decision_regions.png", "hidden_units.png"} <= artifact_paths(store, run_id)  # but have two features
     assert {"confusion_matrix.csv", "confusion_matrix.png"} <= artifact_paths(store, run_id)
     header, *rows = store.download(run_id, "metrics.csv").read_text().splitlines()
     assert header == "key,value,step"
@@ -260,7 +260,7 @@ def test_tracking_figures_false_draws_no_figure_and_never_imports_matplotlib(new
     artifacts = artifact_paths(new_store, run.info.run_id)
     assert {"weights.npz", "config.yaml", "metrics.csv", "confusion_matrix.csv", ".hydra"} <= artifacts
     assert not {"learning_curves.png", "hidden_weights.png", "decision_regions.png", "confusion_matrix.png",
-                "misclassified.png"} & artifacts
+                "misclassified.png", "hidden_units.png"} & artifacts
     (run_dir,) = {path.parent for path in (new_store.root / "outputs" / "runs").rglob("weights.npz")}
     assert not list(run_dir.glob("*.png"))
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from runner import plots
 
@@ -134,3 +135,15 @@ def test_misclassified_images_are_drawn_for_none_a_few_and_more_than_the_limit(t
             path = plots.misclassified(images, y, predicted, list(range(10)), (8, 8), tmp_path / f"m{wrong}.png",
                                        "a run", "test")
             assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plane_images_put_high_x2_at_the_top_and_x1_to_the_right(tmp_path):
+    X = np.array([[0.0, 0.0], [1.0, 1.0]])
+    images = plots.plane_images(lambda P: np.column_stack([P[:, 0], P[:, 1]]), X, steps=5)
+    assert images.shape == (2, 25)
+    x1_image, x2_image = images.reshape(2, 5, 5)
+    assert np.all(np.diff(x1_image, axis=1) > 0) and np.all(np.diff(x1_image, axis=0) == 0)  # x1 grows rightwards
+    assert np.all(np.diff(x2_image, axis=0) < 0) and np.all(np.diff(x2_image, axis=1) == 0)  # x2 grows upwards
+    assert x2_image[0, 0] == pytest.approx(1.1) and x1_image[0, 0] == pytest.approx(-0.1)  # 10% margin
+    path = plots.hidden_units(lambda P: 1 / (1 + np.exp(-P @ np.ones((2, 3)))), X, tmp_path / "units.png", "a run")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
