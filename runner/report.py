@@ -10,8 +10,8 @@ objective), train_cost.png, val_cost.png and val_accuracy.png (every run's curve
 two when the runs have a validation part), objective.png (the objective against each varied parameter),
 bias_variance.png (training and validation error against each numeric varied parameter:
 the course's learning curve for dataset.train_size, validation curve for lambda) and the
-runs' own figures side by side (up to MAX_PANELS runs): decision_regions.png for two-feature
-data, hidden_weights.png for images; logs them as artifacts of the sweep's parent run.
+runs' own figures side by side (up to MAX_PANELS runs): decision_regions.png and
+hidden_units.png for two-feature data, hidden_weights.png for images; logs them as artifacts of the sweep's parent run.
 
 Metric histories are read in bulk: one SQL query on the `metrics` table for a database
 store, a thread pool of get_metric_history calls for an MLflow server.
@@ -40,7 +40,8 @@ FINAL_METRICS = ("val_cost", "val_accuracy", "train_cost", "train_data_cost", "t
                  "best_epoch", "train_seconds")  # best_epoch: runs with early stopping
 DATABASES = ("sqlite", "postgresql", "mysql", "mssql")
 MAX_PANELS = 16
-RUN_FIGURES = {"decision_regions.png": "decision regions", "hidden_weights.png": "first hidden layer's weights"}
+RUN_FIGURES = {"decision_regions.png": "decision regions", "hidden_units.png": "first hidden layer's units",
+               "hidden_weights.png": "first hidden layer's weights"}
 """The runs' own figures that the report lays side by side, and what they show."""
 
 

@@ -72,8 +72,9 @@ def test_the_report_writes_markdown_and_figures_prints_the_table_and_logs_artifa
     assert len(markdown) == 2 + 4
     assert markdown[0].startswith("| rank | run_name | status | optimizer.lr | regularization.lam | val_cost")
     assert markdown[0].replace(" | run_id", "") in result.stdout  # printed without the ids
-    figures = ("train_cost.png", "val_cost.png", "val_accuracy.png", "objective.png", "decision_regions.png")
-    for name in figures:  # moons: 2 features, so decision regions
+    figures = ("train_cost.png", "val_cost.png", "val_accuracy.png", "objective.png", "decision_regions.png",
+               "hidden_units.png")
+    for name in figures:  # moons: 2 features, so decision regions and hidden units
         assert (folder / name).read_bytes().startswith(PNG)
     logged = {a.path for a in store.client.list_artifacts(parent_id, "report")}
     assert logged == {f"report/{name}" for name in ("ranking.csv", "ranking.md", *figures)}
