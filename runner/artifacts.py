@@ -52,8 +52,7 @@ def write_evaluation(setup: Setup, Theta: list, run_dir: Path, title: str) -> Pa
     confusion_matrix.csv (a row per true class, a column per predicted class, counts) and, unless
     tracking.figures is false, confusion_matrix.png and, for images, misclassified.png."""
     splits = setup.splits
-    part, data = next((name, data) for name, data in (("test", splits.test), ("validation", splits.val),
-                                                      ("training", splits.train)) if data is not None)
+    part, data = splits.held_out()
     objective = setup.objective
     predicted = predict(Theta, data.X.astype(splits.train.X.dtype), objective.activation, objective.cost)
     counts = confusion_matrix(data.y, predicted, len(splits.classes))

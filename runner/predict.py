@@ -138,9 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     Theta = load_weights(client, args.run_id, theta_shapes(setup.layer_sizes))
     splits, dtype = setup.splits, setup.splits.train.X.dtype
     if args.csv is None:
-        source, part = next((name, part) for name, part in (("test part", splits.test), ("validation part", splits.val),
-                                                           ("training part", splits.train)) if part is not None)
-        X, y = part.X, part.y
+        name, part = splits.held_out()
+        source, X, y = f"{name} part", part.X, part.y
     else:
         raw, labels = read_samples(args.csv, args.target, csv_feature_names(config), splits.n_features)
         shift, factor = splits.scaling if splits.scaling is not None else (0.0, 1.0)

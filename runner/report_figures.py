@@ -1,7 +1,7 @@
 """The report's figures: every run's curve coloured by rank, the final objective against each
 varied parameter, the training and validation error against each numeric one (the course's learning
-and validation curves), and the runs' own figures side by side (decision regions, hidden weights)
-(`python -m runner.report`, runner/report.py)."""
+and validation curves), and the runs' own figures side by side (decision regions, hidden units and
+weights) (`python -m runner.report`, runner/report.py)."""
 from __future__ import annotations
 
 import re

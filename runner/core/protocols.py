@@ -158,6 +158,12 @@ class Splits:
     def n_classes(self) -> int:
         return len(self.classes)
 
+    def held_out(self) -> tuple[str, Split]:
+        """The part a trained network is judged on: ('test', test), else ('validation', val), else
+        ('training', train) when the dataset keeps no sample out."""
+        return next((name, part) for name, part in (("test", self.test), ("validation", self.val),
+                                                    ("training", self.train)) if part is not None)
+
     def unscaled(self, X: np.ndarray) -> np.ndarray:
         """The features as the dataset gave them, x = x' * factor + shift (X itself when the scaling is unknown)."""
         if self.scaling is None:
