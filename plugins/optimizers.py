@@ -3,6 +3,7 @@
 Optimizers see only the objective's J and D: lambda lives in the cost side, so a
 per-sample or mini-batch step uses that batch's mean data gradient plus the
 penalty's gradient with m = the training-set size, exactly as the full batch does.
+Their learning rate may decay from epoch to epoch (`lr_decay`, inverse time).
 
 SGD and MiniBatch run their epochs compiled (plugins.compiled_steps, `backend: numba`)
 when the objective's cost, activation and penalty are ones the compiled loop mirrors
@@ -17,7 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from plugins._checks import is_number, non_negative_integer, one_of, positive_integer, positive_number, require
+from plugins._checks import (is_number, non_negative_integer, non_negative_number, one_of, positive_integer,
+                             positive_number, require)
 from runner.core.network import roll, unroll
 
 BACKENDS = ("numba", "numpy")
@@ -34,9 +36,11 @@ class _GradientSteps:
     epochs: int = 100
     batch_size: int | None = None
     shuffle: bool = True
+    lr_decay: float = 0.0
 
     def __post_init__(self):
         positive_number("lr", self.lr)
+        non_negative_number("lr_decay", self.lr_decay)
         non_negative_integer("epochs", self.epochs)
         if self.batch_size is not None:
             positive_integer("batch_size", self.batch_size)
@@ -49,11 +53,17 @@ class _GradientSteps:
         Theta = [T.copy() for T in Theta]
         state = self.start(Theta)
         for epoch in range(1, self.epochs + 1):
+            lr = self.step_size(epoch)
             for rows in self.batches(m, rng):
                 D = objective.gradient(Theta, rows)
-                self.update(Theta, D, state)
+                self.update(Theta, D, state, lr)
             callback(epoch, Theta)
         return Theta
+
+    def step_size(self, epoch: int) -> float:
+        """The learning rate of every step in epoch t (1, 2, ...): lr / (1 + lr_decay (t - 1)), inverse-time
+        decay, the course's alpha = const1 / (iteration + const2) counted in epochs; lr_decay = 0: constant."""
+        return self.lr / (1 + self.lr_decay * (epoch - 1)) if self.lr_decay else self.lr
 
     def batches(self, m, rng):
         """The rows of each update in one epoch: all at once, or shuffled/sequential batches."""
@@ -69,10 +79,10 @@ class _GradientSteps:
         """Optimizer state (velocities, moments) for the given weights."""
         return None
 
-    def update(self, Theta, D, state):
+    def update(self, Theta, D, state, lr):
         """Plain gradient step, in place: Theta(l) := Theta(l) - lr * D(l) (D is this step's own, so scaled in place)."""
         for T, Dl in zip(Theta, D):
-            Dl *= self.lr
+            Dl *= lr
             T -= Dl
 
 
@@ -117,7 +127,7 @@ class _PlainSteps(_GradientSteps):
         layer_sizes = [shapes[0][1] - 1] + [rows for rows, _ in shapes]
         for epoch in range(1, self.epochs + 1):
             order = rng.permutation(m) if self.shuffle else np.arange(m)  # as `batches` draws it
-            epoch_of(theta, layer_sizes, order, self.batch_size, self.lr)
+            epoch_of(theta, layer_sizes, order, self.batch_size, self.step_size(epoch))
             callback(epoch, Theta)
         return Theta
 
@@ -183,11 +193,11 @@ class Momentum(_GradientSteps):
     def start(self, Theta):
         return [np.zeros_like(T) for T in Theta]
 
-    def update(self, Theta, D, velocity):
+    def update(self, Theta, D, velocity, lr):
         for T, Dl, v in zip(Theta, D, velocity):
             v *= self.momentum
-            v -= self.lr * Dl
-            T += self.momentum * v - self.lr * Dl if self.nesterov else v
+            v -= lr * Dl
+            T += self.momentum * v - lr * Dl if self.nesterov else v
 
 
 @dataclass
@@ -216,10 +226,10 @@ class Adam(_GradientSteps):
     def start(self, Theta):
         return {"t": 0, "m": [np.zeros_like(T) for T in Theta], "v": [np.zeros_like(T) for T in Theta]}
 
-    def update(self, Theta, D, state):
+    def update(self, Theta, D, state, lr):
         state["t"] += 1
         t = state["t"]
-        step = self.lr * np.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
+        step = lr * np.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
         for T, Dl, m1, v in zip(Theta, D, state["m"], state["v"]):
             m1 *= self.beta1
             m1 += (1 - self.beta1) * Dl

@@ -65,10 +65,12 @@ def prepare(config: dict, allowed: tuple[str, ...] | None = None) -> Setup:
 
 
 def run_name(plugins: dict) -> str:
-    """A name that says what the run is, e.g. 'sgd lr=0.1 lam=1 [25]'."""
+    """A name that says what the run is, e.g. 'sgd lr=0.1 lam=1 [25]' or 'sgd lr=1 decay=0.1 lam=1 [25]'."""
     optimizer, regularization = plugins["optimizer"], plugins["regularization"]
     parts = [optimizer.name]
     parts.append(f"lr={optimizer.lr:g}" if hasattr(optimizer, "lr") else f"epochs={optimizer.epochs}")
+    if getattr(optimizer, "lr_decay", 0):
+        parts.append(f"decay={optimizer.lr_decay:g}")
     parts.append(f"lam={regularization.lam:g}" if hasattr(regularization, "lam") else regularization.name)
     parts.append(str(list(plugins["architecture"].hidden)))
     return " ".join(parts)

@@ -22,7 +22,7 @@ from runner.errors import UserError, one_line
 from runner.paths import PROJECT_ROOT
 from runner.artifacts import save_weights
 from runner.settings import PLUGIN_GROUPS, POINTS_PER_CURVE, TrackingSettings
-from runner.setup import prepare
+from runner.setup import prepare, run_name
 
 CONF = PROJECT_ROOT / "conf"
 OPTIONS = [(group, path.stem) for group in PLUGIN_GROUPS for path in sorted((CONF / group).glob("*.yaml"))]
@@ -88,6 +88,15 @@ def test_every_experiment_preset_composes_and_holds_what_it_says(preset):
     for section, values in raw.items():
         held = {key: config[section][key] for key in values} if isinstance(values, dict) else config[section]
         assert held == values, section
+
+
+@pytest.mark.parametrize("optimizer", ["batch_gd", "sgd", "minibatch", "momentum", "adam"])
+def test_first_order_optimizers_keep_a_constant_lr_unless_lr_decay_is_set(optimizer):
+    plugins = prepare(compose(f"optimizer={optimizer}")).plugins
+    assert plugins["optimizer"].lr_decay == 0 and "decay" not in run_name(plugins)
+    plugins = prepare(compose(f"optimizer={optimizer}", "optimizer.lr=1", "optimizer.lr_decay=0.5")).plugins
+    assert [plugins["optimizer"].step_size(t) for t in (1, 2, 3)] == [1.0, 1 / 1.5, 0.5]
+    assert run_name(plugins) == f"{optimizer} lr=1 decay=0.5 lam=1 [25]"
 
 
 def test_the_overrides_of_the_issue_compose(csv_file, tmp_path):

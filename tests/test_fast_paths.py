@@ -189,6 +189,19 @@ def test_numba_steps_equal_numpy_steps_for_every_batch_size(sizes, cost, batch_s
     assert_close(A, B, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("kind, extra", [(SGD, {}), (MiniBatch, {"batch_size": 4})])
+def test_numba_steps_equal_numpy_steps_with_a_decaying_learning_rate(kind, extra):
+    obj, Theta = make([4, 5, 3], m=15, penalty="l2")
+    fast = kind(lr=0.5, epochs=4, lr_decay=0.7, **extra)
+    slow = kind(lr=0.5, epochs=4, lr_decay=0.7, backend="numpy", **extra)
+    A = fast.minimize(obj, Theta, np.random.default_rng(3), NOOP)
+    B = slow.minimize(obj, Theta, np.random.default_rng(3), NOOP)
+    assert (fast.backend_used, slow.backend_used) == ("numba", "numpy")
+    assert_close(A, B, rtol=1e-12, atol=1e-12)
+    constant = kind(lr=0.5, epochs=4, **extra).minimize(obj, Theta, np.random.default_rng(3), NOOP)
+    assert not np.allclose(unroll(A), unroll(constant))
+
+
 def test_numba_sgd_in_float32_stays_close_to_float64():
     obj64, Theta = make([4, 5, 3], m=15)
     obj32, Theta32 = make([4, 5, 3], m=15, dtype=np.float32)

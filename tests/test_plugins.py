@@ -231,6 +231,49 @@ def test_batch_gd_epoch_is_theta_minus_lr_d(small):
     assert_weights_equal(Theta, [T - 0.7 * Dl for T, Dl in zip(problem.Theta, D)], tol=1e-15)
 
 
+def test_decayed_batch_gd_steps_with_lr_over_one_plus_decay_times_epochs_before(small):
+    """Epoch t steps with lr / (1 + lr_decay (t - 1)): 0.7, 0.7 / 1.5, 0.7 / 2."""
+    problem, obj = small
+    Theta = BatchGD(lr=0.7, epochs=3, lr_decay=0.5).minimize(obj, problem.Theta, np.random.default_rng(0),
+                                                             lambda e, T: None)
+    expected = problem.Theta
+    for lr in (0.7, 0.7 / 1.5, 0.7 / 2):
+        _, D = obj.value_and_gradient(expected)
+        expected = [T - lr * Dl for T, Dl in zip(expected, D)]
+    assert_weights_equal(Theta, expected)
+    assert [BatchGD(lr=0.7, lr_decay=0).step_size(t) for t in (1, 50)] == [0.7, 0.7]
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_decayed_sgd_keeps_one_learning_rate_for_every_sample_of_an_epoch(small, textbook, backend):
+    problem, obj = small
+    sgd = SGD(lr=0.3, epochs=2, shuffle=False, lr_decay=2.0, backend=backend)
+    Theta = sgd.minimize(obj, problem.Theta, np.random.default_rng(0), lambda e, T: None)
+    expected = problem.Theta
+    for lr in (0.3, 0.1):
+        for i in range(obj.m):
+            expected = hand_step(textbook, expected, problem.X, problem.Y, [i], lr, 0.9, obj.m)
+    assert sgd.backend_used == backend
+    assert_weights_equal(Theta, expected)
+
+
+@pytest.mark.parametrize("make", [lambda d: Momentum(lr=0.3, epochs=2, batch_size=7, shuffle=False, lr_decay=d),
+                                  lambda d: Adam(lr=0.3, epochs=2, batch_size=7, shuffle=False, lr_decay=d)])
+def test_decay_scales_the_second_epoch_of_momentum_and_adam(small, make):
+    """With one batch an epoch and lr_decay = 1, the two epochs are the optimizer's own updates with lr 0.3,
+    then 0.15 (its velocity or moments carried over)."""
+    problem, obj = small
+    decayed = make(1.0).minimize(obj, problem.Theta, np.random.default_rng(0), lambda e, T: None)
+    plain = make(0.0)
+    state = plain.start(problem.Theta)
+    expected = [T.copy() for T in problem.Theta]
+    for lr in (0.3, 0.15):
+        plain.update(expected, obj.gradient(expected, None), state, lr)
+    assert_weights_equal(decayed, expected)
+    constant = make(0.0).minimize(obj, problem.Theta, np.random.default_rng(0), lambda e, T: None)
+    assert not np.allclose(unroll(decayed), unroll(constant))
+
+
 def test_minibatch_epoch_steps_through_consecutive_batches(small, textbook):
     problem, obj = small
     Theta = MiniBatch(lr=0.4, epochs=1, batch_size=3, shuffle=False).minimize(

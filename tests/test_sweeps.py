@@ -281,6 +281,18 @@ def test_the_optimizers_preset_reaches_the_same_validation_cost_lbfgs_the_lowest
 
 
 @pytest.mark.slow
+def test_the_lr_decay_preset_shows_decayed_sgd_settling_near_the_minimum_of_j(new_store):
+    """What conf/experiment/lr_decay.yaml and the README promise: with lr = 1 held constant, per-sample SGD
+    ends far above J's minimum (L-BFGS: 0.3212); decayed by lr_decay = 0.1 it ends close to it."""
+    result = new_store.cli("-m", "+experiment=lr_decay", "optimizer.lr_decay=0,0.1", "tracking.progress=off",
+                           "tracking.figures=false")
+    _, parent = started(result)
+    final = {float(run.data.params["optimizer.lr_decay"]): run.data.metrics["train_cost"]
+             for run in children(new_store.client, parent)}
+    assert final[0.0] > 1.0 and final[0.1] < 0.36, final  # 1.70 and 0.347
+
+
+@pytest.mark.slow
 def test_the_learning_curve_preset_with_two_hidden_units_shows_high_bias(new_store):
     """Both errors meet high: the README's example of bias (lambda 1, the sizes on the command line win)."""
     result = new_store.cli("-m", "+experiment=learning_curve", "architecture.hidden=[2]", "regularization.lam=1",
