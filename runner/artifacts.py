@@ -19,9 +19,11 @@ def save_weights(Theta: list, path: Path) -> Path:
     return path
 
 
-def write_artifacts(tracker: Tracker, setup: Setup, Theta: list, run_dir: Path, title: str) -> None:
+def write_artifacts(tracker: Tracker, setup: Setup, Theta: list, run_dir: Path, title: str,
+                    snapshots: list[tuple[int, list]] = ()) -> None:
     """weights.npz, the resolved config, Hydra's .hydra/ files, metrics.csv, confusion_matrix.csv and,
-    unless tracking.figures is false, the PNG figures."""
+    unless tracking.figures is false, the PNG figures; snapshots, (epoch, weights) during training, are
+    drawn for two-feature data."""
     if setup.settings.tracking.figures:
         plots.learning_curves(tracker.history, run_dir / "learning_curves.png", title)
         if setup.settings.tracking.layer_stats:
@@ -31,11 +33,16 @@ def write_artifacts(tracker: Tracker, setup: Setup, Theta: list, run_dir: Path, 
         if setup.splits.n_features == 2:
             objective, train = setup.objective, setup.splits.train
 
-            def classify(X):
-                return predict(Theta, X.astype(train.X.dtype), objective.activation, objective.cost)
+            def classifier(weights):
+                return lambda X: predict(weights, X.astype(train.X.dtype), objective.activation, objective.cost)
 
-            plots.decision_regions(classify, train.X, train.y, setup.splits.classes,
+            plots.decision_regions(classifier(Theta), train.X, train.y, setup.splits.classes,
                                    run_dir / "decision_regions.png", title)
+            if len(snapshots) > 1:
+                unit = "iteration" if hasattr(setup.plugins["optimizer"], "method") else "epoch"
+                plots.regions_over_training([(epoch, classifier(weights)) for epoch, weights in snapshots], train.X,
+                                            train.y, setup.splits.classes, run_dir / "regions_over_training.png",
+                                            title, unit)
 
             def first_hidden_layer(X):
                 return forward(Theta, X.astype(train.X.dtype), objective.activation, objective.cost)[0][1]

@@ -81,7 +81,8 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
     stopping = settings.early_stopping
     recorder = EpochRecorder(setup, tracker, progress,
                              every=settings.tracking.record_every(setup.plugins["optimizer"].epochs),
-                             stopping=EarlyStopping(stopping.patience, stopping.min_delta))
+                             stopping=EarlyStopping(stopping.patience, stopping.min_delta),
+                             snapshots={} if settings.tracking.figures and setup.splits.n_features == 2 else None)
     status, reason, stopped_early, Theta, blas = "FINISHED", None, None, setup.Theta0, None
     failure_tags = {}
     previous_sigterm = signal.signal(signal.SIGTERM, raise_interrupted) if in_main_thread() else None
@@ -114,7 +115,7 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
         backend = getattr(setup.plugins["optimizer"], "backend_used", None)
         tracker.set_tags({"blas_threads": blas.description, **environment_tags(),
                           **({"optimizer.backend": backend} if backend else {})})
-        write_artifacts(tracker, setup, Theta, run_dir, run_name(setup.plugins))
+        write_artifacts(tracker, setup, Theta, run_dir, run_name(setup.plugins), recorder.snapshot_panels(Theta))
         if reason:
             tracker.set_tags({"failure_reason": reason, **failure_tags})
         if stopped_early:

@@ -134,23 +134,34 @@ def region_grid(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, step
     return x1, x2, values.reshape(steps, steps, *values.shape[1:])
 
 
+def class_colours(n_classes: int) -> list:
+    """One colour per class (tab10, tab20 past 10 classes, repeating past 20), at least two."""
+    palette = pyplot().get_cmap("tab10" if n_classes <= 10 else "tab20")
+    return [palette(k % palette.N) for k in range(max(n_classes, 2))]
+
+
+def draw_regions(ax, predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, colours: list,
+                 steps: int = 200) -> None:
+    """On ax, faintly: region_grid's plane over X coloured by the class predict gives each point."""
+    from matplotlib.colors import ListedColormap
+
+    x1, x2, regions = region_grid(predict, X, steps)
+    ax.imshow(regions, origin="lower", extent=(x1[0], x1[-1], x2[0], x2[-1]), aspect="auto", alpha=0.35,
+              cmap=ListedColormap(colours), vmin=-0.5, vmax=len(colours) - 0.5, interpolation="nearest")
+
+
 def decision_regions(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray, y: np.ndarray, classes: list,
                      path: Path, title: str, max_points: int = 2000) -> Path:
     """The two-feature input plane coloured by the class the trained network predicts there, with
     the training samples on top in their true class's colour: what the network learned, at a glance.
     Past max_points samples only the first max_points are drawn (the split is shuffled), as more
     would hide the regions; the grid spans them all."""
-    from matplotlib.colors import ListedColormap
-
     plt = pyplot()
-    x1, x2, regions = region_grid(predict, X)
     samples = "training samples" if len(X) <= max_points else f"{max_points} of {len(X)} training samples"
-    X, y = X[:max_points], y[:max_points]
-    palette = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")  # repeats past 20 classes
-    colours = [palette(k % palette.N) for k in range(max(len(classes), 2))]
+    colours = class_colours(len(classes))
     fig, ax = plt.subplots(figsize=(6, 5))
-    ax.imshow(regions, origin="lower", extent=(x1[0], x1[-1], x2[0], x2[-1]), aspect="auto", alpha=0.35,
-              cmap=ListedColormap(colours), vmin=-0.5, vmax=len(colours) - 0.5, interpolation="nearest")
+    draw_regions(ax, predict, X, colours)
+    X, y = X[:max_points], y[:max_points]
     for k, name in enumerate(classes):
         mine = y == k
         ax.scatter(X[mine, 0], X[mine, 1], s=12, color=colours[k], edgecolors="black", linewidths=0.4,
@@ -160,6 +171,35 @@ def decision_regions(predict: Callable[[np.ndarray], np.ndarray], X: np.ndarray,
     ax.legend(loc="best", fontsize=8)
     ax.set_title(f"{title}\npredicted class (regions) and {samples} (points)", fontsize=10)
     fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def regions_over_training(panels: list[tuple[int, Callable[[np.ndarray], np.ndarray]]], X: np.ndarray,
+                          y: np.ndarray, classes: list, path: Path, title: str, unit: str = "epoch",
+                          max_points: int = 500, steps: int = 100) -> Path:
+    """decision_regions at several points of training, side by side: panels are (epoch, predict) in
+    order, each drawn on a steps x steps grid with the first max_points training samples and titled
+    with its epoch and the training accuracy of that epoch's network on all of X."""
+    plt = pyplot()
+    colours = class_colours(len(classes))
+    columns = min(len(panels), 3)
+    rows = math.ceil(len(panels) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.0 * rows + 0.5), squeeze=False)
+    shown_X, shown_y = X[:max_points], y[:max_points]
+    for ax, (epoch, predict) in zip(axes.flat, panels):
+        draw_regions(ax, predict, X, colours, steps)
+        ax.scatter(shown_X[:, 0], shown_X[:, 1], s=5, c=[colours[k] for k in shown_y], edgecolors="black",
+                   linewidths=0.2)
+        ax.set_title(f"{unit} {epoch}: train accuracy {np.mean(predict(X) == y):.3f}", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    fig.suptitle(f"{title}\npredicted class (regions) during training", fontsize=10)
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=1 - 0.9 / fig.get_figheight(), wspace=0.06,
+                        hspace=0.18)
+    fig.savefig(path, dpi=80)
     plt.close(fig)
     return path
 

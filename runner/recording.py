@@ -38,10 +38,13 @@ class EpochRecorder:
     checked_epochs: set = field(default_factory=set)
     check_seconds: float = 0.0
     failed_check: str | None = None  # the first check above gradcheck.tolerance, said in one line
+    snapshots: dict | None = None  # {}: keep the weights of epoch 0 and each power of two (regions_over_training)
     val_objective: NetworkObjective | None = None  # made once: it keeps its buffers from epoch to epoch
 
     def __call__(self, epoch: int, Theta: list) -> None:
         self.last_epoch = epoch
+        if self.snapshots is not None and epoch & (epoch - 1) == 0:  # 0, 1, 2, 4, 8, ...
+            self.snapshots[epoch] = [T.copy() for T in Theta]
         if epoch % self.every == 0:
             self.record(epoch, Theta)
         every = self.setup.settings.gradcheck.every
@@ -49,6 +52,16 @@ class EpochRecorder:
             self.check(epoch, Theta)
             if self.failed_check:
                 raise GradientCheckFailed(self.failed_check)
+
+    def snapshot_panels(self, Theta: list, panels: int = 6) -> list[tuple[int, list]]:
+        """Up to `panels` (epoch, weights) in order: epoch 0, the final weights Theta (those of the last
+        recorded epoch) and, between them, kept snapshots evenly spaced by their index, so by log epoch."""
+        final = max(self.recorded_epoch, 0)
+        between = sorted(epoch for epoch in self.snapshots or {} if 0 < epoch < final)
+        if len(between) > panels - 2:
+            between = [between[i] for i in np.linspace(0, len(between) - 1, panels - 2).round().astype(int)]
+        start = [(0, self.snapshots[0])] if final > 0 and 0 in (self.snapshots or {}) else []
+        return start + [(epoch, self.snapshots[epoch]) for epoch in between] + [(final, Theta)]
 
     def finish(self, Theta: list) -> None:
         """Record the last epoch if `every` skipped it: the last logged values describe the final Theta."""

@@ -99,7 +99,7 @@ def test_artifacts_hold_weights_config_figures_and_hydra_files(store, fast_run):
     assert {".hydra/config.yaml", ".hydra/overrides.yaml"} <= artifact_paths(store, run_id, ".hydra")
     assert yaml.safe_load(store.download(run_id, ".hydra/overrides.yaml").read_text()) == list(OVERRIDES)
     assert "hidden_weights.png" not in artifact_paths(store, run_id)  # moons are not images
-    assert {"decision_regions.png", "hidden_units.png"} <= artifact_paths(store, run_id)  # but have two features
+    assert {"decision_regions.png", "hidden_units.png", "regions_over_training.png"} <= artifact_paths(store, run_id)
     assert {"confusion_matrix.csv", "confusion_matrix.png"} <= artifact_paths(store, run_id)
     header, *rows = store.download(run_id, "metrics.csv").read_text().splitlines()
     assert header == "key,value,step"
@@ -227,6 +227,31 @@ def test_layer_stats_record_each_layers_gradient_and_weights_and_leave_training_
         assert "layer_stats.png" in artifact_paths(new_store, run.info.run_id)
 
 
+def test_regions_over_training_show_the_networks_of_epoch_0_the_powers_of_two_and_the_last(new_store, monkeypatch):
+    """Each panel classifies as the same network retrained independently for that many epochs does."""
+    from conftest import resolved_config
+    from plugins.optimizers import BatchGD
+    from runner import plots
+    from runner.experiment import run_experiment
+
+    for key, value in new_store.env().items():
+        monkeypatch.setenv(key, value)
+    drawn = []
+    draw = plots.regions_over_training
+    monkeypatch.setattr(plots, "regions_over_training", lambda panels, *args: drawn.append(panels) or draw(panels, *args))
+    config = resolved_config(*FAST, "optimizer.epochs=13")
+    outcome = run_experiment(config, new_store.root / "run")
+    assert outcome.status == "FINISHED" and "regions_over_training.png" in artifact_paths(new_store, outcome.run_id)
+    (panels,) = drawn
+    assert [epoch for epoch, _ in panels] == [0, 1, 2, 4, 8, 13]
+    setup = prepare(config)
+    X, g, cost = setup.splits.train.X, setup.objective.activation, setup.objective.cost
+    for epoch, classify in panels:
+        weights = BatchGD(lr=1, epochs=epoch).minimize(setup.objective, setup.Theta0, None, lambda e, T: None)
+        np.testing.assert_array_equal(classify(X), predict(weights, X, g, cost))
+    assert not np.array_equal(panels[0][1](X), panels[-1][1](X))  # the network changed as it trained
+
+
 def test_digits_without_a_validation_split(new_store):
     """An image dataset adds hidden_weights.png and misclassified.png; val_fraction=0 leaves the val metrics out."""
     result = new_store.cli("dataset=digits", "dataset.val_fraction=0", "optimizer=cg", "optimizer.epochs=10",
@@ -235,7 +260,7 @@ def test_digits_without_a_validation_split(new_store):
     (run,) = new_store.runs()
     assert run.info.status == "FINISHED"
     assert {"hidden_weights.png", "misclassified.png"} <= artifact_paths(new_store, run.info.run_id)
-    assert "decision_regions.png" not in artifact_paths(new_store, run.info.run_id)  # 64 features
+    assert not {"decision_regions.png", "regions_over_training.png"} & artifact_paths(new_store, run.info.run_id)
     assert {"train_cost", "train_accuracy", "test_accuracy", "gradcheck_rel_error"} <= set(run.data.metrics)
     assert not {"val_cost", "val_accuracy"} & set(run.data.metrics)
     assert re.search(r"val -\s", result.stdout)
@@ -260,7 +285,7 @@ def test_tracking_figures_false_draws_no_figure_and_never_imports_matplotlib(new
     artifacts = artifact_paths(new_store, run.info.run_id)
     assert {"weights.npz", "config.yaml", "metrics.csv", "confusion_matrix.csv", ".hydra"} <= artifacts
     assert not {"learning_curves.png", "hidden_weights.png", "decision_regions.png", "confusion_matrix.png",
-                "misclassified.png", "hidden_units.png"} & artifacts
+                "misclassified.png", "hidden_units.png", "regions_over_training.png"} & artifacts
     (run_dir,) = {path.parent for path in (new_store.root / "outputs" / "runs").rglob("weights.npz")}
     assert not list(run_dir.glob("*.png"))
 

@@ -147,3 +147,34 @@ def test_plane_images_put_high_x2_at_the_top_and_x1_to_the_right(tmp_path):
     assert x2_image[0, 0] == pytest.approx(1.1) and x1_image[0, 0] == pytest.approx(-0.1)  # 10% margin
     path = plots.hidden_units(lambda P: 1 / (1 + np.exp(-P @ np.ones((2, 3)))), X, tmp_path / "units.png", "a run")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_regions_over_training_draws_each_panel_s_network_with_its_training_accuracy(tmp_path, monkeypatch):
+    X = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    y = np.array([0, 1, 0, 1])
+    from matplotlib.axes import Axes
+
+    titles = []
+    monkeypatch.setattr(Axes, "set_title", lambda ax, text, **kw: titles.append(text))
+    panels = [(0, lambda P: np.zeros(len(P), int)), (4, lambda P: (P[:, 1] > 0.5).astype(int)),
+              (9, lambda P: (P[:, 0] > 0.5).astype(int))]
+    path = plots.regions_over_training(panels, X, y, ["a", "b"], tmp_path / "r.png", "a run", unit="iteration")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert titles == ["iteration 0: train accuracy 0.500", "iteration 4: train accuracy 0.500",
+                      "iteration 9: train accuracy 1.000"]
+
+
+def test_the_panels_over_training_are_spaced_by_log_epoch_and_end_at_the_final_weights():
+    from runner.recording import EpochRecorder
+
+    def recorder(final, kept):
+        return EpochRecorder(None, None, None, recorded_epoch=final, snapshots={e: f"Theta at {e}" for e in kept})
+
+    powers = [0] + [2**k for k in range(11)]  # what a 1000-epoch run keeps, 1024 never reached
+    panels = recorder(1000, powers[:11]).snapshot_panels("final")
+    assert panels == [(0, "Theta at 0"), (1, "Theta at 1"), (8, "Theta at 8"), (64, "Theta at 64"),
+                      (512, "Theta at 512"), (1000, "final")]
+    assert [e for e, _ in recorder(5, [0, 1, 2, 4]).snapshot_panels("final")] == [0, 1, 2, 4, 5]
+    # stopped early at the recorded epoch 8 after snapshots up to 16: the final weights are epoch 8's
+    assert [e for e, _ in recorder(8, [0, 1, 2, 4, 8, 16]).snapshot_panels("final")] == [0, 1, 2, 4, 8]
+    assert recorder(0, [0]).snapshot_panels("final") == [(0, "final")]  # epochs=0: one panel, no figure
