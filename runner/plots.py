@@ -108,11 +108,14 @@ def hidden_units(activations: Callable[[np.ndarray], np.ndarray], X: np.ndarray,
                  steps: int = 60) -> Path:
     """What each unit of the first hidden layer computes over the two-feature input plane (the
     region decision_regions draws): its activation a(2)_j at every point, scaled by its largest
-    |value|, tiled as `mosaic` does (one axes), x2 up. activations(points) gives a(2), one column a unit."""
+    |value|, tiled as `mosaic` does (one axes), x2 up, black at 0 (at -1 when some unit goes negative)
+    and white at 1. activations(points) gives a(2), one column a unit."""
     plt = pyplot()
-    grid = mosaic(plane_images(activations, X, steps), (steps, steps), pad=3)
+    images = plane_images(activations, X, steps)
+    grid = mosaic(images, (steps, steps), pad=3)
     fig, ax = plt.subplots(figsize=(6, 6 * grid.shape[0] / grid.shape[1] + 0.6))
-    ax.imshow(grid, cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
+    low = -1 if images.min() < 0 else 0  # sigmoid's and relu's units span black (0) to white, tanh's -1 to 1
+    ax.imshow(grid, cmap="gray", vmin=low, vmax=1, interpolation="nearest")
     ax.axis("off")
     ax.set_title(f"{title}\nfirst hidden layer: each unit's activation over the input plane (light: high)",
                  fontsize=9)

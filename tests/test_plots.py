@@ -178,3 +178,17 @@ def test_the_panels_over_training_are_spaced_by_log_epoch_and_end_at_the_final_w
     # stopped early at the recorded epoch 8 after snapshots up to 16: the final weights are epoch 8's
     assert [e for e, _ in recorder(8, [0, 1, 2, 4, 8, 16]).snapshot_panels("final")] == [0, 1, 2, 4, 8]
     assert recorder(0, [0]).snapshot_panels("final") == [(0, "final")]  # epochs=0: one panel, no figure
+
+
+@pytest.mark.parametrize("activation, black", [(lambda Z: 1 / (1 + np.exp(-Z)), 0), (np.tanh, -1)],
+                         ids=["sigmoid", "tanh"])
+def test_hidden_units_span_black_to_white_over_the_activation_s_own_range(tmp_path, monkeypatch, activation, black):
+    from matplotlib.axes import Axes
+
+    drawn = []
+    monkeypatch.setattr(Axes, "imshow", lambda ax, image, **kw: drawn.append((image, kw["vmin"], kw["vmax"])))
+    X = np.array([[-2.0, -1.0], [2.0, 1.0]])
+    plots.hidden_units(lambda P: activation(P @ np.array([[1.0, -1.0], [0.5, 2.0]])), X, tmp_path / "u.png", "a run")
+    ((image, vmin, vmax),) = drawn
+    assert (vmin, vmax) == (black, 1)
+    assert image.max() == 1 and (image[image > -1].min() > 0) == (black == 0)  # sigmoid's tiles hold no negative
