@@ -81,9 +81,9 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
     stopping = settings.early_stopping
     recorder = EpochRecorder(setup, tracker, progress,
                              every=settings.tracking.record_every(setup.plugins["optimizer"].epochs),
-                             stopping=EarlyStopping(stopping.patience, stopping.min_delta),
+                             stopping=EarlyStopping(stopping.patience, stopping.min_delta, stopping.restore_best),
                              snapshots={} if settings.tracking.figures and setup.splits.n_features == 2 else None)
-    status, reason, stopped_early, Theta, blas = "FINISHED", None, None, setup.Theta0, None
+    status, reason, stopped_early, restored, Theta, blas = "FINISHED", None, None, None, setup.Theta0, None
     failure_tags = {}
     previous_sigterm = signal.signal(signal.SIGTERM, raise_interrupted) if in_main_thread() else None
     try:
@@ -104,6 +104,11 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
             stopped_early, Theta = str(stopped), recorder.last_finite
         train_seconds = time.perf_counter() - train_started - recorder.check_seconds
         progress.close()
+        best, final_epoch = recorder.stopping, max(recorder.recorded_epoch, 0)
+        if status == "FINISHED" and best.keep_best and best.best_epoch != final_epoch:  # early_stopping.restore_best
+            Theta, final_epoch = best.best_weights, best.best_epoch
+            recorder.record_restored(Theta)
+            restored = f"restored the weights of epoch {final_epoch}, its val_cost {best.best:.4g} the best"
         metrics = final_metrics(setup, Theta, recorder, status)
         if status == "FINISHED" and recorder.failed_check:  # the check at the end
             status, reason = "FAILED", recorder.failed_check
@@ -115,11 +120,14 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
         backend = getattr(setup.plugins["optimizer"], "backend_used", None)
         tracker.set_tags({"blas_threads": blas.description, **environment_tags(),
                           **({"optimizer.backend": backend} if backend else {})})
-        write_artifacts(tracker, setup, Theta, run_dir, run_name(setup.plugins), recorder.snapshot_panels(Theta))
+        write_artifacts(tracker, setup, Theta, run_dir, run_name(setup.plugins),
+                        recorder.snapshot_panels(Theta, final_epoch))
         if reason:
             tracker.set_tags({"failure_reason": reason, **failure_tags})
         if stopped_early:
             tracker.set_tags({"stopped_early": stopped_early})
+        if restored:
+            tracker.set_tags({"restored": restored})
     except KeyboardInterrupt:
         progress.close()
         save_weights(recorder.last_finite or setup.Theta0, run_dir / "weights.npz")
@@ -136,7 +144,7 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
             signal.signal(signal.SIGTERM, previous_sigterm)
     tracker.finish(status)
     return Outcome(run_id, status, metrics, recorder.last_check, time.perf_counter() - started,
-                   reason or stopped_early, weights, uri, tracker.lost)
+                   "; ".join(filter(None, (reason or stopped_early, restored))) or None, weights, uri, tracker.lost)
 
 
 def freeze_imported_objects() -> None:

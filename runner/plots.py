@@ -21,16 +21,24 @@ def pyplot():
 
 
 def learning_curves(history: list[tuple[str, float, int]], path: Path, title: str) -> Path:
-    """Cost (left) and accuracy (right) against epoch for the train and validation sets."""
+    """Cost (left) and accuracy (right) against epoch for the train and validation sets. Weights restored
+    at the end (metric restored_epoch, logged one step past the last epoch) show as a dot per curve at that
+    step and a dotted line at the epoch they are from."""
     plt = pyplot()
     fig, (cost_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
+    restored = {step: int(value) for key, value, step in history if key == "restored_epoch"}
     for ax, keys, label in ((cost_ax, ("train_cost", "val_cost"), "cost"),
                             (acc_ax, ("train_accuracy", "val_accuracy"), "accuracy")):
         for key in keys:
             points = [(step, value) for k, value, step in history if k == key]
             if points:
                 steps, values = zip(*points)
-                ax.plot(steps, values, label=key)
+                trained = len(steps) - (steps[-1] in restored)
+                (line,) = ax.plot(steps[:trained], values[:trained], label=key)
+                if trained < len(steps):
+                    ax.plot(steps[trained:], values[trained:], "o", color=line.get_color())
+        for epoch in restored.values():
+            ax.axvline(epoch, linestyle=":", color="grey", label=f"weights restored from epoch {epoch} (dots)")
         ax.set_xlabel("epoch (iteration for lbfgs and cg)")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)

@@ -53,10 +53,9 @@ class EpochRecorder:
             if self.failed_check:
                 raise GradientCheckFailed(self.failed_check)
 
-    def snapshot_panels(self, Theta: list, panels: int = 6) -> list[tuple[int, list]]:
-        """Up to `panels` (epoch, weights) in order: epoch 0, the final weights Theta (those of the last
-        recorded epoch) and, between them, kept snapshots evenly spaced by their index, so by log epoch."""
-        final = max(self.recorded_epoch, 0)
+    def snapshot_panels(self, Theta: list, final: int, panels: int = 6) -> list[tuple[int, list]]:
+        """Up to `panels` (epoch, weights) in order: epoch 0, the final weights Theta (those of epoch `final`)
+        and, between them, kept snapshots evenly spaced by their index, so by log epoch."""
         between = sorted(epoch for epoch in self.snapshots or {} if 0 < epoch < final)
         if len(between) > panels - 2:
             between = [between[i] for i in np.linspace(0, len(between) - 1, panels - 2).round().astype(int)]
@@ -91,8 +90,20 @@ class EpochRecorder:
         if s.settings.tracking.layer_stats:
             self.record_layers(epoch, Theta)
         self.progress.update(epoch, J, val_accuracy)
-        if val_accuracy is not None and may_stop:
-            self.stopping.check(epoch, val_cost)
+        if val_accuracy is not None:
+            self.stopping.check(epoch, val_cost, Theta, may_stop)
+
+    def record_restored(self, Theta: list) -> int:
+        """Log train_cost, train_accuracy, val_cost and val_accuracy of the restored best weights Theta, and
+        restored_epoch (the epoch they are from), at step last_epoch + 1, as MLflow's Keras autologging logs
+        restored weights: the last logged values describe the final weights. Returns that step."""
+        s, step = self.setup, self.last_epoch + 1
+        J, train_accuracy = s.objective.value_and_accuracy(Theta, s.splits.train.y)
+        val_cost, val_accuracy = self.val_objective.value_and_accuracy(Theta, s.splits.val.y)
+        for key, value in (("train_cost", J), ("train_accuracy", train_accuracy), ("val_cost", val_cost),
+                           ("val_accuracy", val_accuracy), ("restored_epoch", self.stopping.best_epoch)):
+            self.tracker.metric(key, value, step)
+        return step
 
     def record_layers(self, epoch: int, Theta: list) -> None:
         """Per layer l, grad_rms_Theta<l>: the rms of D(l), the gradient of J on the whole training part
@@ -134,7 +145,7 @@ def final_metrics(setup: Setup, Theta: list, recorder: EpochRecorder, status: st
     if status == "FINISHED" and epoch not in recorder.checked_epochs:
         recorder.check(epoch, Theta)
     tracker.metric("hidden_weight_spread", hidden_weight_spread(Theta), epoch)
-    if recorder.stopping.patience:
+    if recorder.stopping.patience or recorder.stopping.keep_best:
         tracker.metric("best_val_cost", recorder.stopping.best, epoch)
         tracker.metric("best_epoch", recorder.stopping.best_epoch, epoch)
     tracker.metric("train_data_cost", setup.objective.data_cost(Theta), epoch)  # J_train of the course's curves

@@ -55,12 +55,15 @@ class EarlyStoppingSettings:
 
     patience: int = 0
     min_delta: float = 0.0
+    restore_best: bool = False
 
     def __post_init__(self):
         _check(_is_int(self.patience) and self.patience >= 0, "early_stopping.patience", self.patience,
                "an integer >= 0 (epochs without improvement of val_cost; 0: never stop early)")
         _check(_is_number(self.min_delta) and self.min_delta >= 0, "early_stopping.min_delta", self.min_delta,
                "a number >= 0")
+        _check(isinstance(self.restore_best, bool), "early_stopping.restore_best", self.restore_best,
+               "true or false")
 
 
 POINTS_PER_CURVE = 250

@@ -49,6 +49,9 @@ def prepare(config: dict, allowed: tuple[str, ...] | None = None) -> Setup:
     if patience and splits.val is None:
         raise UserError(f"early_stopping.patience={patience} needs a validation part, and "
                         "dataset.val_fraction is 0; accepted: dataset.val_fraction > 0, or early_stopping.patience=0")
+    if settings.early_stopping.restore_best and splits.val is None:
+        raise UserError("early_stopping.restore_best=true needs a validation part, and dataset.val_fraction is 0; "
+                        "accepted: dataset.val_fraction > 0, or early_stopping.restore_best=false")
     try:
         Theta0 = plugins["initializer"](layer_sizes, init_rng)
     except (ValueError, OSError) as error:

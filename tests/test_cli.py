@@ -198,6 +198,35 @@ def test_early_stopping_ends_a_finished_run_patience_epochs_after_its_best_valid
     assert val_objective.value(Theta) == pytest.approx(val_cost[-1][1], abs=1e-12)  # the weights at the stop
 
 
+@pytest.mark.parametrize("patience", [5, 0])
+def test_restore_best_ends_with_the_weights_of_the_lowest_validation_cost(new_store, patience):
+    """Digits without lambda overfit. With patience the run stops 5 iterations past its best, without it
+    trains on until L-BFGS ends (31 iterations, its best 14); either way it ends with the best iteration's weights, their metrics logged one step past
+    the last, so the last logged values describe the saved weights."""
+    result = new_store.cli("optimizer.epochs=40", "regularization.lam=0", f"early_stopping.patience={patience}",
+                           "early_stopping.restore_best=true", "tracking.progress=off", "tracking.figures=false")
+    assert result.returncode == 0, result.stderr
+    (run,) = new_store.runs()
+    run_id, metrics = run.info.run_id, run.data.metrics
+    val_cost = history(new_store, run_id, "val_cost")
+    *trained, (restored_step, restored_value) = val_cost
+    best = min(range(len(trained)), key=lambda i: trained[i][1])
+    last = best + 5 if patience else trained[-1][0]
+    assert last >= best + 5 and [step for step, _ in trained] == list(range(last + 1)) and restored_step == last + 1
+    assert metrics["restored_epoch"] == metrics["best_epoch"] == best < last
+    assert restored_value == trained[best][1] == metrics["best_val_cost"] == metrics["val_cost"]
+    assert history(new_store, run_id, "train_cost")[-1] == (last + 1, history(new_store, run_id, "train_cost")[best][1])
+    assert run.data.tags["restored"] == f"restored the weights of epoch {best}, its val_cost {restored_value:.4g} the best"
+    assert ("stopped_early" in run.data.tags) == bool(patience)
+    assert f"restored the weights of epoch {best}" in result.stdout.splitlines()[0]
+    Theta = load_weights(new_store, run_id)
+    setup = prepare(run_config(new_store, run_id))
+    splits, g, cost = setup.splits, setup.objective.activation, setup.objective.cost
+    val_objective = NetworkObjective(splits.val.X, one_hot(splits.val.y, 10), g, cost, NoRegularization())
+    assert val_objective.value(Theta) == pytest.approx(restored_value, abs=1e-12)
+    assert metrics["test_accuracy"] == accuracy(Theta, splits.test.X, splits.test.y, g, cost)
+
+
 def test_layer_stats_record_each_layers_gradient_and_weights_and_leave_training_unchanged(new_store):
     """One sweep: each optimizer with and without tracking.layer_stats. The extra gradient must not
     disturb the optimizer's buffers: the same costs, bitwise; the last values are those of the saved weights."""

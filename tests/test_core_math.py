@@ -341,6 +341,22 @@ def test_early_stopping_stops_patience_epochs_after_the_last_improvement_by_more
     assert never.best_epoch == 0 and never.best == 0.0
 
 
+def test_early_stopping_keeps_a_copy_of_the_best_weights_and_notes_the_last_epoch_without_stopping():
+    stopping = EarlyStopping(patience=2, keep_best=True)
+    Theta = [np.zeros((2, 3))]
+    for epoch, val_cost in enumerate([5.0, 4.0, 4.5]):
+        Theta[0][:] = epoch  # the optimizer updates its weights in place
+        stopping.check(epoch, val_cost, Theta)
+    assert stopping.best_epoch == 1 and np.all(stopping.best_weights[0] == 1)  # a copy: not moved by epoch 2
+    stopping.check(3, 4.2, Theta, may_stop=False)  # 2 epochs past the best, but training is over: no stop
+    stopping.check(4, 3.0, [np.full((2, 3), 4.0)], may_stop=False)  # an improvement is still noted
+    assert (stopping.best_epoch, stopping.best) == (4, 3.0) and np.all(stopping.best_weights[0] == 4)
+    assert EarlyStopping(patience=2).best_weights is None  # keep_best off: no copies
+    plain = EarlyStopping(patience=2)
+    plain.check(0, 1.0, Theta)
+    assert plain.best_weights is None
+
+
 # --- 7. properties ---------------------------------------------------------------------------
 
 finite_z = st.floats(-1e3, 1e3, allow_nan=False)

@@ -167,17 +167,19 @@ def test_regions_over_training_draws_each_panel_s_network_with_its_training_accu
 def test_the_panels_over_training_are_spaced_by_log_epoch_and_end_at_the_final_weights():
     from runner.recording import EpochRecorder
 
-    def recorder(final, kept):
-        return EpochRecorder(None, None, None, recorded_epoch=final, snapshots={e: f"Theta at {e}" for e in kept})
+    def panels_of(final, kept):
+        recorder = EpochRecorder(None, None, None, snapshots={e: f"Theta at {e}" for e in kept})
+        return partial(recorder.snapshot_panels, final=final)
+
+    from functools import partial
 
     powers = [0] + [2**k for k in range(11)]  # what a 1000-epoch run keeps, 1024 never reached
-    panels = recorder(1000, powers[:11]).snapshot_panels("final")
-    assert panels == [(0, "Theta at 0"), (1, "Theta at 1"), (8, "Theta at 8"), (64, "Theta at 64"),
+    assert panels_of(1000, powers[:11])("final") == [(0, "Theta at 0"), (1, "Theta at 1"), (8, "Theta at 8"), (64, "Theta at 64"),
                       (512, "Theta at 512"), (1000, "final")]
-    assert [e for e, _ in recorder(5, [0, 1, 2, 4]).snapshot_panels("final")] == [0, 1, 2, 4, 5]
-    # stopped early at the recorded epoch 8 after snapshots up to 16: the final weights are epoch 8's
-    assert [e for e, _ in recorder(8, [0, 1, 2, 4, 8, 16]).snapshot_panels("final")] == [0, 1, 2, 4, 8]
-    assert recorder(0, [0]).snapshot_panels("final") == [(0, "final")]  # epochs=0: one panel, no figure
+    assert [e for e, _ in panels_of(5, [0, 1, 2, 4])("final")] == [0, 1, 2, 4, 5]
+    # final weights of epoch 8 (stopped early, or restored) after snapshots up to 16
+    assert [e for e, _ in panels_of(8, [0, 1, 2, 4, 8, 16])("final")] == [0, 1, 2, 4, 8]
+    assert panels_of(0, [0])("final") == [(0, "final")]  # epochs=0: one panel, no figure
 
 
 @pytest.mark.parametrize("activation, black", [(lambda Z: 1 / (1 + np.exp(-Z)), 0), (np.tanh, -1)],
@@ -192,3 +194,22 @@ def test_hidden_units_span_black_to_white_over_the_activation_s_own_range(tmp_pa
     ((image, vmin, vmax),) = drawn
     assert (vmin, vmax) == (black, 1)
     assert image.max() == 1 and (image[image > -1].min() > 0) == (black == 0)  # sigmoid's tiles hold no negative
+
+
+def test_learning_curves_draw_restored_weights_as_a_dot_past_the_last_epoch(tmp_path, monkeypatch):
+    from matplotlib.axes import Axes
+
+    drawn, marked = [], []
+    plot = Axes.plot
+    monkeypatch.setattr(Axes, "plot", lambda ax, x, y, *args, **kw: drawn.append((list(x), list(y), args))
+                        or plot(ax, x, y, *args, **kw))
+    monkeypatch.setattr(Axes, "axvline", lambda ax, x, **kw: marked.append((x, kw["label"])))
+    history = [("train_cost", 3.0 - e, e) for e in range(3)] + [("val_cost", [2.0, 1.0, 1.5][e], e) for e in range(3)]
+    history += [("train_cost", 2.0, 3), ("val_cost", 1.0, 3), ("restored_epoch", 1, 3)]
+    plots.learning_curves(history, tmp_path / "c.png", "a run")
+    assert drawn[:4] == [([0, 1, 2], [3.0, 2.0, 1.0], ()), ([3], [2.0], ("o",)),
+                         ([0, 1, 2], [2.0, 1.0, 1.5], ()), ([3], [1.0], ("o",))]
+    assert marked[0] == (1, "weights restored from epoch 1 (dots)")
+    drawn.clear()
+    plots.learning_curves(history[:6], tmp_path / "plain.png", "a run")  # nothing restored: whole lines
+    assert drawn[:2] == [([0, 1, 2], [3.0, 2.0, 1.0], ()), ([0, 1, 2], [2.0, 1.0, 1.5], ())]

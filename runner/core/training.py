@@ -48,18 +48,24 @@ class StoppedEarly(RuntimeError):
 @dataclass
 class EarlyStopping:
     """Stops training once the validation cost has not fallen more than min_delta below its best for
-    `patience` epochs (0: never). Checked on the epochs whose metrics are recorded."""
+    `patience` epochs (0: never). Checked on the epochs whose metrics are recorded. With keep_best it
+    keeps a copy of the best epoch's weights (best_weights), which a run may restore at the end."""
 
     patience: int = 0
     min_delta: float = 0.0
+    keep_best: bool = False
     best: float = math.inf
     best_epoch: int = 0
+    best_weights: Weights | None = None
 
-    def check(self, epoch: int, val_cost: float) -> None:
-        """Note an improvement, or raise StoppedEarly when the last one is `patience` epochs old."""
+    def check(self, epoch: int, val_cost: float, Theta: Weights | None = None, may_stop: bool = True) -> None:
+        """Note an improvement (and, with keep_best, copy Theta), or raise StoppedEarly when the last one is
+        `patience` epochs old, unless may_stop is false (training is over)."""
         if val_cost < self.best - self.min_delta:
             self.best, self.best_epoch = val_cost, epoch
-        elif self.patience and epoch - self.best_epoch >= self.patience:
+            if self.keep_best:
+                self.best_weights = [T.copy() for T in Theta]
+        elif may_stop and self.patience and epoch - self.best_epoch >= self.patience:
             raise StoppedEarly(epoch, self.best_epoch, self.best)
 
 
