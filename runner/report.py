@@ -37,7 +37,7 @@ from runner.settings import OBJECTIVES
 from runner.store import open_client, resolve_tracking_uri
 
 FINAL_METRICS = ("val_cost", "val_accuracy", "train_cost", "train_data_cost", "train_accuracy", "test_accuracy",
-                 "best_epoch", "train_seconds")  # best_epoch: runs with early stopping
+                 "best_epoch", "restored_epoch", "train_seconds")  # best_epoch, restored_epoch: runs that had them
 DATABASES = ("sqlite", "postgresql", "mysql", "mssql")
 MAX_PANELS = 16
 RUN_FIGURES = {"decision_regions.png": "decision regions", "hidden_units.png": "first hidden layer's units",

@@ -16,24 +16,34 @@ from runner.sweep_runs import direction
 
 def plot_curves(histories: pd.DataFrame, table: pd.DataFrame, key: str, path: Path, named: int = 10) -> Path:
     """Every run's `key` curve. Up to `named` runs: each in its own colour, named in the legend by
-    rank and run name. More: coloured by rank (dark: best), the best run drawn thick and named."""
+    rank and run name. More: coloured by rank (dark: best), the best run drawn thick and named.
+    A run that restored its best weights (restored_epoch) logged their values one step past its last
+    epoch: that point is a dot, not the end of its line (as in the run's learning_curves.png)."""
     from matplotlib.collections import LineCollection
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
     rank = dict(zip(table["run_id"], table["rank"]))
+    restored = set(table.loc[table["restored_epoch"].notna(), "run_id"]) if "restored_epoch" in table else set()
     curves = {run_id: group[["step", "value"]].to_numpy() for run_id, group in histories.groupby("run_id")}
+    dots = {run_id: curves[run_id][-1] for run_id in curves if run_id in restored and len(curves[run_id]) > 1}
+    curves = {run_id: curve[:-1] if run_id in dots else curve for run_id, curve in curves.items()}
     order = sorted(curves, key=lambda run_id: -rank.get(run_id, 0))
     if len(curves) <= named:
         best_first = order[::-1]
         for index, (run_id, label) in enumerate(zip(best_first, legend_labels(table, best_first))):
-            ax.plot(*curves[run_id].T, color=plt.get_cmap("tab10")(index), linewidth=2 if index == 0 else 1.2,
-                    label=label)
+            colour = plt.get_cmap("tab10")(index)
+            ax.plot(*curves[run_id].T, color=colour, linewidth=2 if index == 0 else 1.2, label=label)
+            if run_id in dots:
+                ax.plot(*dots[run_id], "o", color=colour)
         ax.legend(loc="best", fontsize=8)
         title = f"{key} of {len(curves)} runs (legend: rank, best first)"
     else:
         colors = plt.get_cmap("viridis")(np.array([rank.get(r, 1) - 1 for r in order]) / max(len(table) - 1, 1))
         ax.add_collection(LineCollection([curves[r] for r in order], colors=colors, linewidths=0.8, alpha=0.7))
+        if dots:
+            ax.scatter(*np.array([dots[r] for r in order if r in dots]).T, s=10,
+                       c=[colour for r, colour in zip(order, colors) if r in dots])
         best = table["run_id"].iloc[0] if len(table) else None
         if best in curves:
             ax.plot(*curves[best].T, color="crimson", linewidth=2, label=f"best: {table['run_name'].iloc[0]}"[:80])

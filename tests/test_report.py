@@ -314,6 +314,30 @@ def test_few_runs_curves_are_named_in_the_legend_best_first_and_many_coloured_by
             assert path.read_bytes().startswith(PNG)
 
 
+@pytest.mark.parametrize("named", [10, 1])
+def test_a_run_s_restored_weights_are_a_dot_past_its_line_in_the_report_curves(tmp_path, monkeypatch, named):
+    from matplotlib.axes import Axes
+    from matplotlib.collections import LineCollection
+
+    from runner.report_figures import plot_curves
+
+    lines, dots = [], []
+    plot, scatter = Axes.plot, Axes.scatter
+    monkeypatch.setattr(Axes, "plot", lambda ax, x, y, *a, **kw: (dots if a == ("o",) else lines).append(
+        (list(np.ravel(x)), list(np.ravel(y)))) or plot(ax, x, y, *a, **kw))
+    monkeypatch.setattr(Axes, "scatter", lambda ax, x, y, **kw: dots.append((list(x), list(y))) or scatter(ax, x, y, **kw))
+    collection = LineCollection.__init__
+    monkeypatch.setattr(LineCollection, "__init__", lambda self, segments, **kw: lines.extend(
+        (list(seg[:, 0]), list(seg[:, 1])) for seg in segments) or collection(self, segments, **kw))
+    table = pd.DataFrame({"run_id": ["r", "p"], "rank": [1, 2], "run_name": ["restored", "plain"],
+                          "status": ["FINISHED"] * 2, "restored_epoch": [1.0, np.nan]})
+    histories = pd.DataFrame({"run_id": ["r"] * 5 + ["p"] * 4, "step": [0, 1, 2, 3, 4, 0, 1, 2, 3],
+                              "value": [3.0, 1.0, 2.0, 2.5, 1.0, 3.0, 2.0, 1.5, 1.2]})
+    plot_curves(histories, table, "val_cost", tmp_path / "curves.png", named)
+    assert ([0.0, 1.0, 2.0, 3.0], [3.0, 1.0, 2.0, 2.5]) in lines and ([0.0, 1.0, 2.0, 3.0], [3.0, 2.0, 1.5, 1.2]) in lines
+    assert dots == [([4.0], [1.0])]
+
+
 def test_the_parent_description_holds_as_many_best_rows_as_fit_and_says_how_many_more():
     from runner.report import description
 
