@@ -80,9 +80,14 @@ def main(cfg: DictConfig) -> float:
     try:
         config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
         job = job_context(hydra_cfg, config)  # in a sweep: its parent run, this job's name, BLAS threads
+        tags = run_tags(config, hydra_cfg)
+        earlier = job.done.get(tags["config_hash"])  # a resumed sweep's job that FINISHED before
+        if earlier:
+            print(f"job {hydra_cfg.job.num} {job.name}: FINISHED before, skipped (run {earlier['run_id']})")
+            value = earlier["value"]
+            return worst_value(config["tracking"]["objective"]) if value is None else value
         with job.limits():
-            outcome = run_experiment(config, Path(hydra_cfg.runtime.output_dir),
-                                     {**run_tags(config, hydra_cfg), **job.tags},
+            outcome = run_experiment(config, Path(hydra_cfg.runtime.output_dir), {**tags, **job.tags},
                                      parent_run_id=job.parent_run_id, name=job.name)
     except (UserError, OmegaConfBaseException) as error:
         # Raised past Hydra's job wrapper an Exception would be reported twice; SystemExit is not.

@@ -27,6 +27,7 @@ class Job:
     name: str | None = None
     tags: dict = field(default_factory=dict)
     blas_threads: int | None = None
+    done: dict = field(default_factory=dict)  # a resumed sweep's FINISHED jobs: {config_hash: {run_id, value}}
 
     def limits(self):
         """Limit BLAS/OpenMP threads while the job trains (jobs in parallel would oversubscribe the cores)."""
@@ -53,7 +54,7 @@ def job_context(hydra_cfg, config: dict) -> Job:
     name = " ".join(own) or "(defaults)"
     tags = {"sweep.id": sweep["id"], "sweep.role": "job", "sweep.job": str(hydra_cfg.job.num),
             "sweep.job_overrides": name}
-    return Job(sweep["parent_run_id"], name[:MAX_RUN_NAME], tags, threads)
+    return Job(sweep["parent_run_id"], name[:MAX_RUN_NAME], tags, threads, sweep.get("done", {}))
 
 
 def blas_threads(workers: dict, launcher_target: str) -> int | None:

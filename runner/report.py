@@ -32,7 +32,7 @@ from runner.errors import UserError, run_command
 from runner.report_figures import (natural_key, plot_bias_variance, plot_curves, plot_objective, plot_panels,
                                    short_label)
 from runner.paths import outputs_dir
-from runner.sweep_runs import all_runs, children_filter, direction
+from runner.sweep_runs import all_runs, direction, sweep_children
 from runner.settings import OBJECTIVES
 from runner.store import open_client, resolve_tracking_uri
 
@@ -180,7 +180,7 @@ def select_runs(client, experiment_id: str, args: argparse.Namespace) -> tuple:
     if parent is None:
         runs = [r for r in all_runs(client, [experiment_id]) if r.data.tags.get("sweep.role") != "parent"]
         return None, runs, f"experiment-{args.experiment}"
-    runs = all_runs(client, [experiment_id], children_filter(parent.info.run_id))
+    runs = sweep_children(client, experiment_id, parent.info.run_id)
     return parent, runs, parent.data.tags.get("sweep.id", parent.info.run_id)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import secrets
 import signal
 import sys
@@ -25,10 +26,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from runner.errors import UserError
 from runner.sweep_checks import check_sweep_settings
-from runner.sweep_runs import all_runs, children_filter, direction, end_orphans, override_key, summarize
+from runner.sweep_runs import (direction, end_orphans, override_key, set_aside_for_resume, summarize,
+                               sweep_children)
 from runner.workers import start_workers
 
 SWEEP_FILE = "sweep.json"
+RESUME_VARIABLE = "BACKPROP_LAB_RESUME"  # set by runner.resume: the id of the sweep this launch resumes
 LOCAL_LAUNCHERS = ("BasicLauncher", "JoblibLauncher")  # their jobs stop when the sweep's process does
 MAX_RUN_NAME = 240
 
@@ -44,6 +47,25 @@ def swept(config: DictConfig) -> tuple[list[str], list[str]]:
     given += [f"{key}={value}" for key, value in params.items()]
     specs = [o.input_line for o in OverridesParser.create().parse_overrides(given) if o.is_sweep_override()]
     return specs, [override_key(spec) for spec in specs]
+
+
+def resume(tracker, sweep_dir: Path, sweep_id: str) -> dict:
+    """Reopen sweep `sweep_id`'s parent run, whose sweep.json is in sweep_dir, for `python -m runner.resume`:
+    it is RUNNING again, its earlier failure reason is gone, and sweep.json gains `done` (set_aside_for_resume)."""
+    path = sweep_dir / SWEEP_FILE
+    sweep = json.loads(path.read_text()) if path.exists() else {}
+    if sweep.get("id") != sweep_id or sweep.get("uri") != tracker.uri:
+        raise UserError(f"{path} is not sweep {sweep_id}'s in {tracker.uri}; accepted: python -m runner.resume "
+                        "SWEEP_ID, which launches the sweep into its own folder and store")
+    client, parent = tracker.client, sweep["parent_run_id"]
+    tracker.run_id = parent  # the Tracker goes on with the parent
+    sweep["done"] = set_aside_for_resume(client, tracker.experiment_id, parent, sweep["objective"])
+    resumes = int(client.get_run(parent).data.tags.get("sweep.resumes", "0")) + 1
+    client.update_run(parent, "RUNNING")
+    if "failure_reason" in client.get_run(parent).data.tags:
+        client.delete_tag(parent, "failure_reason")
+    tracker.set_tags({"sweep.resumes": str(resumes)})
+    return sweep
 
 
 class SweepCallback(Callback):
@@ -69,12 +91,27 @@ class SweepCallback(Callback):
         from runner.store import resolve_tracking_uri
         from runner.tracking import Tracker
 
-        objective = str(config.tracking.objective)
-        specs, keys = swept(config)
-        sweep_id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
         # Creating the store and experiment here, once, spares the jobs a race to create them.
         tracker = Tracker(resolve_tracking_uri(config.tracking.uri), str(config.tracking.experiment), sweep_dir)
         freeze_imported_objects()  # MLflow's objects: this process then exits 1 s sooner when the sweep ends
+        resumed = os.environ.get(RESUME_VARIABLE)
+        if resumed:
+            self.sweep = resume(tracker, sweep_dir, resumed)
+            print(f"sweep {resumed} resumed: parent run {self.sweep['parent_run_id']}; its "
+                  f"{len(self.sweep['done'])} FINISHED jobs are skipped, the others run again")
+        else:
+            self.sweep = self._parent(config, tracker, sweep_dir, worker_start)
+        (sweep_dir / SWEEP_FILE).write_text(json.dumps(self.sweep, indent=2))
+        atexit.register(self._end_if_open)
+        if in_main_thread():  # SIGTERM (a scheduler's time limit, kill) then stops the sweep as Ctrl-C does
+            signal.signal(signal.SIGTERM, raise_interrupted)
+
+    @staticmethod
+    def _parent(config: DictConfig, tracker, sweep_dir: Path, worker_start: str | None) -> dict:
+        """Create the sweep's parent run; what sweep.json holds."""
+        objective = str(config.tracking.objective)
+        specs, keys = swept(config)
+        sweep_id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
         overrides = " ".join(config.hydra.overrides.task)
         hydra_overrides = [o for o in config.hydra.overrides.hydra if not o.startswith("hydra.mode=")]
         tags = {"sweep.id": sweep_id, "sweep.role": "parent", "sweep.dir": str(sweep_dir),
@@ -86,15 +123,11 @@ class SweepCallback(Callback):
                 "command": " ".join(["python -m runner -m", *hydra_overrides, *config.hydra.overrides.task])}
         name = ("sweep " + (" ".join(specs) or overrides))[:MAX_RUN_NAME]
         parent_run_id = tracker.start(name, tags, {})
-        self.sweep = {"id": sweep_id, "parent_run_id": parent_run_id, "swept_keys": keys, "space": tags["sweep.space"],
-                      "dir": str(sweep_dir),
-                      "uri": tracker.uri, "experiment": str(config.tracking.experiment), "objective": objective,
-                      "local": tags["sweep.launcher"] in LOCAL_LAUNCHERS}
-        (sweep_dir / SWEEP_FILE).write_text(json.dumps(self.sweep, indent=2))
+        sweep = {"id": sweep_id, "parent_run_id": parent_run_id, "swept_keys": keys, "space": tags["sweep.space"],
+                 "dir": str(sweep_dir), "uri": tracker.uri, "experiment": str(config.tracking.experiment),
+                 "objective": objective, "local": tags["sweep.launcher"] in LOCAL_LAUNCHERS}
         print(f"sweep {sweep_id}: parent run {parent_run_id} ({name})")
-        atexit.register(self._end_if_open)
-        if in_main_thread():  # SIGTERM (a scheduler's time limit, kill) then stops the sweep as Ctrl-C does
-            signal.signal(signal.SIGTERM, raise_interrupted)
+        return sweep
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         if self.sweep:
@@ -112,7 +145,9 @@ class SweepCallback(Callback):
     def _end_if_open(self) -> None:
         """At exit: a sweep stopped by an error never reaches on_multirun_end; its parent ends FAILED."""
         if self.sweep:
+            sweep_id = self.sweep["id"]
             self._end("FAILED", "the sweep stopped before all its jobs returned")
+            print(f"  resume: python -m runner.resume {sweep_id}  (runs the jobs that did not finish)", flush=True)
 
     def _end(self, status: str, reason: str | None = None):
         """Record the summary of the children on the parent run and end it; the summary."""
@@ -126,7 +161,7 @@ class SweepCallback(Callback):
         tracker.run_id = sweep["parent_run_id"]  # the Tracker goes on with the parent made at the start
         if status == "FAILED" and sweep.get("local"):
             end_orphans(tracker.client, tracker.experiment_id, tracker.run_id)
-        summary = summarize(all_runs(tracker.client, [tracker.experiment_id], children_filter(tracker.run_id)),
+        summary = summarize(sweep_children(tracker.client, tracker.experiment_id, tracker.run_id),
                             sweep["objective"])
         summary.jobs_launched = len(list(Path(sweep["dir"]).glob("**/.hydra/overrides.yaml")))
         if summary.jobs_launched == 0:

@@ -1,5 +1,6 @@
 """A sweep's runs in the store: the objective's direction, finding a parent's children, ending
-those a stopped sweep left RUNNING, and the summary recorded on the parent (runner/sweep.py)."""
+those a stopped sweep left RUNNING, setting a resumed sweep's earlier attempts aside, and the
+summary recorded on the parent (runner/sweep.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -34,6 +35,28 @@ def all_runs(client, experiment_ids: list[str], filter_string: str = "", page: i
 def children_filter(parent_run_id: str) -> str:
     """The search_runs filter for the child runs of a parent."""
     return f"tags.`mlflow.parentRunId` = '{parent_run_id}'"
+
+
+def sweep_children(client, experiment_id: str, parent_run_id: str) -> list:
+    """The parent's child runs that count: all but the attempts a resumed sweep ran again (tag sweep.retried)."""
+    return [run for run in all_runs(client, [experiment_id], children_filter(parent_run_id))
+            if run.data.tags.get("sweep.retried") != "true"]
+
+
+def set_aside_for_resume(client, experiment_id: str, parent_run_id: str, objective: str) -> dict[str, dict]:
+    """Before a sweep resumes (runner.resume): its FINISHED jobs by config_hash, {hash: {run_id, value}},
+    which the resumed jobs skip. Every other child (FAILED; KILLED; RUNNING, left by a sweep killed
+    outright, now ended KILLED) stays under the parent, tagged sweep.retried: its job runs again."""
+    done = {}
+    for run in sweep_children(client, experiment_id, parent_run_id):
+        config_hash = run.data.tags.get("config_hash")
+        if run.info.status == "FINISHED" and config_hash:
+            done[config_hash] = {"run_id": run.info.run_id, "value": objective_of(run.data.metrics, objective)}
+            continue
+        if run.info.status == "RUNNING":
+            client.set_terminated(run.info.run_id, "KILLED")
+        client.set_tag(run.info.run_id, "sweep.retried", "true")
+    return done
 
 
 def override_key(override: str) -> str:

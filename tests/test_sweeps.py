@@ -461,3 +461,68 @@ def test_a_job_past_the_launchers_timeout_stops_the_sweep_in_one_line(store):
     assert store.client.get_run(parent_id).info.status == "FAILED"
     jobs = children(store.client, parent_id)
     assert jobs and {run.info.status for run in jobs} == {"KILLED"}
+
+
+def test_resume_runs_again_only_the_jobs_of_a_stopped_sweep_that_did_not_finish(new_store):
+    """A sweep stops at its third job, whose CSV file is missing; after the file appears,
+    `python -m runner.resume` skips the job that FINISHED, runs the FAILED one again (its earlier run set
+    aside as sweep.retried) and the ones that never ran, under the same parent, which then counts each once."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2))
+    table = "x1,x2,label\n" + "".join(f"{a},{b},{int(a + b > 0)}\n" for a, b in X)
+    (new_store.root / "a.csv").write_text(table)
+    big = "1000000.0"  # a learning rate that diverges: the job FAILS again when it runs again
+    sweep = ("-m", "dataset=csv", "dataset.target=label", "dataset.path=a.csv,b.csv", "optimizer=batch_gd",
+             "optimizer.epochs=50", f"optimizer.lr=1,{big}", "tracking.progress=off", "tracking.figures=false")
+    stopped = new_store.cli(*sweep)
+    assert stopped.returncode == 2 and "dataset.path='b.csv' is invalid" in stopped.stderr
+    sweep_id, parent_id = re.search(r"^sweep (\S+): parent run (\w+)", stopped.stdout, re.MULTILINE).groups()
+    assert f"resume: python -m runner.resume {sweep_id}" in stopped.stdout
+    client = new_store.client
+    first = {(r.data.params["dataset.path"], r.data.params["optimizer.lr"]): r for r in children(client, parent_id)}
+    assert {key: r.info.status for key, r in first.items()} == {("a.csv", "1"): "FINISHED", ("a.csv", big): "FAILED"}
+    assert client.get_run(parent_id).info.status == "FAILED"
+
+    client.update_run(parent_id, "RUNNING")  # as if its process were still at work
+    refused = new_store.module("runner.resume", sweep_id)
+    assert refused.returncode == 2 and refused.stderr.startswith(f"error: sweep {sweep_id} is RUNNING")
+    client.update_run(parent_id, "FAILED")
+    unknown = new_store.module("runner.resume", "20000101-000000-dead")
+    assert unknown.returncode == 2 and "is not a sweep of this experiment" in unknown.stderr
+
+    (new_store.root / "b.csv").write_text(table)
+    resumed = new_store.module("runner.resume", sweep_id)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"FINISHED before, skipped (run {first['a.csv', '1'].info.run_id})" in resumed.stdout
+    every = children(client, parent_id)
+    assert len(every) == 5  # 2 of the first launch, 3 of the second: one job was skipped
+    retried = [r for r in every if r.data.tags.get("sweep.retried") == "true"]
+    assert [r.info.run_id for r in retried] == [first["a.csv", big].info.run_id]
+    counted = {(r.data.params["dataset.path"], r.data.params["optimizer.lr"]): r.info.status
+               for r in every if r not in retried}
+    assert counted == {("a.csv", "1"): "FINISHED", ("a.csv", big): "FAILED", ("b.csv", "1"): "FINISHED",
+                       ("b.csv", big): "FAILED"}
+    parent = client.get_run(parent_id)
+    assert parent.info.status == "FINISHED" and "failure_reason" not in parent.data.tags
+    assert parent.data.tags["sweep.resumes"] == "1"
+    assert {k: parent.data.metrics[k] for k in ("jobs", "jobs_launched", "jobs_finished", "jobs_failed")} == \
+        {"jobs": 4, "jobs_launched": 4, "jobs_finished": 2, "jobs_failed": 2}
+    report = new_store.module("runner.report", "--sweep", sweep_id)
+    assert report.returncode == 0 and f"{sweep_id}: 4 runs ranked" in report.stdout
+
+
+def test_resume_refuses_an_optuna_study_and_a_sweep_whose_folder_is_gone(new_store):
+    client = new_store.client
+    experiment_id = client.create_experiment("backprop-lab")
+    for sweep_id, sweeper, folder in (("20260101-000000-aaaa", "OptunaSweeper", new_store.root),
+                                      ("20260101-000000-bbbb", "BasicSweeper", new_store.root / "gone")):
+        run = client.create_run(experiment_id, tags={"sweep.role": "parent", "sweep.id": sweep_id,
+                                                     "sweep.sweeper": sweeper, "sweep.dir": str(folder)})
+        client.set_terminated(run.info.run_id, "FAILED")
+    optuna = new_store.module("runner.resume", "20260101-000000-aaaa")
+    assert optuna.returncode == 2 and optuna.stderr.startswith(
+        "error: sweep 20260101-000000-aaaa ran the OptunaSweeper sweeper, whose jobs a new launch would not repeat")
+    gone = new_store.module("runner.resume", "20260101-000000-bbbb")
+    assert gone.returncode == 2 and "holds no multirun.yaml" in gone.stderr and len(gone.stderr.splitlines()) == 1

@@ -1,0 +1,78 @@
+"""`python -m runner.resume SWEEP_ID`: launch a stopped sweep again, under its own parent run.
+
+A sweep stopped by a bad job, Ctrl-C, a scheduler's time limit or a crash keeps the runs it made.
+This launches its jobs again as they were launched (the overrides its folder's multirun.yaml
+holds), into the same folder and store. A job whose config (tag config_hash) FINISHED in the sweep
+before is skipped and returns that run's objective; a run that failed or was killed stays under
+the parent, tagged sweep.retried, and its job runs again. The parent's summary and
+`python -m runner.report` then count each job once.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from runner.errors import UserError, run_command
+
+RESUMABLE_SWEEPERS = ("BasicSweeper",)  # an Optuna study would sample new trials, not repeat its jobs
+
+
+def relaunch_command(parent, sweep_id: str) -> list[str]:
+    """`python -m runner -m ...` as the sweep was launched, into its own folder (hydra.sweep.dir)."""
+    sweep_dir = Path(parent.data.tags.get("sweep.dir", ""))
+    multirun = sweep_dir / "multirun.yaml"
+    if not multirun.is_file():
+        raise UserError(f"sweep {sweep_id}'s folder {sweep_dir} holds no multirun.yaml (moved, deleted, or on "
+                        "another machine); accepted: a sweep whose folder is on this machine")
+    overrides = (yaml.safe_load(multirun.read_text()) or {}).get("hydra", {}).get("overrides", {})
+    hydra = [o for o in overrides.get("hydra", []) if not o.startswith(("hydra.mode=", "hydra.sweep.dir="))]
+    return [sys.executable, "-m", "runner", "-m", *hydra, *overrides.get("task", []),
+            f"hydra.sweep.dir='{sweep_dir}'"]
+
+
+def check_resumable(parent, sweep_id: str, force: bool) -> None:
+    """One line for a sweep that must not be launched again: still running, or an Optuna study."""
+    tags = parent.data.tags
+    if parent.info.status == "RUNNING" and not force:
+        raise UserError(f"sweep {sweep_id} is RUNNING (parent run {parent.info.run_id}); accepted: a sweep that "
+                        "has ended, or --force when its process is gone (killed outright, so it could not end)")
+    sweeper = tags.get("sweep.sweeper", "")
+    if sweeper not in RESUMABLE_SWEEPERS:
+        raise UserError(f"sweep {sweep_id} ran the {sweeper or 'unknown'} sweeper, whose jobs a new launch would "
+                        f"not repeat; accepted: a sweep of {', '.join(RESUMABLE_SWEEPERS)} (a grid of values)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m runner.resume", description=__doc__.splitlines()[0])
+    parser.add_argument("sweep", help="the sweep id (tag sweep.id, printed when the sweep started) or its parent run id")
+    parser.add_argument("--experiment", default="backprop-lab", help="experiment name (default: backprop-lab)")
+    parser.add_argument("--force", action="store_true", help="resume a sweep whose parent run is still RUNNING")
+    args = parser.parse_args(argv)
+
+    from runner.report import find_parent
+    from runner.store import open_client, resolve_tracking_uri
+    from runner.sweep import RESUME_VARIABLE
+
+    uri = resolve_tracking_uri(None)
+    client = open_client(uri)
+    experiment = client.get_experiment_by_name(args.experiment)
+    if experiment is None:
+        raise UserError(f"--experiment {args.experiment!r} is not in {uri}; accepted: the experiment the sweep ran in")
+    parent = find_parent(client, experiment.experiment_id, args.sweep)
+    sweep_id = parent.data.tags.get("sweep.id")
+    if parent.data.tags.get("sweep.role") != "parent" or not sweep_id:
+        raise UserError(f"run {args.sweep} is not a sweep's parent run; accepted: a sweep id or a parent run id")
+    check_resumable(parent, sweep_id, args.force)
+    command = relaunch_command(parent, sweep_id)
+    print(f"resuming sweep {sweep_id}: python {' '.join(command[1:])}", flush=True)
+    environment = {**os.environ, "MLFLOW_TRACKING_URI": uri, RESUME_VARIABLE: sweep_id}
+    return subprocess.run(command, env=environment).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(run_command(main))
