@@ -6,8 +6,9 @@
 
 Writes, under outputs/reports/<sweep id>/: ranking.csv and ranking.md (the config params
 that vary across the runs, their final metrics and status, best first by the sweep's
-objective), train_cost.png, val_cost.png and val_accuracy.png (every run's curve; the last
-two when the runs have a validation part), objective.png (the objective against each varied parameter),
+objective), seeds.csv and seeds.md when seed varies (each configuration's metrics as mean and
+standard deviation over its seeds, runner.report_seeds), train_cost.png, val_cost.png and
+val_accuracy.png (every run's curve; the last two when the runs have a validation part), objective.png (the objective against each varied parameter),
 bias_variance.png (training and validation error against each numeric varied parameter:
 the course's learning curve for dataset.train_size, validation curve for lambda) and the
 runs' own figures side by side (up to MAX_PANELS runs): decision_regions.png and
@@ -31,6 +32,7 @@ import pandas as pd
 from runner.errors import UserError, run_command
 from runner.report_figures import (natural_key, plot_bias_variance, plot_curves, plot_objective, plot_panels,
                                    short_label)
+from runner.report_seeds import seed_statistics
 from runner.paths import outputs_dir
 from runner.sweep_runs import all_runs, direction, sweep_children
 from runner.settings import OBJECTIVES
@@ -248,8 +250,15 @@ def report(client, uri: str, args: argparse.Namespace) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / "ranking.csv", index=False)
     (out / "ranking.md").write_text(markdown(table))
-    files = ["ranking.csv", "ranking.md", *write_figures(client, uri, experiment.experiment_id, table, varied,
-                                                          objective, out)]
+    files = ["ranking.csv", "ranking.md"]
+    seeds = seed_statistics(table, varied, objective, direction(objective) == "minimize")
+    for stale in ("seeds.csv", "seeds.md"):
+        (out / stale).unlink(missing_ok=True)  # from an earlier report of these runs
+    if seeds is not None:
+        seeds.to_csv(out / "seeds.csv", index=False)
+        (out / "seeds.md").write_text(markdown(seeds))
+        files += ["seeds.csv", "seeds.md"]
+    files += write_figures(client, uri, experiment.experiment_id, table, varied, objective, out)
     if parent is not None:
         for file in files:
             client.log_artifact(parent.info.run_id, str(out / file), "report")
@@ -258,6 +267,9 @@ def report(client, uri: str, args: argparse.Namespace) -> Path:
     print(markdown(table.drop(columns=["run_id"]).head(args.top)), end="")
     if len(table) > args.top:
         print(f"... {len(table) - args.top} more rows in ranking.csv")
+    if seeds is not None:
+        print(f"over seeds: {len(seeds)} configuration{'' if len(seeds) == 1 else 's'}, mean and standard deviation")
+        print(markdown(seeds.head(args.top)), end="")
     print(f"report: {out}" + (f" (and artifacts report/ of run {parent.info.run_id})" if parent else ""))
     return out
 

@@ -49,7 +49,7 @@ def check_resumable(parent, sweep_id: str, force: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runner.resume", description=__doc__.splitlines()[0])
-    parser.add_argument("sweep", help="the sweep id (tag sweep.id, printed when the sweep started) or its parent run id")
+    parser.add_argument("sweep", help="the sweep id (tag sweep.id, printed when it started) or its parent run id")
     parser.add_argument("--experiment", default="backprop-lab", help="experiment name (default: backprop-lab)")
     parser.add_argument("--force", action="store_true", help="resume a sweep whose parent run is still RUNNING")
     args = parser.parse_args(argv)

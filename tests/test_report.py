@@ -350,3 +350,42 @@ def test_the_parent_description_holds_as_many_best_rows_as_fit_and_says_how_many
     assert note.endswith(f"... {100 - len(shown)} more rows in report/ranking.csv")
     assert "x" not in note.split("|")[1:]  # no run ids
     assert description("s", table.head(1), "val_cost", [])[:30] == "**s**: 1 run ranked by val_cos"
+
+
+def test_seed_statistics_give_each_configuration_s_mean_and_sample_std_over_its_finished_seeds():
+    from runner.report_seeds import seed_statistics
+
+    table = pd.DataFrame({"run_name": list("abcdef"), "status": ["FINISHED"] * 5 + ["FAILED"],
+                          "seed": [0, 1, 2, 0, 1, 2], "regularization.lam": [0, 0, 0, 1, 1, 1],
+                          "val_cost": [0.9, 0.5, 1.3, 0.30, 0.32, np.nan],
+                          "test_accuracy": [0.8, 0.9, 0.7, 0.95, 0.97, 0.1]})
+    varied = ["seed", "regularization.lam"]
+    stats = seed_statistics(table, varied, "val_cost", minimize=True)
+    assert list(stats["regularization.lam"]) == [1, 0] and list(stats["rank"]) == [1, 2]  # lowest mean first
+    assert list(stats["seeds"]) == [2, 3] and list(stats["failed"]) == [1, 0]
+    lam0, lam1 = stats.iloc[1], stats.iloc[0]
+    assert lam0["val_cost_mean"] == pytest.approx(0.9) and lam0["val_cost_std"] == pytest.approx(0.4)  # n - 1
+    assert lam1["val_cost_mean"] == pytest.approx(0.31) and lam1["test_accuracy_mean"] == pytest.approx(0.96)
+    assert lam1["test_accuracy_std"] == pytest.approx(np.std([0.95, 0.97], ddof=1))  # the FAILED run left out
+    by_accuracy = seed_statistics(table, varied, "test_accuracy", minimize=False)
+    assert list(by_accuracy["regularization.lam"]) == [1, 0] and "test_accuracy_std" in by_accuracy
+    assert seed_statistics(table, ["regularization.lam"], "val_cost", minimize=True) is None  # seed not varied
+    alone = seed_statistics(table.head(3), ["seed"], "val_cost", minimize=True)  # only the seed varies
+    assert len(alone) == 1 and alone["seeds"].item() == 3 and alone["val_cost_mean"].item() == pytest.approx(0.9)
+    single = seed_statistics(table.iloc[[0, 3]], varied, "val_cost", minimize=True)
+    assert single["val_cost_std"].isna().all()  # one seed each: no spread to give
+
+
+def test_a_sweep_over_seeds_reports_each_configuration_over_its_seeds(new_store):
+    _, parent_id, out = sweep_and_report(new_store, *FAST, "seed=0,1", "regularization.lam=0,1",
+                                         "tracking.figures=false")
+    ranking = pd.read_csv(out / "ranking.csv")
+    seeds = pd.read_csv(out / "seeds.csv")
+    assert list(seeds.columns[:4]) == ["rank", "regularization.lam", "seeds", "failed"] and len(seeds) == 2
+    for _, row in seeds.iterrows():
+        runs = ranking[ranking["regularization.lam"] == row["regularization.lam"]]
+        assert row["seeds"] == 2 and row["val_cost_mean"] == pytest.approx(runs["val_cost"].mean(), rel=1e-12)
+        assert row["val_cost_std"] == pytest.approx(runs["val_cost"].std(ddof=1), rel=1e-12)
+    assert (out / "seeds.md").read_text().startswith("| rank | regularization.lam | seeds | failed | val_cost_mean")
+    logged = {a.path for a in new_store.client.list_artifacts(parent_id, "report")}
+    assert {"report/seeds.csv", "report/seeds.md"} <= logged
