@@ -27,7 +27,7 @@ def write_artifacts(tracker: Tracker, setup: Setup, Theta: list, run_dir: Path, 
     if setup.settings.tracking.figures:
         plots.learning_curves(tracker.history, run_dir / "learning_curves.png", title)
         if setup.settings.tracking.layer_stats:
-            plots.layer_curves(tracker.history, run_dir / "layer_stats.png", title)
+            plots.layer_curves(tracker.history, run_dir / "layer_stats.png", title, hidden_activations(setup, Theta))
         if setup.splits.image_shape is not None:
             plots.hidden_weights(Theta[0], setup.splits.image_shape, run_dir / "hidden_weights.png")
         if setup.splits.n_features == 2:
@@ -52,6 +52,15 @@ def write_artifacts(tracker: Tracker, setup: Setup, Theta: list, run_dir: Path, 
     write_evaluation(setup, Theta, run_dir, title)
     tracker.write_metrics_csv()
     tracker.upload_run_files()
+
+
+def hidden_activations(setup: Setup, Theta: list, rows: int = 1000) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(label, at the start, at the end): each hidden layer's activations a(l) over the first `rows`
+    training samples, from the initial weights and from Theta (the core's forward pass)."""
+    X, objective = setup.splits.train.X[:rows], setup.objective
+    start, _ = forward(setup.Theta0, X, objective.activation, objective.cost)
+    end, _ = forward(Theta, X, objective.activation, objective.cost)
+    return [(f"a({l + 1})", start[l], end[l]) for l in range(1, len(Theta))]
 
 
 def write_evaluation(setup: Setup, Theta: list, run_dir: Path, title: str) -> Path:

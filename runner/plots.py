@@ -51,11 +51,16 @@ def learning_curves(history: list[tuple[str, float, int]], path: Path, title: st
     return path
 
 
-def layer_curves(history: list[tuple[str, float, int]], path: Path, title: str) -> Path:
-    """The rms of each layer's gradient (left) and weights (right) against epoch, log scale: where a
-    deep network's first layers learn slowest (vanishing gradients) and how its weights grow."""
+def layer_curves(history: list[tuple[str, float, int]], path: Path, title: str,
+                 activations: list[tuple[str, np.ndarray, np.ndarray]] = ()) -> Path:
+    """The rms of each layer's gradient (top left) and weights (top right) against epoch, log scale: where
+    a deep network's first layers learn slowest (vanishing gradients) and how its weights grow. Below, for
+    each (label, at the start, at the end) of `activations`, a hidden layer's activations over the training
+    samples as two histograms: how many units sit saturated, where g'(z) and so delta(l) vanish."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig = plt.figure(figsize=(10, 7.5 if activations else 4))
+    rows = fig.add_gridspec(2 if activations else 1, 1, height_ratios=[1.4, 1] if activations else None, hspace=0.35)
+    axes = rows[0].subgridspec(1, 2, wspace=0.28).subplots()
     for ax, prefix, label in ((axes[0], "grad_rms_", "rms of D(l), the gradient"),
                               (axes[1], "weight_rms_", "rms of Theta(l), the weights")):
         keys = sorted({k for k, _, _ in history if k.startswith(prefix)}, key=lambda k: int(k.rsplit("Theta", 1)[1]))
@@ -69,8 +74,21 @@ def layer_curves(history: list[tuple[str, float, int]], path: Path, title: str) 
         ax.grid(alpha=0.3)
         if keys:
             ax.legend(fontsize=8)
+    histograms = rows[1].subgridspec(1, len(activations), wspace=0.15).subplots(squeeze=False)[0] if activations else []
+    for index, (label, start, end) in enumerate(activations):
+        ax = histograms[index]
+        low, high = min(start.min(), end.min()), max(start.max(), end.max())
+        bins = np.linspace(low, high if high > low else low + 1, 41)
+        ax.hist(start.ravel(), bins=bins, color="grey", alpha=0.6, label="start")
+        ax.hist(end.ravel(), bins=bins, histtype="step", color="crimson", linewidth=1.2, label="end")
+        ax.set_title(label, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.set_yticks([])
+        if index == 0:
+            ax.set_ylabel("hidden activations over\nthe training samples", fontsize=8)
+            ax.legend(fontsize=7)
     fig.suptitle(f"{title}: layer by layer")
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.12, top=0.88, wspace=0.28)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.07 if activations else 0.12, top=0.92 if activations else 0.88)
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path

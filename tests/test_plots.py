@@ -213,3 +213,32 @@ def test_learning_curves_draw_restored_weights_as_a_dot_past_the_last_epoch(tmp_
     drawn.clear()
     plots.learning_curves(history[:6], tmp_path / "plain.png", "a run")  # nothing restored: whole lines
     assert drawn[:2] == [([0, 1, 2], [3.0, 2.0, 1.0], ()), ([0, 1, 2], [2.0, 1.0, 1.5], ())]
+
+
+def test_layer_stats_draw_each_hidden_layer_s_activations_at_the_start_and_the_end(tmp_path, monkeypatch):
+    from matplotlib.axes import Axes
+
+    from conftest import FAST, resolved_config
+    from runner.artifacts import hidden_activations
+    from runner.setup import prepare
+
+    setup = prepare(resolved_config(*FAST, "architecture.hidden=[5,4]"))
+    Theta = [2 * T for T in setup.Theta0]
+    drawn = hidden_activations(setup, Theta, rows=30)
+    X = setup.splits.train.X[:30]
+
+    def sigmoid_layer(a, T):
+        return 1 / (1 + np.exp(-(a @ T[:, 1:].T + T[:, 0])))
+
+    assert [label for label, _, _ in drawn] == ["a(2)", "a(3)"]
+    for weights, which in ((setup.Theta0, 1), (Theta, 2)):
+        a2 = sigmoid_layer(X, weights[0])
+        np.testing.assert_allclose(drawn[0][which], a2, rtol=1e-12)
+        np.testing.assert_allclose(drawn[1][which], sigmoid_layer(a2, weights[1]), rtol=1e-12)
+    histograms = []
+    monkeypatch.setattr(Axes, "hist", lambda ax, values, **kw: histograms.append((values, kw.get("label"))))
+    history = [("grad_rms_Theta1", 0.1, 0), ("weight_rms_Theta1", 0.2, 0)]
+    path = plots.layer_curves(history, tmp_path / "layers.png", "a run", drawn)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [label for _, label in histograms] == ["start", "end"] * 2
+    np.testing.assert_array_equal(histograms[3][0], drawn[1][2].ravel())
