@@ -18,7 +18,7 @@ from runner.blas import limit_blas_threads
 from runner.core.gradcheck import GradCheck, GradientCheckFailed
 from runner.core.training import Diverged, EarlyStopping, StoppedEarly, train
 from runner.progress import Progress
-from runner.recording import EpochRecorder, environment_tags, final_metrics
+from runner.recording import EpochRecorder, environment_tags, final_metrics, run_description
 from runner.settings import OBJECTIVES, PLUGIN_GROUPS
 from runner.setup import prepare, run_name
 from runner.store import resolve_tracking_uri
@@ -122,12 +122,13 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
                           **({"optimizer.backend": backend} if backend else {})})
         write_artifacts(tracker, setup, Theta, run_dir, run_name(setup.plugins),
                         recorder.snapshot_panels(Theta, final_epoch))
-        if reason:
-            tracker.set_tags({"failure_reason": reason, **failure_tags})
-        if stopped_early:
-            tracker.set_tags({"stopped_early": stopped_early})
-        if restored:
-            tracker.set_tags({"restored": restored})
+        said = "; ".join(filter(None, (reason or stopped_early, restored))) or None
+        unit = "iterations" if hasattr(setup.plugins["optimizer"], "method") else "epochs"  # scipy's lbfgs, cg
+        description = run_description(run_name(setup.plugins), status, said, metrics, recorder.last_check,
+                                      recorder.last_epoch, train_seconds, unit)
+        tracker.set_tags({**({"failure_reason": reason, **failure_tags} if reason else {}),
+                          **({"stopped_early": stopped_early} if stopped_early else {}),
+                          **({"restored": restored} if restored else {}), "mlflow.note.content": description})
     except KeyboardInterrupt:
         progress.close()
         save_weights(recorder.last_finite or setup.Theta0, run_dir / "weights.npz")
@@ -143,8 +144,8 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
         if previous_sigterm is not None:
             signal.signal(signal.SIGTERM, previous_sigterm)
     tracker.finish(status)
-    return Outcome(run_id, status, metrics, recorder.last_check, time.perf_counter() - started,
-                   "; ".join(filter(None, (reason or stopped_early, restored))) or None, weights, uri, tracker.lost)
+    return Outcome(run_id, status, metrics, recorder.last_check, time.perf_counter() - started, said, weights, uri,
+                   tracker.lost)
 
 
 def freeze_imported_objects() -> None:

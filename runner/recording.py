@@ -159,6 +159,22 @@ def final_metrics(setup: Setup, Theta: list, recorder: EpochRecorder, status: st
     return latest
 
 
+def run_description(name: str, status: str, reason: str | None, metrics: dict[str, float], check: GradCheck | None,
+                    epochs: int, train_seconds: float, unit: str = "epochs") -> str:
+    """The run's description in the MLflow dashboard (tag mlflow.note.content, Markdown): how it ended,
+    its final accuracy and cost on each part, its last gradient check and its training time."""
+    def cell(key: str) -> str:
+        return f"{metrics[key]:.4f}" if key in metrics else "-"
+
+    check_text = f"gradient check {check.rel_error:.2e} ({check.mode}, {check.n_checked} coordinates); " \
+        if check else ""
+    return "\n".join([f"**{name}**: {status}" + (f" ({reason})" if reason else ""), "",
+                      "| | training | validation | test |", "|---|---|---|---|",
+                      f"| accuracy | {cell('train_accuracy')} | {cell('val_accuracy')} | {cell('test_accuracy')} |",
+                      f"| cost | {cell('train_cost')} (J) | {cell('val_cost')} | |", "",
+                      f"{check_text}{epochs} {unit} in {train_seconds:.3g} s of training"])
+
+
 def hidden_weight_spread(Theta: list) -> float:
     """max over hidden layers of max |Theta(l)[j, :] - Theta(l)[0, :]|: 0 when all units are identical
     (the symmetry a zero or constant initialization never breaks)."""

@@ -123,6 +123,17 @@ def test_tags_make_the_run_findable_and_rerunnable(store, fast_run):
         assert kind.stdout.strip() == "commit"
 
 
+def test_the_run_s_dashboard_description_gives_its_final_numbers(fast_run):
+    run = fast_run[1]
+    m, note = run.data.metrics, run.data.tags["mlflow.note.content"]
+    lines = note.splitlines()
+    assert lines[0] == f"**{run.info.run_name}**: FINISHED"
+    assert lines[4] == (f"| accuracy | {m['train_accuracy']:.4f} | {m['val_accuracy']:.4f} | {m['test_accuracy']:.4f} |")
+    assert lines[5] == f"| cost | {m['train_cost']:.4f} (J) | {m['val_cost']:.4f} | |"
+    assert lines[7].startswith(f"gradient check {m['gradcheck_rel_error']:.2e} (full, ")
+    assert lines[7].endswith(f"; 12 epochs in {m['train_seconds']:.3g} s of training")
+
+
 def test_weights_reproduce_the_logged_final_metrics(store, fast_run):
     run = fast_run[1]
     Theta = load_weights(store, run.info.run_id)

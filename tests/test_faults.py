@@ -41,6 +41,7 @@ def test_an_absurd_learning_rate_ends_failed_with_the_reason_and_keeps_finite_we
     reason = run.data.tags["failure_reason"]
     assert "diverged at epoch" in reason and ("exploded" in reason or "nan" in reason or "inf" in reason)
     assert run.data.tags["diverged"] == "true"
+    assert run.data.tags["mlflow.note.content"].startswith(f"**{run.info.run_name}**: FAILED ({reason})")
     assert "FAILED" in result.stdout and "diverged" in result.stdout
     with np.load(weights_path_of(result), allow_pickle=False) as npz:
         assert all(np.all(np.isfinite(npz[k])) for k in npz.files)
