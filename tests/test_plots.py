@@ -235,8 +235,9 @@ def test_layer_stats_draw_each_hidden_layer_s_activations_at_the_start_and_the_e
         a2 = sigmoid_layer(X, weights[0])
         np.testing.assert_allclose(drawn[0][which], a2, rtol=1e-12)
         np.testing.assert_allclose(drawn[1][which], sigmoid_layer(a2, weights[1]), rtol=1e-12)
-    histograms = []
-    monkeypatch.setattr(Axes, "hist", lambda ax, values, **kw: histograms.append((values, kw.get("label"))))
+    histograms, hist = [], Axes.hist
+    monkeypatch.setattr(Axes, "hist", lambda ax, values, **kw: histograms.append((values, kw.get("label")))
+                        or hist(ax, values, **kw))
     history = [("grad_rms_Theta1", 0.1, 0), ("weight_rms_Theta1", 0.2, 0)]
     path = plots.layer_curves(history, tmp_path / "layers.png", "a run", drawn)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
