@@ -293,6 +293,18 @@ def test_the_lr_decay_preset_shows_decayed_sgd_settling_near_the_minimum_of_j(ne
 
 
 @pytest.mark.slow
+def test_the_batch_sizes_preset_shows_small_batches_ahead_after_the_same_epochs(new_store):
+    """What conf/experiment/batch_sizes.yaml and the README promise: after 30 epochs at lr 0.5, batches of 8
+    stand far lower than full-batch steps (1079: one step an epoch), and single samples are the noisiest."""
+    result = new_store.cli("-m", "+experiment=batch_sizes", "optimizer.batch_size=1,8,1079", "tracking.progress=off",
+                           "tracking.figures=false")
+    _, parent = started(result)
+    final = {int(run.data.params["optimizer.batch_size"]): run.data.metrics["train_cost"]
+             for run in children(new_store.client, parent)}
+    assert final[8] < final[1] < final[1079] and final[1079] > 4 * final[8], final  # 0.35, 0.64, 1.87
+
+
+@pytest.mark.slow
 def test_the_learning_curve_preset_with_two_hidden_units_shows_high_bias(new_store):
     """Both errors meet high: the README's example of bias (lambda 1, the sizes on the command line win)."""
     result = new_store.cli("-m", "+experiment=learning_curve", "architecture.hidden=[2]", "regularization.lam=1",
