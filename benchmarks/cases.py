@@ -84,7 +84,7 @@ def epochs_with_cost(obj, Theta0, epochs: int) -> list:
     optimizer, Theta = BatchGD(lr=0.1), [T.copy() for T in Theta0]
     for _ in range(epochs):
         _, D = obj.value_and_gradient(Theta)
-        optimizer.update(Theta, D, None)
+        optimizer.update(Theta, D, None, optimizer.lr)
     return Theta
 
 
