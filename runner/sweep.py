@@ -168,11 +168,18 @@ class SweepCallback(Callback):
             reason = reason or "the sweep launched no job"
         for key, value in summary.metrics().items():
             tracker.metric(key, value, 0)
+        stale = {}
         if summary.best_params:
-            params = [Param(f"best.{key}", value) for key, value in summary.best_params.items()]
-            tracker.client.log_batch(tracker.run_id, params=params)
+            best = {f"best.{key}": value for key, value in summary.best_params.items()}
+            logged = tracker.client.get_run(tracker.run_id).data.params if sweep.get("done") is not None else {}
+            params = [Param(key, value) for key, value in best.items() if key not in logged]
+            if params:
+                tracker.client.log_batch(tracker.run_id, params=params)
+            if any(logged.get(key, value) != value for key, value in best.items()):  # a resume found a new best
+                stale = {"best.params": "an earlier launch's best (MLflow keeps a param's first value); the tags "
+                                        "best.run_id and best.overrides name the best job now"}
         text = summary.text(sweep["id"], tracker.run_id)
-        tracker.set_tags({**summary.tags(), **({"failure_reason": reason} if reason else {}),
+        tracker.set_tags({**summary.tags(), **stale, **({"failure_reason": reason} if reason else {}),
                           "mlflow.note.content": f"```\n{text}\n```"})  # the run's description in the dashboard
         for name in ("multirun.yaml", "optimization_results.yaml"):
             tracker.artifact(Path(sweep["dir"]) / name)

@@ -538,3 +538,29 @@ def test_resume_refuses_an_optuna_study_and_a_sweep_whose_folder_is_gone(new_sto
         "error: sweep 20260101-000000-aaaa ran the OptunaSweeper sweeper, whose jobs a new launch would not repeat")
     gone = new_store.module("runner.resume", "20260101-000000-bbbb")
     assert gone.returncode == 2 and "holds no multirun.yaml" in gone.stderr and len(gone.stderr.splitlines()) == 1
+
+
+def test_a_resume_that_finds_a_new_best_job_keeps_the_first_best_param_and_says_so(new_store):
+    """MLflow params cannot change: the parent's best.* params stay the first launch's best, its best.* tags
+    name the new one, and the tag best.params says which is which (before, the parent's end raised)."""
+    import numpy as np
+
+    def write(name, easy, seed):
+        X = np.random.default_rng(seed).normal(size=(60, 2))
+        y = (X[:, 0] > 0).astype(int) if easy else np.random.default_rng(seed + 1).integers(0, 2, 60)
+        (new_store.root / name).write_text("x1,x2,label\n" + "".join(f"{a},{b},{c}\n" for (a, b), c in zip(X, y)))
+
+    write("hard.csv", easy=False, seed=0)
+    sweep = ("-m", "dataset=csv", "dataset.target=label", "dataset.path=hard.csv,easy.csv", "optimizer=batch_gd",
+             "optimizer.epochs=50", "tracking.progress=off", "tracking.figures=false")
+    stopped = new_store.cli(*sweep)
+    sweep_id, parent_id = re.search(r"^sweep (\S+): parent run (\w+)", stopped.stdout, re.MULTILINE).groups()
+    assert stopped.returncode == 2
+    assert new_store.client.get_run(parent_id).data.params == {"best.dataset.path": "hard.csv"}
+    write("easy.csv", easy=True, seed=1)
+    resumed = new_store.module("runner.resume", sweep_id)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    parent = new_store.client.get_run(parent_id)
+    assert parent.info.status == "FINISHED" and parent.data.params == {"best.dataset.path": "hard.csv"}
+    assert parent.data.tags["best.overrides"] == "dataset.path=easy.csv"
+    assert parent.data.tags["best.params"].startswith("an earlier launch's best")
