@@ -13,6 +13,7 @@ so the sweep, and an Optuna study, go on.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import secrets
@@ -24,7 +25,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from runner.errors import UserError
+from runner.errors import UserError, one_line
 from runner.sweep_checks import check_sweep_settings
 from runner.sweep_runs import (direction, end_orphans, override_key, set_aside_for_resume, summarize,
                                sweep_children)
@@ -66,6 +67,22 @@ def resume(tracker, sweep_dir: Path, sweep_id: str) -> dict:
         client.delete_tag(parent, "failure_reason")
     tracker.set_tags({"sweep.resumes": str(resumes)})
     return sweep
+
+
+def record_best_params(client, parent_run_id: str, best_params: dict[str, str], resumed: bool) -> dict[str, str]:
+    """The best job's values as params best.<key> of the parent. A resumed sweep's parent may hold an earlier
+    best, which MLflow will not change: it stays, and the tag returned says so ({} otherwise)."""
+    from mlflow.entities import Param
+
+    best = {f"best.{key}": value for key, value in best_params.items()}
+    logged = client.get_run(parent_run_id).data.params if resumed and best else {}
+    params = [Param(key, value) for key, value in best.items() if key not in logged]
+    if params:
+        client.log_batch(parent_run_id, params=params)
+    if any(logged.get(key, value) != value for key, value in best.items()):  # a resume found a new best
+        return {"best.params": "an earlier launch's best (MLflow keeps a param's first value); the tags "
+                               "best.run_id and best.overrides name the best job now"}
+    return {}
 
 
 class SweepCallback(Callback):
@@ -150,42 +167,40 @@ class SweepCallback(Callback):
             print(f"  resume: python -m runner.resume {sweep_id}  (runs the jobs that did not finish)", flush=True)
 
     def _end(self, status: str, reason: str | None = None):
-        """Record the summary of the children on the parent run and end it; the summary."""
-        from mlflow.entities import Param
-
+        """Record the summary of the children on the parent run and end it; the summary. Should the store
+        refuse, the parent ends FAILED with the reason, and the sweep exits 1."""
         from runner.store import dashboard_command
         from runner.tracking import Tracker
 
         sweep, self.sweep = self.sweep, {}
         tracker = Tracker(sweep["uri"], sweep["experiment"], Path(sweep["dir"]))
         tracker.run_id = sweep["parent_run_id"]  # the Tracker goes on with the parent made at the start
-        if status == "FAILED" and sweep.get("local"):
-            end_orphans(tracker.client, tracker.experiment_id, tracker.run_id)
-        summary = summarize(sweep_children(tracker.client, tracker.experiment_id, tracker.run_id),
-                            sweep["objective"])
-        summary.jobs_launched = len(list(Path(sweep["dir"]).glob("**/.hydra/overrides.yaml")))
-        if summary.jobs_launched == 0:
-            reason = reason or "the sweep launched no job"
-        for key, value in summary.metrics().items():
-            tracker.metric(key, value, 0)
-        stale = {}
-        if summary.best_params:
-            best = {f"best.{key}": value for key, value in summary.best_params.items()}
-            logged = tracker.client.get_run(tracker.run_id).data.params if sweep.get("done") is not None else {}
-            params = [Param(key, value) for key, value in best.items() if key not in logged]
-            if params:
-                tracker.client.log_batch(tracker.run_id, params=params)
-            if any(logged.get(key, value) != value for key, value in best.items()):  # a resume found a new best
-                stale = {"best.params": "an earlier launch's best (MLflow keeps a param's first value); the tags "
-                                        "best.run_id and best.overrides name the best job now"}
-        text = summary.text(sweep["id"], tracker.run_id)
-        tracker.set_tags({**summary.tags(), **stale, **({"failure_reason": reason} if reason else {}),
-                          "mlflow.note.content": f"```\n{text}\n```"})  # the run's description in the dashboard
-        for name in ("multirun.yaml", "optimization_results.yaml"):
-            tracker.artifact(Path(sweep["dir"]) / name)
-        if summary.finished == 0:
-            status = "FAILED"
-        tracker.finish(status)
+        try:
+            if status == "FAILED" and sweep.get("local"):
+                end_orphans(tracker.client, tracker.experiment_id, tracker.run_id)
+            summary = summarize(sweep_children(tracker.client, tracker.experiment_id, tracker.run_id),
+                                sweep["objective"])
+            summary.jobs_launched = len(list(Path(sweep["dir"]).glob("**/.hydra/overrides.yaml")))
+            if summary.jobs_launched == 0:
+                reason = reason or "the sweep launched no job"
+            for key, value in summary.metrics().items():
+                tracker.metric(key, value, 0)
+            stale = record_best_params(tracker.client, tracker.run_id, summary.best_params, "done" in sweep)
+            text = summary.text(sweep["id"], tracker.run_id)
+            tracker.set_tags({**summary.tags(), **stale, **({"failure_reason": reason} if reason else {}),
+                              "mlflow.note.content": f"```\n{text}\n```"})  # the run's description in the dashboard
+            for name in ("multirun.yaml", "optimization_results.yaml"):
+                tracker.artifact(Path(sweep["dir"]) / name)
+            if summary.finished == 0:
+                status = "FAILED"
+            tracker.finish(status)
+        except Exception as error:  # the store refused the summary: the parent must not stay RUNNING
+            message = f"the sweep's summary could not be recorded ({type(error).__name__}: {one_line(error)})"
+            with contextlib.suppress(Exception):
+                tracker.client.set_tag(tracker.run_id, "failure_reason", message)
+                tracker.client.set_terminated(tracker.run_id, "FAILED")
+            print(f"error: {message}; its parent run {tracker.run_id} ended FAILED", file=sys.stderr)
+            sys.exit(1)
         print(text)
         print(f"  dashboard: {dashboard_command(sweep['uri'])}")
         return summary

@@ -564,3 +564,28 @@ def test_a_resume_that_finds_a_new_best_job_keeps_the_first_best_param_and_says_
     assert parent.info.status == "FINISHED" and parent.data.params == {"best.dataset.path": "hard.csv"}
     assert parent.data.tags["best.overrides"] == "dataset.path=easy.csv"
     assert parent.data.tags["best.params"].startswith("an earlier launch's best")
+
+
+def test_a_summary_the_store_refuses_ends_the_parent_failed_not_running(new_store, capsys):
+    """Before, an error while recording the summary left the parent RUNNING and the sweep exited 0."""
+    from runner.sweep import SweepCallback
+
+    client = new_store.client
+    experiment_id = client.create_experiment("backprop-lab")
+    parent = client.create_run(experiment_id, tags={"sweep.role": "parent", "sweep.id": "s"}).info.run_id
+    client.log_param(parent, "best.regularization.lam", "0")  # a param MLflow will not let the summary change
+    job = client.create_run(experiment_id, tags={"mlflow.parentRunId": parent, "sweep.job_overrides":
+                                                 "regularization.lam=1", "config_hash": "h"}).info.run_id
+    client.log_metric(job, "val_cost", 0.5)
+    client.set_terminated(job, "FINISHED")
+    callback = SweepCallback()
+    callback.sweep = {"id": "s", "parent_run_id": parent, "dir": str(new_store.root), "uri": new_store.uri,
+                      "experiment": "backprop-lab", "objective": "val_cost", "local": True}
+    with pytest.raises(SystemExit) as stopped:
+        callback._end("FINISHED")
+    assert stopped.value.code == 1
+    error = capsys.readouterr().err
+    assert error.startswith("error: the sweep's summary could not be recorded (MlflowException: ") and \
+        error.count("\n") == 1 and f"its parent run {parent} ended FAILED" in error
+    ended = client.get_run(parent)
+    assert ended.info.status == "FAILED" and ended.data.tags["failure_reason"].startswith("the sweep's summary")
