@@ -89,6 +89,9 @@ class EpochRecorder:
             self.tracker.metric("val_accuracy", val_accuracy, epoch)
         if s.settings.tracking.layer_stats:
             self.record_layers(epoch, Theta)
+        optimizer = s.plugins["optimizer"]
+        if getattr(optimizer, "lr_decay", 0):  # the learning rate that epoch stepped with (epoch 0: the first)
+            self.tracker.metric("lr", optimizer.step_size(max(epoch, 1)), epoch)
         self.progress.update(epoch, J, val_accuracy)
         if val_accuracy is not None:
             self.stopping.check(epoch, val_cost, Theta, may_stop)

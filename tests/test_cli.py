@@ -292,6 +292,15 @@ def test_regions_over_training_show_the_networks_of_epoch_0_the_powers_of_two_an
     assert not np.array_equal(panels[0][1](X), panels[-1][1](X))  # the network changed as it trained
 
 
+def test_a_decaying_learning_rate_is_logged_as_lr_at_each_recorded_epoch(new_store):
+    result = new_store.cli(*FAST, "optimizer.lr_decay=0.5", "tracking.every=4", "tracking.figures=false")
+    assert result.returncode == 0, result.stderr
+    (run,) = new_store.runs()
+    assert history(new_store, run.info.run_id, "lr") == [(0, 1.0), (4, 1 / 2.5), (8, 1 / 4.5), (12, 1 / 6.5)]
+    plain = new_store.cli(*FAST, "tracking.figures=false")
+    assert plain.returncode == 0 and "lr" not in new_store.runs()[-1].data.metrics  # constant: nothing to chart
+
+
 def test_digits_without_a_validation_split(new_store):
     """An image dataset adds hidden_weights.png and misclassified.png; val_fraction=0 leaves the val metrics out."""
     result = new_store.cli("dataset=digits", "dataset.val_fraction=0", "optimizer=cg", "optimizer.epochs=10",
