@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from runner import plots
+from runner import plane_plots, plots
 from runner.core.network import confusion_matrix, forward, predict
 from runner.setup import Setup
 from runner.tracking import Tracker
@@ -36,19 +36,19 @@ def write_artifacts(tracker: Tracker, setup: Setup, Theta: list, run_dir: Path, 
             def classifier(weights):
                 return lambda X: predict(weights, X.astype(train.X.dtype), objective.activation, objective.cost)
 
-            plots.decision_regions(classifier(Theta), train.X, train.y, setup.splits.classes,
-                                   run_dir / "decision_regions.png", title)
+            plane_plots.decision_regions(classifier(Theta), train.X, train.y, setup.splits.classes,
+                                         run_dir / "decision_regions.png", title)
             if len(snapshots) > 1:
                 unit = "iteration" if hasattr(setup.plugins["optimizer"], "method") else "epoch"
-                plots.regions_over_training([(epoch, classifier(weights)) for epoch, weights in snapshots], train.X,
-                                            train.y, setup.splits.classes, run_dir / "regions_over_training.png",
-                                            title, unit)
+                panels = [(epoch, classifier(weights)) for epoch, weights in snapshots]
+                plane_plots.regions_over_training(panels, train.X, train.y, setup.splits.classes,
+                                                  run_dir / "regions_over_training.png", title, unit)
 
             def first_hidden_layer(X):
                 return forward(Theta, X.astype(train.X.dtype), objective.activation, objective.cost)[0][1]
 
             if len(Theta) > 1:
-                plots.hidden_units(first_hidden_layer, train.X, run_dir / "hidden_units.png", title)
+                plane_plots.hidden_units(first_hidden_layer, train.X, run_dir / "hidden_units.png", title)
     write_evaluation(setup, Theta, run_dir, title)
     tracker.write_metrics_csv()
     tracker.upload_run_files()

@@ -271,14 +271,15 @@ def test_regions_over_training_show_the_networks_of_epoch_0_the_powers_of_two_an
     """Each panel classifies as the same network retrained independently for that many epochs does."""
     from conftest import resolved_config
     from plugins.optimizers import BatchGD
-    from runner import plots
+    from runner import plane_plots
     from runner.experiment import run_experiment
 
     for key, value in new_store.env().items():
         monkeypatch.setenv(key, value)
     drawn = []
-    draw = plots.regions_over_training
-    monkeypatch.setattr(plots, "regions_over_training", lambda panels, *args: drawn.append(panels) or draw(panels, *args))
+    draw = plane_plots.regions_over_training
+    monkeypatch.setattr(plane_plots, "regions_over_training",
+                        lambda panels, *args: drawn.append(panels) or draw(panels, *args))
     config = resolved_config(*FAST, "optimizer.epochs=13")
     outcome = run_experiment(config, new_store.root / "run")
     assert outcome.status == "FINISHED" and "regions_over_training.png" in artifact_paths(new_store, outcome.run_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runner import plots
+from runner import plane_plots, plots
 
 
 def test_mosaic_tiles_each_unit_scaled_to_its_largest_weight_with_padding_of_minus_one():
@@ -47,7 +47,7 @@ def test_region_grid_labels_each_point_of_a_grid_over_the_data_widened_by_the_ma
         seen.append(points.copy())
         return (points[:, 0] > 1.5).astype(int) + 2 * (points[:, 1] > 2).astype(int)
 
-    x1, x2, labels = plots.region_grid(predict, X, steps=11, margin=0.1)
+    x1, x2, labels = plane_plots.region_grid(predict, X, steps=11, margin=0.1)
     np.testing.assert_allclose([x1[0], x1[-1], x2[0], x2[-1]], [-0.2, 2.2, -1.4, 3.4])  # 10% of 2 and of 4
     assert labels.shape == (11, 11) and len(seen) == 1 and seen[0].shape == (121, 2)
     for i in range(11):  # row i is x2[i], column j is x1[j], as imshow(origin="lower") draws them
@@ -56,7 +56,7 @@ def test_region_grid_labels_each_point_of_a_grid_over_the_data_widened_by_the_ma
 
 
 def test_region_grid_of_a_constant_feature_still_spans_an_interval():
-    x1, x2, labels = plots.region_grid(lambda P: np.zeros(len(P), int), np.array([[1.0, 5.0], [1.0, 7.0]]), steps=5)
+    x1, x2, labels = plane_plots.region_grid(lambda P: np.zeros(len(P), int), np.array([[1.0, 5.0], [1.0, 7.0]]), steps=5)
     assert x1[0] < 1.0 < x1[-1] and x2[0] < 5.0 and x2[-1] > 7.0 and labels.shape == (5, 5)
 
 
@@ -64,10 +64,10 @@ def test_decision_regions_are_written_as_png(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((50, 2))
     y = (X[:, 0] > 0).astype(int)
-    path = plots.decision_regions(lambda P: (P[:, 0] > 0).astype(int), X, y, ["no", "yes"], tmp_path / "r.png", "run")
+    path = plane_plots.decision_regions(lambda P: (P[:, 0] > 0).astype(int), X, y, ["no", "yes"], tmp_path / "r.png", "run")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     many = np.arange(50) % 25  # more classes than any palette has colours: they repeat
-    path = plots.decision_regions(lambda P: np.arange(len(P)) % 25, X, many, list(range(25)), tmp_path / "m.png", "run")
+    path = plane_plots.decision_regions(lambda P: np.arange(len(P)) % 25, X, many, list(range(25)), tmp_path / "m.png", "run")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -85,7 +85,7 @@ def test_decision_regions_draw_at_most_max_points_samples_over_a_grid_spanning_a
     X = np.column_stack([np.arange(10.0), np.zeros(10)])
     X[9] = [100.0, 5.0]  # the one sample not drawn still widens the grid
     seen = []
-    plots.decision_regions(lambda P: seen.append(P) or np.zeros(len(P), int), X, np.zeros(10, int), ["a", "b"],
+    plane_plots.decision_regions(lambda P: seen.append(P) or np.zeros(len(P), int), X, np.zeros(10, int), ["a", "b"],
                            tmp_path / "r.png", "run", max_points=4)
     assert sum(drawn) == 4
     assert seen[0][:, 0].max() > 100 and seen[0][:, 1].max() > 5
@@ -139,13 +139,13 @@ def test_misclassified_images_are_drawn_for_none_a_few_and_more_than_the_limit(t
 
 def test_plane_images_put_high_x2_at_the_top_and_x1_to_the_right(tmp_path):
     X = np.array([[0.0, 0.0], [1.0, 1.0]])
-    images = plots.plane_images(lambda P: np.column_stack([P[:, 0], P[:, 1]]), X, steps=5)
+    images = plane_plots.plane_images(lambda P: np.column_stack([P[:, 0], P[:, 1]]), X, steps=5)
     assert images.shape == (2, 25)
     x1_image, x2_image = images.reshape(2, 5, 5)
     assert np.all(np.diff(x1_image, axis=1) > 0) and np.all(np.diff(x1_image, axis=0) == 0)  # x1 grows rightwards
     assert np.all(np.diff(x2_image, axis=0) < 0) and np.all(np.diff(x2_image, axis=1) == 0)  # x2 grows upwards
     assert x2_image[0, 0] == pytest.approx(1.1) and x1_image[0, 0] == pytest.approx(-0.1)  # 10% margin
-    path = plots.hidden_units(lambda P: 1 / (1 + np.exp(-P @ np.ones((2, 3)))), X, tmp_path / "units.png", "a run")
+    path = plane_plots.hidden_units(lambda P: 1 / (1 + np.exp(-P @ np.ones((2, 3)))), X, tmp_path / "units.png", "a run")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -158,7 +158,7 @@ def test_regions_over_training_draws_each_panel_s_network_with_its_training_accu
     monkeypatch.setattr(Axes, "set_title", lambda ax, text, **kw: titles.append(text))
     panels = [(0, lambda P: np.zeros(len(P), int)), (4, lambda P: (P[:, 1] > 0.5).astype(int)),
               (9, lambda P: (P[:, 0] > 0.5).astype(int))]
-    path = plots.regions_over_training(panels, X, y, ["a", "b"], tmp_path / "r.png", "a run", unit="iteration")
+    path = plane_plots.regions_over_training(panels, X, y, ["a", "b"], tmp_path / "r.png", "a run", unit="iteration")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert titles == ["iteration 0: train accuracy 0.500", "iteration 4: train accuracy 0.500",
                       "iteration 9: train accuracy 1.000"]
@@ -190,7 +190,7 @@ def test_hidden_units_span_black_to_white_over_the_activation_s_own_range(tmp_pa
     drawn = []
     monkeypatch.setattr(Axes, "imshow", lambda ax, image, **kw: drawn.append((image, kw["vmin"], kw["vmax"])))
     X = np.array([[-2.0, -1.0], [2.0, 1.0]])
-    plots.hidden_units(lambda P: activation(P @ np.array([[1.0, -1.0], [0.5, 2.0]])), X, tmp_path / "u.png", "a run")
+    plane_plots.hidden_units(lambda P: activation(P @ np.array([[1.0, -1.0], [0.5, 2.0]])), X, tmp_path / "u.png", "a run")
     ((image, vmin, vmax),) = drawn
     assert (vmin, vmax) == (black, 1)
     assert image.max() == 1 and (image[image > -1].min() > 0) == (black == 0)  # sigmoid's tiles hold no negative
