@@ -7,7 +7,7 @@
 Writes, under outputs/reports/<sweep id>/: ranking.csv and ranking.md (the config params
 that vary across the runs, their final metrics and status, best first by the sweep's
 objective), seeds.csv and seeds.md when seed varies (each configuration's metrics as mean and
-standard deviation over its seeds, runner.report_seeds), train_cost.png, val_cost.png and
+standard deviation over its seeds; the tables: runner.report_tables), train_cost.png, val_cost.png and
 val_accuracy.png (every run's curve; the last two when the runs have a validation part), objective.png (the objective against each varied parameter),
 bias_variance.png (training and validation error against each numeric varied parameter:
 the course's learning curve for dataset.train_size, validation curve for lambda) and the
@@ -32,14 +32,12 @@ import pandas as pd
 from runner.errors import UserError, run_command
 from runner.report_figures import (natural_key, plot_bias_variance, plot_curves, plot_objective, plot_panels,
                                    short_label)
-from runner.report_seeds import seed_statistics
+from runner.report_tables import description, markdown, ranking, seed_statistics
 from runner.paths import outputs_dir
 from runner.sweep_runs import all_runs, direction, sweep_children
 from runner.settings import OBJECTIVES
 from runner.store import open_client, resolve_tracking_uri
 
-FINAL_METRICS = ("val_cost", "val_accuracy", "train_cost", "train_data_cost", "train_accuracy", "test_accuracy",
-                 "best_epoch", "restored_epoch", "train_seconds")  # best_epoch, restored_epoch: runs that had them
 DATABASES = ("sqlite", "postgresql", "mysql", "mssql")
 MAX_PANELS = 16
 RUN_FIGURES = {"decision_regions.png": "decision regions", "hidden_units.png": "first hidden layer's units",
@@ -87,27 +85,6 @@ def varied_columns(frame: pd.DataFrame, params: set[str], space: list[str]) -> l
     return sorted(varied, key=position)
 
 
-def _numeric(column: pd.Series) -> pd.Series:
-    """The column as numbers when all its values are numbers, else unchanged."""
-    converted = pd.to_numeric(column, errors="coerce")
-    return converted if converted.notna().sum() == column.notna().sum() else column
-
-
-def ranking(frame: pd.DataFrame, varied: list[str], objective: str) -> pd.DataFrame:
-    """The table: rank, run, status, varied params, final metrics; FINISHED runs first, best first."""
-    metrics = [objective] + [m for m in FINAL_METRICS if m != objective and m in frame.columns]
-    table = frame.reindex(columns=["run_name", "status", *varied, *metrics, "run_id"]).copy()
-    for column in varied:
-        table[column] = _numeric(table[column])
-    sign = 1.0 if direction(objective) == "minimize" else -1.0
-    table["_key"] = sign * table[objective].astype(float)
-    table["_failed"] = table["status"] != "FINISHED"
-    table = table.sort_values(["_failed", "_key"], na_position="last", kind="stable")
-    table = table.drop(columns=["_key", "_failed"]).reset_index(drop=True)
-    table.insert(0, "rank", range(1, len(table) + 1))
-    return table
-
-
 def metric_histories(uri: str, client, experiment_id: str, run_ids: list[str], key: str) -> pd.DataFrame:
     """(run_id, step, value) of metric `key` for the runs: one SQL query, or a thread pool over HTTP."""
     if uri.split(":", 1)[0].split("+", 1)[0] in DATABASES:
@@ -132,18 +109,6 @@ def metric_histories(uri: str, client, experiment_id: str, run_ids: list[str], k
             rows = pd.DataFrame([row for rows in pool.map(history, run_ids) for row in rows],
                                 columns=["run_id", "step", "value"])
     return rows.sort_values(["run_id", "step"]).reset_index(drop=True)
-
-
-def markdown(table: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table; numbers with 4 significant digits."""
-    def cell(value) -> str:
-        if isinstance(value, (float, np.floating)):
-            return "" if np.isnan(value) else f"{value:.4g}"
-        return str(value).replace("|", "\\|")
-
-    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
 
 
 def figure_panels(client, table: pd.DataFrame, varied: list[str], objective: str, folder: Path,
@@ -213,21 +178,6 @@ def write_figures(client, uri: str, experiment_id: str, table: pd.DataFrame, var
     return files
 
 
-def description(name: str, table: pd.DataFrame, objective: str, files: list[str], limit: int = 7000) -> str:
-    """The parent run's description in the MLflow dashboard (tag mlflow.note.content, Markdown): what
-    the report ranked, where its files are, and as many of the best rows as fit in `limit` characters
-    (MLflow keeps tag values up to 8000)."""
-    runs = f"{len(table)} run{'' if len(table) == 1 else 's'}"
-    head = (f"**{name}**: {runs} ranked by {objective} ({direction(objective)}), best first. "
-            f"Figures and tables: artifacts `report/` ({', '.join(files)}).\n\n")
-    rows = markdown(table.drop(columns=["run_id"])).splitlines()
-    shown = 2
-    while shown < len(rows) and len(head) + len("\n".join(rows[:shown + 1])) < limit:
-        shown += 1
-    more = f"\n\n... {len(rows) - shown} more rows in report/ranking.csv" if shown < len(rows) else ""
-    return head + "\n".join(rows[:shown]) + more
-
-
 def report(client, uri: str, args: argparse.Namespace) -> Path:
     """Build the table and figures, write them under outputs/reports/<name>/, log them on the parent."""
     experiment = client.get_experiment_by_name(args.experiment)
@@ -251,7 +201,7 @@ def report(client, uri: str, args: argparse.Namespace) -> Path:
     table.to_csv(out / "ranking.csv", index=False)
     (out / "ranking.md").write_text(markdown(table))
     files = ["ranking.csv", "ranking.md"]
-    seeds = seed_statistics(table, varied, objective, direction(objective) == "minimize")
+    seeds = seed_statistics(table, varied, objective)
     for stale in ("seeds.csv", "seeds.md"):
         (out / stale).unlink(missing_ok=True)  # from an earlier report of these runs
     if seeds is not None:

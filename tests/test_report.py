@@ -179,7 +179,7 @@ def test_the_bulk_sql_read_matches_mlflows_metric_history(store, sweep):
 
 
 def test_the_ranking_puts_failed_runs_last_and_follows_the_objectives_direction():
-    from runner.report import ranking
+    from runner.report_tables import ranking
 
     frame = pd.DataFrame({"run_id": list("abcd"), "run_name": list("abcd"),
                           "status": ["FINISHED", "FAILED", "FINISHED", "FINISHED"],
@@ -339,7 +339,7 @@ def test_a_run_s_restored_weights_are_a_dot_past_its_line_in_the_report_curves(t
 
 
 def test_the_parent_description_holds_as_many_best_rows_as_fit_and_says_how_many_more():
-    from runner.report import description
+    from runner.report_tables import description
 
     table = pd.DataFrame({"rank": range(1, 101), "run_name": [f"lam={i}" for i in range(100)],
                           "status": ["FINISHED"] * 100, "val_cost": np.linspace(0.1, 1, 100), "run_id": ["x"] * 100})
@@ -353,26 +353,26 @@ def test_the_parent_description_holds_as_many_best_rows_as_fit_and_says_how_many
 
 
 def test_seed_statistics_give_each_configuration_s_mean_and_sample_std_over_its_finished_seeds():
-    from runner.report_seeds import seed_statistics
+    from runner.report_tables import seed_statistics
 
     table = pd.DataFrame({"run_name": list("abcdef"), "status": ["FINISHED"] * 5 + ["FAILED"],
                           "seed": [0, 1, 2, 0, 1, 2], "regularization.lam": [0, 0, 0, 1, 1, 1],
                           "val_cost": [0.9, 0.5, 1.3, 0.30, 0.32, np.nan],
                           "test_accuracy": [0.8, 0.9, 0.7, 0.95, 0.97, 0.1]})
     varied = ["seed", "regularization.lam"]
-    stats = seed_statistics(table, varied, "val_cost", minimize=True)
+    stats = seed_statistics(table, varied, "val_cost")
     assert list(stats["regularization.lam"]) == [1, 0] and list(stats["rank"]) == [1, 2]  # lowest mean first
     assert list(stats["seeds"]) == [2, 3] and list(stats["failed"]) == [1, 0]
     lam0, lam1 = stats.iloc[1], stats.iloc[0]
     assert lam0["val_cost_mean"] == pytest.approx(0.9) and lam0["val_cost_std"] == pytest.approx(0.4)  # n - 1
     assert lam1["val_cost_mean"] == pytest.approx(0.31) and lam1["test_accuracy_mean"] == pytest.approx(0.96)
     assert lam1["test_accuracy_std"] == pytest.approx(np.std([0.95, 0.97], ddof=1))  # the FAILED run left out
-    by_accuracy = seed_statistics(table, varied, "test_accuracy", minimize=False)
+    by_accuracy = seed_statistics(table, varied, "test_accuracy")
     assert list(by_accuracy["regularization.lam"]) == [1, 0] and "test_accuracy_std" in by_accuracy
-    assert seed_statistics(table, ["regularization.lam"], "val_cost", minimize=True) is None  # seed not varied
-    alone = seed_statistics(table.head(3), ["seed"], "val_cost", minimize=True)  # only the seed varies
+    assert seed_statistics(table, ["regularization.lam"], "val_cost") is None  # seed not varied
+    alone = seed_statistics(table.head(3), ["seed"], "val_cost")  # only the seed varies
     assert len(alone) == 1 and alone["seeds"].item() == 3 and alone["val_cost_mean"].item() == pytest.approx(0.9)
-    single = seed_statistics(table.iloc[[0, 3]], varied, "val_cost", minimize=True)
+    single = seed_statistics(table.iloc[[0, 3]], varied, "val_cost")
     assert single["val_cost_std"].isna().all()  # one seed each: no spread to give
 
 
