@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from runner import plane_plots, plots
-from runner.core.network import confusion_matrix, forward, predict
+from runner.core.network import class_scores, confusion_matrix, forward, predict
 from runner.setup import Setup
 from runner.tracking import Tracker
 
@@ -65,7 +65,8 @@ def hidden_activations(setup: Setup, Theta: list, rows: int = 1000) -> list[tupl
 
 def write_evaluation(setup: Setup, Theta: list, run_dir: Path, title: str) -> Path:
     """What the network gets right and wrong on the test part (else validation, else training):
-    confusion_matrix.csv (a row per true class, a column per predicted class, counts) and, unless
+    confusion_matrix.csv (a row per true class, a column per predicted class, counts), class_scores.csv
+    (each class's precision, recall, F1 and support, runner.core.network.class_scores) and, unless
     tracking.figures is false, confusion_matrix.png and, for images, misclassified.png."""
     splits = setup.splits
     part, data = splits.held_out()
@@ -77,6 +78,11 @@ def write_evaluation(setup: Setup, Theta: list, run_dir: Path, title: str) -> Pa
         writer = csv.writer(file)
         writer.writerow([f"true \\ predicted ({part} part)", *splits.classes])
         writer.writerows([name, *row] for name, row in zip(splits.classes, counts.tolist()))
+    with (run_dir / "class_scores.csv").open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow([f"class ({part} part)", "precision", "recall", "f1", "support"])
+        writer.writerows([name, *(f"{score:.6g}" for score in scores[:3]), scores[3]]
+                         for name, *scores in zip(splits.classes, *class_scores(counts)))
     if setup.settings.tracking.figures:
         plots.confusion(counts, splits.classes, run_dir / "confusion_matrix.png", title, part)
         if splits.image_shape is not None:

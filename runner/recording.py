@@ -13,11 +13,14 @@ import numpy as np
 from plugins.regularization import NoRegularization
 from runner.core.differences import central_differences
 from runner.core.gradcheck import GradCheck, GradientCheckFailed, choose_mode, gradient_check
-from runner.core.network import NetworkObjective, accuracy, one_hot, rms
+from runner.core.network import NetworkObjective, accuracy, confusion_matrix, macro_f1, one_hot, predict, rms
 from runner.core.training import DivergenceGuard, EarlyStopping
 from runner.progress import Progress
 from runner.setup import Setup
 from runner.tracking import Tracker
+
+
+PART_PREFIX = {"test": "test", "validation": "val", "training": "train"}  # Splits.held_out()'s parts, as metrics
 
 
 @dataclass
@@ -142,8 +145,8 @@ class EpochRecorder:
 
 
 def final_metrics(setup: Setup, Theta: list, recorder: EpochRecorder, status: str) -> dict[str, float]:
-    """The end-of-run gradient check, the training data cost (lambda = 0) and test accuracy; the last
-    logged values describe Theta."""
+    """The end-of-run gradient check, the training data cost (lambda = 0), test accuracy and the macro F1 of
+    the held-out part (test_f1_macro, else val_ or train_); the last logged values describe Theta."""
     tracker, epoch = recorder.tracker, recorder.last_epoch
     if status == "FINISHED" and epoch not in recorder.checked_epochs:
         recorder.check(epoch, Theta)
@@ -156,6 +159,9 @@ def final_metrics(setup: Setup, Theta: list, recorder: EpochRecorder, status: st
     if setup.splits.test is not None:
         test = setup.splits.test
         tracker.metric("test_accuracy", accuracy(Theta, test.X, test.y, g, cost), epoch)
+    part, held_out = setup.splits.held_out()  # the part confusion_matrix.csv counts
+    counts = confusion_matrix(held_out.y, predict(Theta, held_out.X, g, cost), len(setup.splits.classes))
+    tracker.metric(f"{PART_PREFIX[part]}_f1_macro", macro_f1(counts), epoch)
     latest = {}
     for key, value, _ in tracker.history:
         latest[key] = value

@@ -8,7 +8,7 @@ import pandas as pd
 from runner.sweep_runs import direction
 
 FINAL_METRICS = ("val_cost", "val_accuracy", "train_cost", "train_data_cost", "train_accuracy", "test_accuracy",
-                 "best_epoch", "restored_epoch", "train_seconds")  # best_epoch, restored_epoch: runs that had them
+                 "test_f1_macro", "best_epoch", "restored_epoch", "train_seconds")  # each shown when runs have it
 
 SEED = "seed"
 SPREAD_METRICS = ("train_data_cost", "train_accuracy", "test_accuracy", "train_seconds")  # after the objective

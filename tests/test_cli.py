@@ -128,7 +128,8 @@ def test_the_run_s_dashboard_description_gives_its_final_numbers(fast_run):
     m, note = run.data.metrics, run.data.tags["mlflow.note.content"]
     lines = note.splitlines()
     assert lines[0] == f"**{run.info.run_name}**: FINISHED"
-    assert lines[4] == (f"| accuracy | {m['train_accuracy']:.4f} | {m['val_accuracy']:.4f} | {m['test_accuracy']:.4f} |")
+    accuracies = " | ".join(f"{m[key]:.4f}" for key in ("train_accuracy", "val_accuracy", "test_accuracy"))
+    assert lines[4] == f"| accuracy | {accuracies} |"
     assert lines[5] == f"| cost | {m['train_cost']:.4f} (J) | {m['val_cost']:.4f} | |"
     assert lines[7].startswith(f"gradient check {m['gradcheck_rel_error']:.2e} (full, ")
     assert lines[7].endswith(f"; 12 epochs in {m['train_seconds']:.3g} s of training")
@@ -159,6 +160,26 @@ def test_weights_reproduce_the_logged_final_metrics(store, fast_run):
     assert np.trace(counts) / counts.sum() == pytest.approx(logged["test_accuracy"], abs=1e-12)
     predicted = predict(Theta, splits.test.X, g, cost)
     assert counts[0, 1] == np.sum((splits.test.y == 0) & (predicted == 1))
+    # Each class's precision, recall and F1 on the test part, and their macro mean, as scikit-learn gives them.
+    from sklearn.metrics import f1_score, precision_recall_fscore_support
+
+    scores = pd.read_csv(store.download(run.info.run_id, "class_scores.csv"))
+    assert list(scores.columns) == ["class (test part)", "precision", "recall", "f1", "support"]
+    expected = precision_recall_fscore_support(splits.test.y, predicted, labels=[0, 1], zero_division=0)
+    for column, values in zip(("precision", "recall", "f1", "support"), expected):
+        np.testing.assert_allclose(scores[column], values, rtol=1e-5)
+    macro = f1_score(splits.test.y, predicted, average="macro", zero_division=0)
+    assert logged["test_f1_macro"] == pytest.approx(macro, rel=1e-12)
+
+
+def test_without_a_test_part_the_macro_f1_is_the_validation_part_s(new_store):
+    result = new_store.cli(*FAST, "dataset.test_fraction=0", "tracking.figures=false")
+    assert result.returncode == 0, result.stderr
+    (run,) = new_store.runs()
+    assert "val_f1_macro" in run.data.metrics and "test_f1_macro" not in run.data.metrics
+    scores = pd.read_csv(new_store.download(run.info.run_id, "class_scores.csv"))
+    assert scores.columns[0] == "class (validation part)"
+    assert run.data.metrics["val_f1_macro"] == pytest.approx(scores["f1"].mean(), rel=1e-5)
 
 
 def test_tracking_every_records_every_nth_epoch_and_the_last(new_store):
@@ -212,8 +233,8 @@ def test_early_stopping_ends_a_finished_run_patience_epochs_after_its_best_valid
 @pytest.mark.parametrize("patience", [5, 0])
 def test_restore_best_ends_with_the_weights_of_the_lowest_validation_cost(new_store, patience):
     """Digits without lambda overfit. With patience the run stops 5 iterations past its best, without it
-    trains on until L-BFGS ends (31 iterations, its best 14); either way it ends with the best iteration's weights, their metrics logged one step past
-    the last, so the last logged values describe the saved weights."""
+    trains on until L-BFGS ends (31 iterations, its best 14); either way it ends with the best iteration's
+    weights, their metrics logged one step past the last, so the last logged values describe them."""
     result = new_store.cli("optimizer.epochs=40", "regularization.lam=0", f"early_stopping.patience={patience}",
                            "early_stopping.restore_best=true", "tracking.progress=off", "tracking.figures=false")
     assert result.returncode == 0, result.stderr
@@ -227,7 +248,8 @@ def test_restore_best_ends_with_the_weights_of_the_lowest_validation_cost(new_st
     assert metrics["restored_epoch"] == metrics["best_epoch"] == best < last
     assert restored_value == trained[best][1] == metrics["best_val_cost"] == metrics["val_cost"]
     assert history(new_store, run_id, "train_cost")[-1] == (last + 1, history(new_store, run_id, "train_cost")[best][1])
-    assert run.data.tags["restored"] == f"restored the weights of epoch {best}, its val_cost {restored_value:.4g} the best"
+    restored = f"restored the weights of epoch {best}, its val_cost {restored_value:.4g} the best"
+    assert run.data.tags["restored"] == restored
     assert ("stopped_early" in run.data.tags) == bool(patience)
     assert f"restored the weights of epoch {best}" in result.stdout.splitlines()[0]
     Theta = load_weights(new_store, run_id)

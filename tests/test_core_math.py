@@ -20,8 +20,8 @@ from plugins.costs import CrossEntropy, MeanSquaredError, SoftmaxCrossEntropy, s
 from plugins.regularization import L1, L2, NoRegularization
 from runner.core.activations import get_activation, sigmoid
 from runner.core.gradcheck import choose_mode, gradient_check, relative_difference
-from runner.core.network import (NetworkObjective, accuracy, backprop, confusion_matrix, forward, one_hot, predict,
-                                 rms, roll, theta_shapes, unroll)
+from runner.core.network import (NetworkObjective, accuracy, backprop, class_scores, confusion_matrix, forward,
+                                 macro_f1, one_hot, predict, rms, roll, theta_shapes, unroll)
 from runner.core.training import DivergenceGuard, Diverged, EarlyStopping, StoppedEarly
 
 COSTS = {"cross_entropy": CrossEntropy, "mse": MeanSquaredError, "softmax_cross_entropy": SoftmaxCrossEntropy}
@@ -440,6 +440,35 @@ def test_confusion_matrix_equals_scikit_learns_with_every_class_a_row_and_a_colu
     counts = confusion_matrix(y, predicted, K)
     np.testing.assert_array_equal(counts, sklearn_confusion_matrix(y, predicted, labels=range(K)))
     assert counts.shape == (K, K) and np.trace(counts) == np.sum(y == predicted)
+
+
+@given(st.integers(2, 8).flatmap(lambda K: st.tuples(st.just(K), st.lists(st.tuples(st.integers(0, K - 1),
+                                                                                st.integers(0, K - 1)),
+                                                                      min_size=1, max_size=60))))
+def test_class_scores_and_macro_f1_equal_scikit_learns(case):
+    import warnings
+
+    from sklearn.metrics import f1_score, precision_recall_fscore_support
+
+    K, pairs = case
+    y, predicted = (np.array(column) for column in zip(*pairs))
+    counts = confusion_matrix(y, predicted, K)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sklearn warns where a class has no prediction or no sample
+        expected = precision_recall_fscore_support(y, predicted, labels=range(K), zero_division=0)
+        macro = f1_score(y, predicted, average="macro", zero_division=0)
+    for ours, theirs in zip(class_scores(counts), expected):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=0)
+    assert macro_f1(counts) == pytest.approx(macro, rel=1e-12)
+
+
+def test_class_scores_worked_by_hand():
+    counts = np.array([[8, 2, 0], [1, 4, 0], [0, 0, 0]])  # class 2: no sample, never predicted
+    precision, recall, f1, support = class_scores(counts)
+    np.testing.assert_allclose(precision, [8 / 9, 4 / 6, 0])
+    np.testing.assert_allclose(recall, [0.8, 0.8, 0])
+    np.testing.assert_allclose(f1, [2 * (8 / 9) * 0.8 / (8 / 9 + 0.8), 2 * (2 / 3) * 0.8 / (2 / 3 + 0.8), 0])
+    assert list(support) == [10, 5, 0] and macro_f1(counts) == pytest.approx((f1[0] + f1[1]) / 2)
 
 
 def test_rms_is_the_root_mean_square_of_each_matrix_worked_by_hand():

@@ -15,7 +15,7 @@ from conftest import FAST
 
 PNG = b"\x89PNG\r\n\x1a\n"
 METRICS = ["val_cost", "val_accuracy", "train_cost", "train_data_cost", "train_accuracy", "test_accuracy",
-           "train_seconds"]
+           "test_f1_macro", "train_seconds"]
 
 
 def report_cli(store, *args: str) -> subprocess.CompletedProcess:

@@ -196,6 +196,26 @@ def confusion_matrix(y: np.ndarray, predicted: np.ndarray, K: int) -> np.ndarray
     return np.bincount(K * np.asarray(y) + np.asarray(predicted), minlength=K * K).reshape(K, K)
 
 
+def class_scores(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per class k of a confusion matrix C: precision C[k, k] / sum_i C[i, k], recall C[k, k] / sum_j C[k, j],
+    F1 = 2 P R / (P + R) and support sum_j C[k, j]; a score whose denominator is 0 is 0 (as scikit-learn's
+    zero_division=0 gives it)."""
+    C = np.asarray(counts, dtype=float)
+    correct, predicted, support = np.diag(C), C.sum(axis=0), C.sum(axis=1)
+    precision = np.divide(correct, predicted, out=np.zeros_like(correct), where=predicted > 0)
+    recall = np.divide(correct, support, out=np.zeros_like(correct), where=support > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(correct), where=precision + recall > 0)
+    return precision, recall, f1, support.astype(int)
+
+
+def macro_f1(counts: np.ndarray) -> float:
+    """The mean F1 over the classes that occur, as true or as predicted labels (scikit-learn's f1_score
+    with average='macro'): every class weighs the same, however rare."""
+    C = np.asarray(counts)
+    occurring = (C.sum(axis=0) + C.sum(axis=1)) > 0
+    return float(np.mean(class_scores(C)[2][occurring]))
+
+
 def accuracy(Theta: Weights, X: np.ndarray, y: np.ndarray, g: Activation, cost: Cost) -> float:
     """Fraction of samples whose predicted label equals y."""
     return float(np.mean(predict(Theta, X, g, cost) == y))
