@@ -22,6 +22,7 @@ from runner.recording import EpochRecorder, environment_tags, final_metrics, run
 from runner.settings import OBJECTIVES, PLUGIN_GROUPS
 from runner.setup import prepare, run_name
 from runner.store import resolve_tracking_uri
+from runner.sweep_runs import objective_of
 from runner.tracking import Tracker, flatten
 
 
@@ -47,9 +48,9 @@ class Outcome:
 
 
 def objective_value(metrics: dict[str, float], name: str) -> float:
-    """The sweep objective; falls back to the train metric of the same kind when there is no val split."""
-    value = metrics.get(name, metrics.get(name.replace("val_", "train_")))
-    return float(value)
+    """The sweep objective (sweep_runs.objective_of: the train metric of the same kind when there is no
+    val split; setup.prepare refuses a test_ objective without a test part)."""
+    return float(objective_of(metrics, name))
 
 
 def worst_value(name: str) -> float:

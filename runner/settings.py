@@ -10,7 +10,7 @@ from runner.errors import UserError
 PLUGIN_GROUPS = ("dataset", "architecture", "initializer", "optimizer", "cost", "regularization")
 DTYPES = ("float64", "float32")
 OBJECTIVES = {"val_cost": "minimize", "val_accuracy": "maximize", "train_cost": "minimize",
-              "train_accuracy": "maximize", "test_accuracy": "maximize"}
+              "train_accuracy": "maximize", "test_accuracy": "maximize", "test_f1_macro": "maximize"}
 
 
 def _check(ok: bool, key: str, value, accepted: str) -> None:

@@ -52,6 +52,10 @@ def prepare(config: dict, allowed: tuple[str, ...] | None = None) -> Setup:
     if settings.early_stopping.restore_best and splits.val is None:
         raise UserError("early_stopping.restore_best=true needs a validation part, and dataset.val_fraction is 0; "
                         "accepted: dataset.val_fraction > 0, or early_stopping.restore_best=false")
+    objective = settings.tracking.objective
+    if objective.startswith("test_") and splits.test is None:
+        raise UserError(f"tracking.objective={objective} needs a test part, and dataset.test_fraction is 0; accepted: "
+                        "dataset.test_fraction > 0, or a val_ or train_ objective")
     try:
         Theta0 = plugins["initializer"](layer_sizes, init_rng)
     except (ValueError, OSError) as error:

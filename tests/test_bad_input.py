@@ -75,6 +75,8 @@ CASES = [
     ("min_delta text", ["early_stopping.min_delta=x"], {}, ["early_stopping.min_delta='x'", "number >= 0"]),
     ("patience without a validation part", ["early_stopping.patience=5", "dataset.val_fraction=0"], {},
      ["early_stopping.patience=5 needs a validation part", "dataset.val_fraction > 0"]),
+    ("test objective without a test part", ["tracking.objective=test_accuracy", "dataset.test_fraction=0"], {},
+     ["tracking.objective=test_accuracy needs a test part", "dataset.test_fraction > 0"]),
     ("restore_best not a bool", ["early_stopping.restore_best=maybe"], {},
      ["early_stopping.restore_best='maybe'", "true or false"]),
     ("restore_best without a validation part", ["early_stopping.restore_best=true", "dataset.val_fraction=0"], {},

@@ -589,3 +589,13 @@ def test_a_summary_the_store_refuses_ends_the_parent_failed_not_running(new_stor
         error.count("\n") == 1 and f"its parent run {parent} ended FAILED" in error
     ended = client.get_run(parent)
     assert ended.info.status == "FAILED" and ended.data.tags["failure_reason"].startswith("the sweep's summary")
+
+
+def test_a_sweep_can_maximize_the_test_part_s_macro_f1(new_store):
+    result = new_store.cli("-m", *FAST, "tracking.objective=test_f1_macro", "optimizer.epochs=200", "regularization.lam=0,30",
+                           "tracking.figures=false")
+    _, parent_id = started(result)
+    scores = [run.data.metrics["test_f1_macro"] for run in children(new_store.client, parent_id)]
+    parent = new_store.client.get_run(parent_id)
+    assert parent.data.tags["sweep.direction"] == "maximize" and len(set(scores)) == 2
+    assert parent.data.metrics["best_test_f1_macro"] == max(scores)
