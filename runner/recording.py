@@ -99,17 +99,16 @@ class EpochRecorder:
         if val_accuracy is not None:
             self.stopping.check(epoch, val_cost, Theta, may_stop)
 
-    def record_restored(self, Theta: list) -> int:
+    def record_restored(self, Theta: list) -> None:
         """Log train_cost, train_accuracy, val_cost and val_accuracy of the restored best weights Theta, and
         restored_epoch (the epoch they are from), at step last_epoch + 1, as MLflow's Keras autologging logs
-        restored weights: the last logged values describe the final weights. Returns that step."""
+        restored weights: the last logged values describe the final weights."""
         s, step = self.setup, self.last_epoch + 1
         J, train_accuracy = s.objective.value_and_accuracy(Theta, s.splits.train.y)
         val_cost, val_accuracy = self.val_objective.value_and_accuracy(Theta, s.splits.val.y)
         for key, value in (("train_cost", J), ("train_accuracy", train_accuracy), ("val_cost", val_cost),
                            ("val_accuracy", val_accuracy), ("restored_epoch", self.stopping.best_epoch)):
             self.tracker.metric(key, value, step)
-        return step
 
     def record_layers(self, epoch: int, Theta: list) -> None:
         """Per layer l, grad_rms_Theta<l>: the rms of D(l), the gradient of J on the whole training part

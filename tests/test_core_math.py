@@ -429,29 +429,30 @@ def test_data_cost_is_j_of_the_same_network_without_its_penalty(regularization):
         assert penalty > 0.01  # so the test tells the data term from J
 
 
-@given(st.integers(2, 12).flatmap(lambda K: st.tuples(st.just(K), st.lists(st.tuples(st.integers(0, K - 1),
-                                                                                 st.integers(0, K - 1)),
-                                                                       min_size=1, max_size=60))))
+def labelled(max_classes: int):
+    """Hypothesis cases (K, true labels, predicted labels): 1 to 60 samples of K classes."""
+    pairs = st.integers(2, max_classes).flatmap(lambda K: st.tuples(st.just(K), st.lists(
+        st.tuples(st.integers(0, K - 1), st.integers(0, K - 1)), min_size=1, max_size=60)))
+    return pairs.map(lambda case: (case[0], *(np.array(column) for column in zip(*case[1]))))
+
+
+@given(labelled(12))
 def test_confusion_matrix_equals_scikit_learns_with_every_class_a_row_and_a_column(case):
     from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
 
-    K, pairs = case
-    y, predicted = (np.array(column) for column in zip(*pairs))
+    K, y, predicted = case
     counts = confusion_matrix(y, predicted, K)
     np.testing.assert_array_equal(counts, sklearn_confusion_matrix(y, predicted, labels=range(K)))
     assert counts.shape == (K, K) and np.trace(counts) == np.sum(y == predicted)
 
 
-@given(st.integers(2, 8).flatmap(lambda K: st.tuples(st.just(K), st.lists(st.tuples(st.integers(0, K - 1),
-                                                                                st.integers(0, K - 1)),
-                                                                      min_size=1, max_size=60))))
+@given(labelled(8))
 def test_class_scores_and_macro_f1_equal_scikit_learns(case):
     import warnings
 
     from sklearn.metrics import f1_score, precision_recall_fscore_support
 
-    K, pairs = case
-    y, predicted = (np.array(column) for column in zip(*pairs))
+    K, y, predicted = case
     counts = confusion_matrix(y, predicted, K)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # sklearn warns where a class has no prediction or no sample
