@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from runner import plane_plots, plots
-from runner.core.network import class_scores, confusion_matrix, forward, predict
-from runner.setup import Setup
+from runner.core.network import class_scores, forward, predict
+from runner.recording import held_out_counts
+from runner.setup import Setup, step_unit
 from runner.tracking import Tracker
 
 
@@ -39,10 +40,10 @@ def write_artifacts(tracker: Tracker, setup: Setup, Theta: list, run_dir: Path, 
             plane_plots.decision_regions(classifier(Theta), train.X, train.y, setup.splits.classes,
                                          run_dir / "decision_regions.png", title)
             if len(snapshots) > 1:
-                unit = "iteration" if hasattr(setup.plugins["optimizer"], "method") else "epoch"
                 panels = [(epoch, classifier(weights)) for epoch, weights in snapshots]
                 plane_plots.regions_over_training(panels, train.X, train.y, setup.splits.classes,
-                                                  run_dir / "regions_over_training.png", title, unit)
+                                                  run_dir / "regions_over_training.png", title,
+                                                  step_unit(setup.plugins["optimizer"]))
 
             def first_hidden_layer(X):
                 return forward(Theta, X.astype(train.X.dtype), objective.activation, objective.cost)[0][1]
@@ -69,10 +70,7 @@ def write_evaluation(setup: Setup, Theta: list, run_dir: Path, title: str) -> Pa
     (each class's precision, recall, F1 and support, runner.core.network.class_scores) and, unless
     tracking.figures is false, confusion_matrix.png and, for images, misclassified.png."""
     splits = setup.splits
-    part, data = splits.held_out()
-    objective = setup.objective
-    predicted = predict(Theta, data.X.astype(splits.train.X.dtype), objective.activation, objective.cost)
-    counts = confusion_matrix(data.y, predicted, len(splits.classes))
+    part, data, predicted, counts = held_out_counts(setup, Theta)
     path = run_dir / "confusion_matrix.csv"
     with path.open("w", newline="") as file:
         writer = csv.writer(file)

@@ -20,7 +20,7 @@ from runner.core.training import Diverged, EarlyStopping, StoppedEarly, train
 from runner.progress import Progress
 from runner.recording import EpochRecorder, environment_tags, final_metrics, run_description
 from runner.settings import OBJECTIVES, PLUGIN_GROUPS
-from runner.setup import prepare, run_name
+from runner.setup import prepare, run_name, step_unit
 from runner.store import resolve_tracking_uri
 from runner.sweep_runs import objective_of
 from runner.tracking import Tracker, flatten
@@ -124,9 +124,8 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
         write_artifacts(tracker, setup, Theta, run_dir, run_name(setup.plugins),
                         recorder.snapshot_panels(Theta, final_epoch))
         said = "; ".join(filter(None, (reason or stopped_early, restored))) or None
-        unit = "iterations" if hasattr(setup.plugins["optimizer"], "method") else "epochs"  # scipy's lbfgs, cg
         description = run_description(run_name(setup.plugins), status, said, metrics, recorder.last_check,
-                                      recorder.last_epoch, train_seconds, unit)
+                                      recorder.last_epoch, train_seconds, step_unit(setup.plugins["optimizer"]) + "s")
         tracker.set_tags({**({"failure_reason": reason, **failure_tags} if reason else {}),
                           **({"stopped_early": stopped_early} if stopped_early else {}),
                           **({"restored": restored} if restored else {}), "mlflow.note.content": description})

@@ -158,13 +158,21 @@ def final_metrics(setup: Setup, Theta: list, recorder: EpochRecorder, status: st
     if setup.splits.test is not None:
         test = setup.splits.test
         tracker.metric("test_accuracy", accuracy(Theta, test.X, test.y, g, cost), epoch)
-    part, held_out = setup.splits.held_out()  # the part confusion_matrix.csv counts
-    counts = confusion_matrix(held_out.y, predict(Theta, held_out.X, g, cost), len(setup.splits.classes))
+    part, _, _, counts = held_out_counts(setup, Theta)  # the part confusion_matrix.csv counts
     tracker.metric(f"{PART_PREFIX[part]}_f1_macro", macro_f1(counts), epoch)
     latest = {}
     for key, value, _ in tracker.history:
         latest[key] = value
     return latest
+
+
+def held_out_counts(setup: Setup, Theta: list) -> tuple[str, object, np.ndarray, np.ndarray]:
+    """(part, its split, the labels Theta predicts for it, their confusion matrix) for the part a network is
+    judged on (Splits.held_out: test, else validation, else training)."""
+    splits, objective = setup.splits, setup.objective
+    part, data = splits.held_out()
+    predicted = predict(Theta, data.X.astype(splits.train.X.dtype), objective.activation, objective.cost)
+    return part, data, predicted, confusion_matrix(data.y, predicted, len(splits.classes))
 
 
 def run_description(name: str, status: str, reason: str | None, metrics: dict[str, float], check: GradCheck | None,

@@ -8,7 +8,8 @@ Writes, under outputs/reports/<sweep id>/: ranking.csv and ranking.md (the confi
 that vary across the runs, their final metrics and status, best first by the sweep's
 objective), seeds.csv and seeds.md when seed varies (each configuration's metrics as mean and
 standard deviation over its seeds; the tables: runner.report_tables), train_cost.png, val_cost.png and
-val_accuracy.png (every run's curve; the last two when the runs have a validation part), objective.png (the objective against each varied parameter),
+val_accuracy.png (every run's curve; the last two when the runs have a validation part),
+objective.png (the objective against each varied parameter),
 bias_variance.png (training and validation error against each numeric varied parameter:
 the course's learning curve for dataset.train_size, validation curve for lambda) and the
 runs' own figures side by side (up to MAX_PANELS runs): decision_regions.png and

@@ -71,6 +71,12 @@ def prepare(config: dict, allowed: tuple[str, ...] | None = None) -> Setup:
     return Setup(settings, plugins, splits, layer_sizes, Theta0, objective, optimizer_rng, check_rng)
 
 
+def step_unit(optimizer) -> str:
+    """What one step of training is called for this optimizer: an iteration of scipy's lbfgs and cg
+    (they have a `method`), else an epoch."""
+    return "iteration" if hasattr(optimizer, "method") else "epoch"
+
+
 def run_name(plugins: dict) -> str:
     """A name that says what the run is, e.g. 'sgd lr=0.1 lam=1 [25]' or 'sgd lr=1 decay=0.1 lam=1 [25]'."""
     optimizer, regularization = plugins["optimizer"], plugins["regularization"]

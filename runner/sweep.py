@@ -61,9 +61,10 @@ def resume(tracker, sweep_dir: Path, sweep_id: str) -> dict:
     client, parent = tracker.client, sweep["parent_run_id"]
     tracker.run_id = parent  # the Tracker goes on with the parent
     sweep["done"] = set_aside_for_resume(client, tracker.experiment_id, parent, sweep["objective"])
-    resumes = int(client.get_run(parent).data.tags.get("sweep.resumes", "0")) + 1
+    tags = client.get_run(parent).data.tags
+    resumes = int(tags.get("sweep.resumes", "0")) + 1
     client.update_run(parent, "RUNNING")
-    if "failure_reason" in client.get_run(parent).data.tags:
+    if "failure_reason" in tags:
         client.delete_tag(parent, "failure_reason")
     tracker.set_tags({"sweep.resumes": str(resumes)})
     return sweep
