@@ -19,9 +19,6 @@ import yaml
 
 from runner.errors import UserError, run_command
 
-RESUMABLE_SWEEPERS = ("BasicSweeper",)  # an Optuna study would sample new trials, not repeat its jobs
-
-
 def relaunch_command(parent, sweep_id: str) -> list[str]:
     """`python -m runner -m ...` as the sweep was launched, into its own folder (hydra.sweep.dir)."""
     sweep_dir = Path(parent.data.tags.get("sweep.dir", ""))
@@ -37,6 +34,8 @@ def relaunch_command(parent, sweep_id: str) -> list[str]:
 
 def check_resumable(parent, sweep_id: str, force: bool) -> None:
     """One line for a sweep that must not be launched again: still running, or an Optuna study."""
+    from runner.sweep import RESUMABLE_SWEEPERS
+
     tags = parent.data.tags
     if parent.info.status == "RUNNING" and not force:
         raise UserError(f"sweep {sweep_id} is RUNNING (parent run {parent.info.run_id}); accepted: a sweep that "

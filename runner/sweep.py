@@ -33,6 +33,7 @@ from runner.workers import start_workers
 
 SWEEP_FILE = "sweep.json"
 RESUME_VARIABLE = "BACKPROP_LAB_RESUME"  # set by runner.resume: the id of the sweep this launch resumes
+RESUMABLE_SWEEPERS = ("BasicSweeper",)  # an Optuna study would sample new trials, not repeat its jobs
 LOCAL_LAUNCHERS = ("BasicLauncher", "JoblibLauncher")  # their jobs stop when the sweep's process does
 MAX_RUN_NAME = 240
 
@@ -143,7 +144,8 @@ class SweepCallback(Callback):
         parent_run_id = tracker.start(name, tags, {})
         sweep = {"id": sweep_id, "parent_run_id": parent_run_id, "swept_keys": keys, "space": tags["sweep.space"],
                  "dir": str(sweep_dir), "uri": tracker.uri, "experiment": str(config.tracking.experiment),
-                 "objective": objective, "local": tags["sweep.launcher"] in LOCAL_LAUNCHERS}
+                 "objective": objective, "local": tags["sweep.launcher"] in LOCAL_LAUNCHERS,
+                 "resumable": tags["sweep.sweeper"] in RESUMABLE_SWEEPERS}
         print(f"sweep {sweep_id}: parent run {parent_run_id} ({name})")
         return sweep
 
@@ -163,9 +165,10 @@ class SweepCallback(Callback):
     def _end_if_open(self) -> None:
         """At exit: a sweep stopped by an error never reaches on_multirun_end; its parent ends FAILED."""
         if self.sweep:
-            sweep_id = self.sweep["id"]
+            sweep_id, resumable = self.sweep["id"], self.sweep.get("resumable", True)  # a resumed sweep is
             self._end("FAILED", "the sweep stopped before all its jobs returned")
-            print(f"  resume: python -m runner.resume {sweep_id}  (runs the jobs that did not finish)", flush=True)
+            if resumable:
+                print(f"  resume: python -m runner.resume {sweep_id}  (runs the jobs that did not finish)", flush=True)
 
     def _end(self, status: str, reason: str | None = None):
         """Record the summary of the children on the parent run and end it; the summary. Should the store

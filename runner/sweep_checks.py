@@ -63,7 +63,8 @@ def check_joblib(launcher) -> None:
 
 def check_optuna(sweeper) -> None:
     """hydra.sweeper's settings that the Optuna sweeper meets with a traceback once the study starts
-    (direction, n_trials=0, max_failure_rate; n_jobs=0: an empty batch, divided by)."""
+    (direction, n_trials=0, max_failure_rate; n_jobs=0: an empty batch, divided by; a storage: the
+    sweeper requires optuna < 3, whose database storage fails an assertion under SQLAlchemy 2, which MLflow needs)."""
     direction = sweeper.get("direction")
     direction = getattr(direction, "name", direction)  # Hydra's default is its Direction enum
     if direction not in ("minimize", "maximize"):
@@ -73,6 +74,18 @@ def check_optuna(sweeper) -> None:
         value = sweeper.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise UserError(f"hydra.sweeper.{key}={value!r} is invalid; accepted: an integer >= 1")
+    storage = sweeper.get("storage")
+    if storage is not None and not optuna_storage_works():
+        raise UserError(f"hydra.sweeper.storage={storage!r} is not supported: the Optuna sweeper requires optuna < 3, "
+                        "which cannot open a database under the SQLAlchemy 2 that MLflow needs; accepted: null (the "
+                        "study in memory; every trial is an MLflow run under the sweep's parent)")
     rate = sweeper.get("max_failure_rate")
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
         raise UserError(f"hydra.sweeper.max_failure_rate={rate!r} is invalid; accepted: a number from 0 to 1")
+
+
+def optuna_storage_works() -> bool:
+    """Whether Optuna's database storage can work here: optuna < 3 asserts on SQLAlchemy 2's schema check."""
+    from importlib.metadata import version
+
+    return int(version("optuna").split(".")[0]) >= 3 or int(version("sqlalchemy").split(".")[0]) < 2

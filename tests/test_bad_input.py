@@ -111,6 +111,8 @@ CASES = [
      {}, ["hydra.sweeper.n_jobs=0", "integer >= 1"]),
     ("optuna failure rate", ["-m", "hydra/sweeper=optuna", "+experiment=optuna_search",
                              "hydra.sweeper.max_failure_rate=2"], {}, ["max_failure_rate=2.0", "from 0 to 1"]),
+    ("optuna storage", ["-m", "hydra/sweeper=optuna", "+experiment=optuna_search",
+                        "hydra.sweeper.storage=sqlite:///optuna.db"], {}, ["hydra.sweeper.storage=", "accepted: null"]),
     ("unreachable tracking", [], {"MLFLOW_TRACKING_URI": "http://127.0.0.1:{port}"}, ["127.0.0.1"]),
     ("unknown tracking scheme", [], {"MLFLOW_TRACKING_URI": "nosuch://store"},
      ["nosuch://store", "such as sqlite:///mlflow.db or http://host:5000"]),

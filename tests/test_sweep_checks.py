@@ -49,6 +49,7 @@ class Direction:  # stands for Hydra's enum, which is what hydra.sweeper.directi
     ({"n_jobs": 1.5}, "hydra.sweeper.n_jobs=1.5 is invalid"),
     ({"max_failure_rate": 1.5}, "hydra.sweeper.max_failure_rate=1.5 is invalid; accepted: a number from 0 to 1"),
     ({"max_failure_rate": -0.1}, "hydra.sweeper.max_failure_rate=-0.1 is invalid"),
+    ({"storage": "sqlite:///optuna.db"}, "hydra.sweeper.storage='sqlite:///optuna.db' is not supported"),
 ])
 def test_optuna_settings_the_sweeper_would_fail_on_are_user_errors(setting, message):
     check_optuna(OPTUNA)

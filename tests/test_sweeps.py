@@ -525,6 +525,16 @@ def test_resume_runs_again_only_the_jobs_of_a_stopped_sweep_that_did_not_finish(
     assert report.returncode == 0 and f"{sweep_id}: 4 runs ranked" in report.stdout
 
 
+def test_a_stopped_optuna_study_prints_no_resume_command(store):
+    """runner.resume refuses an Optuna study, so a stopped one must not suggest it (a grid sweep does, below)."""
+    result = store.cli("-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=1", *BASE,
+                       "optimizer.epochs=3", "optimizer.lr=interval(-2.0,-1.0)")
+    assert result.returncode == 2 and "optimizer.lr=" in result.stderr
+    parent_id = re.search(r"^sweep \S+: parent run (\w+)", result.stdout, re.MULTILINE).group(1)
+    assert store.client.get_run(parent_id).info.status == "FAILED"
+    assert "runner.resume" not in result.stdout + result.stderr
+
+
 def test_resume_refuses_an_optuna_study_and_a_sweep_whose_folder_is_gone(new_store):
     client = new_store.client
     experiment_id = client.create_experiment("backprop-lab")
