@@ -88,11 +88,11 @@ def epochs_with_cost(obj, Theta0, epochs: int) -> list:
     return Theta
 
 
-def full_batch(repeats: int) -> list[dict]:
+def full_batch(repeats: int, large_rows: int = 20000) -> list[dict]:
     """1. One full-batch epoch: forward, J, backprop, update (BatchGD), vs sklearn, PyTorch, the BLAS floor."""
     rows = []
     for (X, y, sizes), epochs, label in ((digits(), 50, "digits 64-25-10, m=1797"),
-                                         (synthetic(), 2, "synthetic 400-100-100-10, m=20000")):
+                                         (synthetic(m=large_rows), 2, f"synthetic 400-100-100-10, m={large_rows}")):
         for dtype in (np.float64, np.float32):
             kind = np.dtype(dtype).name
             obj, Theta0 = objective(X, y, sizes, dtype), start(sizes, dtype)
@@ -166,14 +166,14 @@ def per_sample(repeats: int) -> list[dict]:
     return rows
 
 
-def gradient_check(repeats: int) -> list[dict]:
+def gradient_check(repeats: int, row_counts: tuple[int, ...] = (200, 1797)) -> list[dict]:
     """3. The full check (every coordinate) of the digits network: central_differences vs the naive loop,
     and the directional check (two evaluations of J) against one evaluation of J."""
     rows = []
     X, y, sizes = digits()
     Theta = start(sizes)
     coords = np.arange(unroll(Theta).size)
-    for m in (200, 1797):
+    for m in row_counts:
         obj = objective(X[:m], y[:m], sizes, cost=CrossEntropy)
         fast = central_differences(obj, Theta, coords, 1e-4)
         naive = naive_differences(obj.value, Theta, coords, 1e-4)
@@ -181,7 +181,8 @@ def gradient_check(repeats: int) -> list[dict]:
         times = in_turns({"ours": lambda: seconds(lambda: central_differences(obj, Theta, coords, 1e-4)),
                           "naive": lambda: seconds(lambda: naive_differences(obj.value, Theta, coords, 1e-4))},
                          repeats if m == 200 else max(1, repeats // 2))
-        case = f"gradient check, full ({coords.size} coords), digits on {m} rows; |fast-naive|/|naive| = {agreement:.1e}"
+        case = (f"gradient check, full ({coords.size} coords), digits on {m} rows; relative difference from the "
+                f"naive loop {agreement:.1e}")
         r = faster(case, "ours", times, "naive", "naive loop, 2P evaluations of J", 10)
         if agreement > 1e-8:
             r["met"] = "NO (agreement)"
@@ -189,7 +190,7 @@ def gradient_check(repeats: int) -> list[dict]:
     _, D = obj.value_and_gradient(Theta)
     times = in_turns({"ours": lambda: seconds(lambda: check(obj.value, Theta, D, mode="direction")),
                       "J": lambda: seconds(lambda: obj.value(Theta))}, repeats)
-    rows.append(row("gradient check, direction (2 evaluations of J), digits on 1797 rows", fmt(times["ours"]),
+    rows.append(row(f"gradient check, direction (2 evaluations of J), digits on {m} rows", fmt(times["ours"]),
                     "one evaluation of J", fmt(times["J"]), f"{times['ours'] / times['J']:.2f} evaluations of J",
                     "about 2", "yes" if times["ours"] / times["J"] < 3 else "NO"))
     return rows

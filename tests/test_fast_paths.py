@@ -202,15 +202,6 @@ def test_numba_steps_equal_numpy_steps_with_a_decaying_learning_rate(kind, extra
     assert not np.allclose(unroll(A), unroll(constant))
 
 
-def test_the_benchmark_s_epoch_with_j_steps_as_batch_gd_does():
-    """benchmarks/cases.py times an epoch that also sums J; its steps must be batch_gd's own."""
-    from benchmarks.cases import epochs_with_cost
-
-    obj, Theta = make([4, 5, 3], m=15)
-    expected = BatchGD(lr=0.1, epochs=3).minimize(obj, Theta, None, NOOP)
-    assert_close(epochs_with_cost(obj, Theta, 3), expected, rtol=1e-13, atol=1e-15)
-
-
 def test_numba_sgd_in_float32_stays_close_to_float64():
     obj64, Theta = make([4, 5, 3], m=15)
     obj32, Theta32 = make([4, 5, 3], m=15, dtype=np.float32)
