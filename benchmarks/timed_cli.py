@@ -30,7 +30,8 @@ def time_tracker() -> None:
 
     if getattr(tracking.Tracker, "_timed", False):
         return
-    for name in ("__init__", "start", "metric", "flush", "set_tags", "artifact", "finish", "write_metrics_csv"):
+    for name in ("__init__", "start", "log_datasets", "metric", "flush", "set_tags", "artifact", "finish",
+                 "write_metrics_csv"):
         bucket = "open" if name == "__init__" else "log"
         setattr(tracking.Tracker, name, _timed(getattr(tracking.Tracker, name), bucket))
     tracking.Tracker._timed = True

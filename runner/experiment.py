@@ -17,6 +17,7 @@ from runner.artifacts import save_weights, write_artifacts
 from runner.blas import limit_blas_threads
 from runner.core.gradcheck import GradCheck, GradientCheckFailed
 from runner.core.training import Diverged, EarlyStopping, StoppedEarly, train
+from runner.data_inputs import combined_digest, describe_parts
 from runner.progress import Progress
 from runner.recording import EpochRecorder, environment_tags, final_metrics, run_description
 from runner.settings import OBJECTIVES, PLUGIN_GROUPS
@@ -76,8 +77,11 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     plugin_tags = {f"plugin.{group}": getattr(setup.plugins[group], "name", type(setup.plugins[group]).__name__)
                    for group in PLUGIN_GROUPS}
-    run_id = tracker.start(name or run_name(setup.plugins), {**plugin_tags, **(tags or {})}, flatten(config),
+    data = describe_parts(setup.splits, setup.plugins["dataset"], config.get("dataset") or {})
+    run_id = tracker.start(name or run_name(setup.plugins),
+                           {**plugin_tags, "data_digest": combined_digest(data), **(tags or {})}, flatten(config),
                            parent_run_id)
+    tracker.log_datasets(data)
     progress = Progress(setup.plugins["optimizer"].epochs, settings.tracking.progress)
     stopping = settings.early_stopping
     recorder = EpochRecorder(setup, tracker, progress,

@@ -21,8 +21,9 @@ from runner.instantiate import PROJECT_PLUGIN_PACKAGES, check_targets
 from runner.paths import git_commit, outputs_dir
 
 TIMING_METRICS = {"train_seconds", "epochs_per_second"}
-# the tags that decide the last bits of every number (runner.recording.environment_tags, runner.app.run_tags)
-ENVIRONMENT_TAGS = ("git_commit", "python_version", "numpy_version", "blas", "cpu", "platform")
+# the tags that decide every number: the data (runner.data_inputs), then the code and what decides the last bits
+# (runner.recording.environment_tags, runner.app.run_tags)
+ENVIRONMENT_TAGS = ("data_digest", "git_commit", "python_version", "numpy_version", "blas", "cpu", "platform")
 
 
 def load_logged_config(client, run_id: str) -> dict:
@@ -67,10 +68,14 @@ def environment_changes(client, original_id: str, replay_id: str) -> list[tuple[
 def explain_mismatch(changes: list[tuple[str, str, str]], run_id: str) -> list[str]:
     """Lines that say why a replay differs: what changed, and how to re-run on the original's BLAS kernel."""
     if not changes:
-        return ["  the code and environment are the original run's (tags git_commit, numpy_version, blas, cpu):",
+        return ["  the data, code and environment are the original run's (tags data_digest, git_commit, numpy_version, "
+                "blas, cpu):",
                 "  a mismatch here means the run is not reproducible; please report it"]
     lines = ["  what differs between the original run and this replay (original -> replay):"]
     lines += [f"    {key:<15} {before} -> {after}" for key, before, after in changes]
+    if any(key == "data_digest" for key, _, _ in changes):
+        lines.append("  the data are not the original run's (its Dataset inputs give each part's digest and source): "
+                     "a changed data file, or a dataset plugin that now makes other data")
     blas = {key: (before, after) for key, before, after in changes}.get("blas", ("", ""))
     recorded, here = (openblas_kernel(tag) for tag in blas)
     if recorded and here and recorded != here:

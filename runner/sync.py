@@ -83,6 +83,7 @@ def sync(run_dir: Path, uri: str) -> str:
     if record.get("offline_run_id"):
         tags["original_run_id"] = record["offline_run_id"]
     run_id = tracker.start(record["run_name"], tags, record["params"])
+    tracker.log_datasets(record.get("datasets", []))
     for key, value, step in metrics:
         tracker.metric(key, value, step)
     tracker.flush()

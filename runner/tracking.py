@@ -90,6 +90,17 @@ class Tracker:
             self.client.log_batch(self.run_id, params=items[start : start + MAX_PARAMS_PER_BATCH])
         return self.run_id
 
+    def log_datasets(self, parts: list[dict]) -> None:
+        """The run's data as MLflow dataset inputs (runner.data_inputs.describe_parts), each tagged with its
+        context (training, validation, test); kept in run.json for runner.sync."""
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        self.record["datasets"] = parts
+        inputs = [DatasetInput(Dataset(p["name"], p["digest"], p["source_type"], p["source"], p["schema"], p["profile"]),
+                               [InputTag("mlflow.data.context", p["context"])]) for p in parts]
+        if inputs:
+            self._send(self.client.log_inputs, self.run_id, datasets=inputs)
+
     def metric(self, key: str, value: float, step: int) -> None:
         """Buffer one metric value; sent by `flush`."""
         from mlflow.entities import Metric

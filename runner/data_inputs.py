@@ -1,0 +1,67 @@
+"""What data a run trained on and was judged on, described for MLflow's dataset inputs.
+
+For each part (training, validation, test): the dataset's name, a digest of exactly the rows the
+network saw (after the seeded split and the scaling, in the run's dtype), where the data came
+from, its shape and class counts. The dashboard shows them in its Dataset column; `data_digest`
+(one digest of all parts) lets `python -m runner.replay` tell a changed data file from a changed
+environment. Plain data only: runner.tracking turns the descriptions into MLflow entities.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+CONTEXTS = {"train": "training", "val": "validation", "test": "test"}  # MLflow's tag mlflow.data.context
+DIGEST_LENGTH = 16
+
+
+def part_digest(X: np.ndarray, y: np.ndarray) -> str:
+    """sha256 over the dtype, shape and bytes of X, then of y: any changed value, row order, split or dtype
+    changes it."""
+    digest = hashlib.sha256()
+    for array in (X, y):
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.data)
+    return digest.hexdigest()[:DIGEST_LENGTH]
+
+
+def combined_digest(parts: list[dict]) -> str:
+    """One digest of every part's (context, digest): the run's tag data_digest."""
+    text = ";".join(f"{part['context']}={part['digest']}" for part in parts)
+    return hashlib.sha256(text.encode()).hexdigest()[:DIGEST_LENGTH]
+
+
+def data_source(plugin, dataset_config: dict) -> tuple[str, str]:
+    """(source type, source as JSON): a file's absolute path, else the plugin's config (a generator's
+    settings, or which bundled dataset), which with the run's seed remakes the data."""
+    path = getattr(plugin, "path", None)
+    if path is not None:
+        return "local", json.dumps({"uri": str(Path(path).resolve())})
+    return "code", json.dumps({"config": dataset_config}, default=str)
+
+
+def describe_parts(splits, plugin, dataset_config: dict) -> list[dict]:
+    """One description per part of the data: name, digest, source, schema (MLflow's tensor spec), profile."""
+    path = getattr(plugin, "path", None)
+    name = Path(path).name if path is not None else plugin.name
+    source_type, source = data_source(plugin, dataset_config)
+    parts = []
+    for part, context in CONTEXTS.items():
+        split = getattr(splits, part)
+        if split is None:
+            continue
+        features = [{"type": "tensor", "tensor-spec": {"dtype": split.X.dtype.name, "shape": [-1, split.X.shape[1]]}}]
+        targets = [{"type": "tensor", "tensor-spec": {"dtype": split.y.dtype.name, "shape": [-1]}}]
+        counts = np.bincount(split.y, minlength=len(splits.classes)).tolist()
+        profile = {"rows": split.m, "features": int(split.X.shape[1]), "classes": len(splits.classes),
+                   "class_counts": dict(zip(map(str, splits.classes), counts))}
+        parts.append({"name": name, "digest": part_digest(split.X, split.y), "context": context,
+                      "source_type": source_type, "source": source,
+                      "schema": json.dumps({"mlflow_tensorspec": {"features": json.dumps(features),
+                                                                  "targets": json.dumps(targets)}}),
+                      "profile": json.dumps(profile)})
+    return parts

@@ -1,0 +1,119 @@
+"""Each run records the data it saw: MLflow dataset inputs per part, and the tag data_digest that replay reads."""
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from runner.core.protocols import Split, Splits
+from runner.data_inputs import combined_digest, describe_parts, part_digest
+
+from conftest import FAST
+
+
+def test_the_digest_changes_with_any_value_row_order_dtype_or_label_and_only_then():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(20, 3)), rng.integers(0, 2, 20)
+    digest = part_digest(X, y)
+    assert part_digest(X.copy(), y.copy()) == digest and part_digest(np.asfortranarray(X), y) == digest
+    changed = X.copy()
+    changed[7, 1] += 1e-12
+    swapped = X[[1, 0, *range(2, 20)]]
+    flipped = y.copy()
+    flipped[3] = 1 - flipped[3]
+    others = {part_digest(changed, y), part_digest(swapped, y), part_digest(X.astype(np.float32), y),
+              part_digest(X, flipped), part_digest(X[:19], y[:19])}
+    assert digest not in others and len(others) == 5
+    assert re.fullmatch(r"[0-9a-f]{16}", digest)
+
+
+def test_each_part_is_described_with_its_context_rows_class_counts_and_a_tensor_schema(tmp_path):
+    class Plugin:
+        name = "csv"
+        path = str(tmp_path / "data.csv")
+
+    rng = np.random.default_rng(1)
+    splits = Splits(Split(rng.normal(size=(6, 2)), np.array([0, 1, 1, 2, 2, 2])), None,
+                    Split(rng.normal(size=(3, 2)).astype(np.float32), np.array([0, 0, 2])), ["a", "b", "c"])
+    parts = describe_parts(splits, Plugin(), {"path": "data.csv"})
+    assert [p["context"] for p in parts] == ["training", "test"]  # no validation part
+    assert {p["name"] for p in parts} == {"data.csv"}
+    assert {p["source_type"] for p in parts} == {"local"}
+    assert json.loads(parts[0]["source"]) == {"uri": str(tmp_path / "data.csv")}
+    assert [json.loads(p["profile"])["class_counts"] for p in parts] == [{"a": 1, "b": 2, "c": 3},
+                                                                         {"a": 2, "b": 0, "c": 1}]
+    features = json.loads(json.loads(parts[1]["schema"])["mlflow_tensorspec"]["features"])
+    assert features[0]["tensor-spec"] == {"dtype": "float32", "shape": [-1, 2]}
+    assert parts[0]["digest"] == part_digest(splits.train.X, splits.train.y)
+    assert combined_digest(parts) != combined_digest(parts[:1])
+
+
+def run_id_of(result) -> str:
+    assert result.returncode == 0, result.stderr[-3000:]
+    return re.search(r"run ([0-9a-f]{32})", result.stdout).group(1)
+
+
+def inputs_of(client, run_id) -> dict[str, object]:
+    """{context: dataset} of a run's dataset inputs."""
+    run = client.get_run(run_id)
+    return {next(t.value for t in d.tags if t.key == "mlflow.data.context"): d.dataset for d in run.inputs.dataset_inputs}
+
+
+def test_runs_record_their_data_findable_in_the_store_and_replay_names_changed_data(new_store):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2))
+    path = new_store.root / "points.csv"
+    path.write_text("x1,x2,label\n" + "".join(f"{a},{b},{int(a + b > 0)}\n" for a, b in X))
+    csv = ("dataset=csv", f"dataset.path={path}", "dataset.target=label", *FAST[2:])
+    client = new_store.client
+    first, again, other_seed = (run_id_of(new_store.cli(*csv, f"seed={seed}")) for seed in (0, 0, 1))
+    parts = inputs_of(client, first)
+    assert sorted(parts) == ["test", "training", "validation"]
+    assert {d.name for d in parts.values()} == {"points.csv"}
+    assert json.loads(parts["training"].source) == {"uri": str(path)}
+    assert sum(json.loads(d.profile)["rows"] for d in parts.values()) == 60
+    assert {c: d.digest for c, d in inputs_of(client, again).items()} == {c: d.digest for c, d in parts.items()}
+    assert inputs_of(client, other_seed)["training"].digest != parts["training"].digest  # another split
+    tags = [client.get_run(r).data.tags["data_digest"] for r in (first, again, other_seed)]
+    assert tags[0] == tags[1] != tags[2]
+    found = client.search_runs([client.get_run(first).info.experiment_id],
+                               f"dataset.digest = '{parts['training'].digest}' and dataset.context = 'training'")
+    assert {r.info.run_id for r in found} == {first, again}
+
+    path.write_text(path.read_text().replace(f"{X[5, 0]},", f"{X[5, 0] + 0.5},", 1))  # one value changed
+    replay = new_store.module("runner.replay", first)
+    assert replay.returncode == 1 and "MISMATCH" in replay.stdout
+    assert re.search(rf"data_digest\s+{tags[0]} -> (?!{tags[0]})[0-9a-f]{{16}}", replay.stdout), replay.stdout
+    assert "the data are not the original run's" in replay.stdout and "please report it" not in replay.stdout
+
+
+def test_a_run_kept_offline_brings_its_data_inputs_when_synced(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    from runner.sync import sync
+
+    parts = describe_parts(Splits(Split(np.eye(3), np.array([0, 1, 1])), None, None, [0, 1]),
+                           type("Plugin", (), {"name": "xor"})(), {"_target_": "plugins.datasets.Xor"})
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "run.json").write_text(json.dumps({"experiment": "backprop-lab", "run_name": "kept", "tags": {},
+                                                 "params": {}, "status": "FINISHED", "datasets": parts}))
+    (folder / "metrics.csv").write_text("key,value,step\n")
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    synced = inputs_of(MlflowClient(tracking_uri=uri), sync(folder, uri))
+    assert list(synced) == ["training"] and synced["training"].digest == parts[0]["digest"]
+    assert json.loads(synced["training"].source) == {"config": {"_target_": "plugins.datasets.Xor"}}
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ([("data_digest", "a" * 16, "b" * 16)], "the data are not the original run's"),
+    ([("git_commit", "1" * 40, "2" * 40)], "git_commit"),
+])
+def test_replay_explains_changed_data_apart_from_changed_code(changes, expected):
+    from runner.replay import explain_mismatch
+
+    text = "\n".join(explain_mismatch(changes, "abc"))
+    assert expected in text
+    assert ("the data are not" in text) == (changes[0][0] == "data_digest")
