@@ -3,7 +3,8 @@ plugins.optimizers.SGD and MiniBatch).
 
 One epoch is the numpy path's loop, row by row, without Python in between: for each batch
 of rows (in the generator's order, each batch sorted, as the numpy path visits them)
-forward, backprop, D(l) = Delta(l)/b + d penalty/d Theta(l), Theta(l) := Theta(l) - lr * D(l).
+forward, backprop, D(l) = Delta(l)/b + d penalty/d Theta(l), Theta(l) := Theta(l) - lr_k * D(l), lr_k the
+k-th step's learning rate (plugins.optimizers' step_sizes).
 For b = 1 each row i of Theta(l) is stepped in the same pass that adds its old weights into
 delta(l) (one pass over Theta(l) instead of two); and the step of Theta(0), the largest
 matrix, also computes the next sample's z(1) while each row is in cache.
@@ -55,17 +56,23 @@ class CompiledEpoch:
         self.c = c  # lam / m, the penalty gradient's factor
 
     def __call__(self, theta: np.ndarray, layer_sizes: list[int], order: np.ndarray, batch_size: int,
-                 lr: float) -> None:
-        """One epoch over the rows in `order`, batch_size rows per step, updating theta in place."""
+                 rates: np.ndarray) -> None:
+        """One epoch over the rows in `order`, batch_size rows per step, step k with rates[k], updating theta in
+        place (a single rate serves every step)."""
         dtype = self.X.dtype
         sizes = np.asarray(layer_sizes, np.int64)
         width = int(sizes.sum())  # every layer's units, the inputs first
         order = np.ascontiguousarray(order, np.int64)
-        act, delta, lr, c = np.empty(width, dtype), np.empty(width, dtype), dtype.type(lr), dtype.type(self.c)
+        steps = -(-order.size // batch_size)
+        rates = np.ascontiguousarray(np.broadcast_to(np.asarray(rates, dtype), steps) if np.size(rates) == 1
+                                     else np.asarray(rates, dtype))
+        if rates.size != steps:
+            raise ValueError(f"{rates.size} learning rates for an epoch of {steps} steps")
+        act, delta, c = np.empty(width, dtype), np.empty(width, dtype), dtype.type(self.c)
         if batch_size == 1:
-            _sample_epoch(self.X, self.Y, theta, sizes, order, lr, c, self.codes, act, delta)
+            _sample_epoch(self.X, self.Y, theta, sizes, order, rates, c, self.codes, act, delta)
         else:
-            _batch_epoch(self.X, self.Y, theta, sizes, order, batch_size, lr, c, self.codes, act, delta,
+            _batch_epoch(self.X, self.Y, theta, sizes, order, batch_size, rates, c, self.codes, act, delta,
                          np.empty(theta.size, dtype))
 
 
@@ -236,15 +243,16 @@ def _delta_and_step(theta, sizes, offsets, starts, codes, act, delta, l, lr, c):
 
 
 @njit(cache=True, fastmath=FAST, error_model="numpy")
-def _sample_epoch(X, Y, theta, sizes, order, lr, c, codes, act, delta):
-    """Per-sample steps over the rows in order; Theta(0)'s step also makes the next sample's z(1)."""
+def _sample_epoch(X, Y, theta, sizes, order, rates, c, codes, act, delta):
+    """Per-sample steps over the rows in order, the n-th with rates[n]; Theta(0)'s step also makes the next
+    sample's z(1)."""
     L = sizes.size - 1
     offsets, starts = _layout(sizes)
     first = theta[:offsets[1]].reshape(sizes[1], sizes[0] + 1)  # Theta(0), a view
     act[:sizes[0]] = X[order[0]]
     _forward(theta, sizes, offsets, starts, codes, act, 0)
     for n in range(order.size):
-        r = order[n]
+        r, lr = order[n], rates[n]
         _output_delta(Y, r, sizes, starts, codes, act, delta)
         last = n + 1 == order.size
         x_next = X[r] if last else X[order[n + 1]]  # after the last sample, a product nobody reads
@@ -260,12 +268,13 @@ def _sample_epoch(X, Y, theta, sizes, order, lr, c, codes, act, delta):
 
 
 @njit(cache=True, fastmath=FAST, error_model="numpy")
-def _batch_epoch(X, Y, theta, sizes, order, batch_size, lr, c, codes, act, delta, D):
-    """Steps of b sorted rows: D = Delta / b from each row's forward and backprop, then one step per row of Theta."""
+def _batch_epoch(X, Y, theta, sizes, order, batch_size, rates, c, codes, act, delta, D):
+    """Steps of b sorted rows: D = Delta / b from each row's forward and backprop, then one step per row of Theta,
+    the n-th batch's with rates[n]."""
     L = sizes.size - 1
     offsets, starts = _layout(sizes)
     for first in range(0, order.size, batch_size):
-        rows = np.sort(order[first:first + batch_size])
+        rows, lr = np.sort(order[first:first + batch_size]), rates[first // batch_size]
         D[:] = 0.0
         for r in rows:
             act[:sizes[0]] = X[r]

@@ -3,7 +3,7 @@
 Optimizers see only the objective's J and D: lambda lives in the cost side, so a
 per-sample or mini-batch step uses that batch's mean data gradient plus the
 penalty's gradient with m = the training-set size, exactly as the full batch does.
-Their learning rate may decay from epoch to epoch (`lr_decay`, inverse time).
+Their learning rate may decay with time (`lr_decay`, inverse time), counted in epochs or in steps (`lr_decay_per`).
 
 SGD and MiniBatch run their epochs compiled (plugins.compiled_steps, `backend: numba`)
 when the objective's cost, activation and penalty are ones the compiled loop mirrors
@@ -23,6 +23,7 @@ from plugins._checks import (is_number, non_negative_integer, non_negative_numbe
 from runner.core.network import roll, unroll
 
 BACKENDS = ("numba", "numpy")
+DECAY_UNITS = ("epoch", "step")
 COMPILED_BATCH_WORK = 250_000  # batch rows x weights; above it numpy's matrix products beat the compiled row loop
 # (measured on digits, b = 8..128: at 240k rows x weights numba is 5-16% faster for b <= 16, numpy 7-30% for b >= 32;
 # at 480k numpy wins for every b, by up to 1.45x)
@@ -37,10 +38,13 @@ class _GradientSteps:
     batch_size: int | None = None
     shuffle: bool = True
     lr_decay: float = 0.0
+    lr_decay_per: str = "epoch"
+    rate: float | None = field(default=None, init=False, repr=False)  # the latest step's learning rate
 
     def __post_init__(self):
         positive_number("lr", self.lr)
         non_negative_number("lr_decay", self.lr_decay)
+        one_of("lr_decay_per", self.lr_decay_per, DECAY_UNITS)
         non_negative_integer("epochs", self.epochs)
         if self.batch_size is not None:
             positive_integer("batch_size", self.batch_size)
@@ -52,18 +56,31 @@ class _GradientSteps:
                 f"an integer from 1 to the training-set size m = {m}")
         Theta = [T.copy() for T in Theta]
         state = self.start(Theta)
+        steps = self.steps_per_epoch(m)
         for epoch in range(1, self.epochs + 1):
-            lr = self.step_size(epoch)
-            for rows in self.batches(m, rng):
+            rates = self.step_sizes(epoch, steps)
+            for n, rows in enumerate(self.batches(m, rng)):
                 D = objective.gradient(Theta, rows)
-                self.update(Theta, D, state, lr)
+                self.update(Theta, D, state, float(rates[n]))
             callback(epoch, Theta)
         return Theta
 
-    def step_size(self, epoch: int) -> float:
-        """The learning rate of every step in epoch t (1, 2, ...): lr / (1 + lr_decay (t - 1)), inverse-time
-        decay, the course's alpha = const1 / (iteration + const2) counted in epochs; lr_decay = 0: constant."""
-        return self.lr / (1 + self.lr_decay * (epoch - 1)) if self.lr_decay else self.lr
+    def steps_per_epoch(self, m: int) -> int:
+        """Updates in one epoch over m samples: one for the full batch, else one per batch of batch_size rows."""
+        return 1 if self.batch_size is None or self.batch_size >= m and not self.shuffle else -(-m // self.batch_size)
+
+    def step_sizes(self, epoch: int, steps: int) -> np.ndarray:
+        """The learning rate of each of the `steps` steps of epoch t (1, 2, ...), inverse-time decay:
+        lr / (1 + lr_decay (t - 1)) for every step of the epoch (lr_decay_per: epoch), or lr / (1 + lr_decay (k - 1))
+        for the k-th step since training began (lr_decay_per: step), the course's alpha = const1 / (iteration +
+        const2) with const1 = lr / lr_decay and const2 = 1 / lr_decay - 1; lr_decay = 0: lr, constant."""
+        if self.lr_decay_per == "step":
+            first = (epoch - 1) * steps  # k - 1 of the epoch's first step
+            rates = self.lr / (1 + self.lr_decay * np.arange(first, first + steps, dtype=np.float64))
+        else:
+            rates = np.full(steps, self.lr / (1 + self.lr_decay * (epoch - 1)))
+        self.rate = float(rates[-1])
+        return rates
 
     def batches(self, m, rng):
         """The rows of each update in one epoch: all at once, or shuffled/sequential batches."""
@@ -111,7 +128,8 @@ class _PlainSteps(_GradientSteps):
             shapes = [T.shape for T in Theta]
             layer_sizes = [shapes[0][1] - 1] + [rows for rows, _ in shapes]
             rows = 1 if self.batch_size == 1 else 2  # the per-sample or the batch kernel, whichever minimize runs
-            epoch_of(unroll(Theta).astype(objective.X.dtype), layer_sizes, np.zeros(rows, np.int64), rows, self.lr)
+            epoch_of(unroll(Theta).astype(objective.X.dtype), layer_sizes, np.zeros(rows, np.int64), rows,
+                     np.full(1, self.lr))
 
     def minimize(self, objective, Theta, rng, callback):
         epoch_of = self._epoch_for(objective, Theta)
@@ -125,9 +143,10 @@ class _PlainSteps(_GradientSteps):
         theta = unroll(Theta).astype(objective.X.dtype)  # a copy: the start stays as it was
         Theta = roll(theta, shapes)  # views: the callback sees every step
         layer_sizes = [shapes[0][1] - 1] + [rows for rows, _ in shapes]
+        steps = -(-m // self.batch_size)
         for epoch in range(1, self.epochs + 1):
             order = rng.permutation(m) if self.shuffle else np.arange(m)  # as `batches` draws it
-            epoch_of(theta, layer_sizes, order, self.batch_size, self.step_size(epoch))
+            epoch_of(theta, layer_sizes, order, self.batch_size, self.step_sizes(epoch, steps))
             callback(epoch, Theta)
         return Theta
 

@@ -93,8 +93,8 @@ class EpochRecorder:
         if s.settings.tracking.layer_stats:
             self.record_layers(epoch, Theta)
         optimizer = s.plugins["optimizer"]
-        if getattr(optimizer, "lr_decay", 0):  # the learning rate that epoch stepped with (epoch 0: the first)
-            self.tracker.metric("lr", optimizer.step_size(max(epoch, 1)), epoch)
+        if getattr(optimizer, "lr_decay", 0):  # the rate of the epoch's last step (epoch 0: the first step's)
+            self.tracker.metric("lr", optimizer.rate if optimizer.rate is not None and epoch else optimizer.lr, epoch)
         self.progress.update(epoch, J, val_accuracy)
         if val_accuracy is not None:
             self.stopping.check(epoch, val_cost, Theta, may_stop)

@@ -78,12 +78,13 @@ def step_unit(optimizer) -> str:
 
 
 def run_name(plugins: dict) -> str:
-    """A name that says what the run is, e.g. 'sgd lr=0.1 lam=1 [25]' or 'sgd lr=1 decay=0.1 lam=1 [25]'."""
+    """A name that says what the run is, e.g. 'sgd lr=0.1 lam=1 [25]', 'sgd lr=1 decay=0.1 lam=1 [25]' or, decayed
+    per step, 'sgd lr=1 decay=0.001/step lam=1 [25]'."""
     optimizer, regularization = plugins["optimizer"], plugins["regularization"]
     parts = [optimizer.name]
     parts.append(f"lr={optimizer.lr:g}" if hasattr(optimizer, "lr") else f"epochs={optimizer.epochs}")
     if getattr(optimizer, "lr_decay", 0):
-        parts.append(f"decay={optimizer.lr_decay:g}")
+        parts.append(f"decay={optimizer.lr_decay:g}" + ("/step" if optimizer.lr_decay_per == "step" else ""))
     parts.append(f"lam={regularization.lam:g}" if hasattr(regularization, "lam") else regularization.name)
     parts.append(str(list(plugins["architecture"].hidden)))
     return " ".join(parts)

@@ -59,6 +59,8 @@ CASES = [
     ("lr negative", ["optimizer=batch_gd", "optimizer.lr=-0.5"], {}, ["lr=-0.5"]),
     ("epochs negative", ["optimizer.epochs=-1"], {}, ["epochs=-1"]),
     ("lr_decay negative", ["optimizer=sgd", "optimizer.lr_decay=-0.1"], {}, ["lr_decay=-0.1", "a number >= 0"]),
+    ("lr_decay_per unknown", ["optimizer=sgd", "optimizer.lr_decay_per=hour"], {},
+     ["lr_decay_per='hour'", "one of epoch, step"]),
     ("hidden empty", ["architecture.hidden=[]"], {}, ["hidden=[]"]),
     ("hidden zero", ["architecture.hidden=[0]"], {}, ["hidden=[0]"]),
     ("hidden negative", ["architecture.hidden=[25,-3]"], {}, ["hidden=[25, -3]"]),

@@ -322,6 +322,12 @@ def test_a_decaying_learning_rate_is_logged_as_lr_at_each_recorded_epoch(new_sto
     assert history(new_store, run.info.run_id, "lr") == [(0, 1.0), (4, 1 / 2.5), (8, 1 / 4.5), (12, 1 / 6.5)]
     plain = new_store.cli(*FAST, "tracking.figures=false")
     assert plain.returncode == 0 and "lr" not in new_store.runs()[-1].data.metrics  # constant: nothing to chart
+    steps = new_store.cli(*FAST, "optimizer=minibatch", "optimizer.batch_size=20", "optimizer.lr_decay=0.5",
+                          "optimizer.lr_decay_per=step", "tracking.every=4", "tracking.figures=false")
+    assert steps.returncode == 0, steps.stderr
+    m = 60  # moons' 100 samples, 20 for validation and 20 for test: 3 steps an epoch
+    assert history(new_store, new_store.runs()[-1].info.run_id, "lr") == [
+        (0, 1.0), *((t, 1 / (1 + 0.5 * (t * m // 20 - 1))) for t in (4, 8, 12))]  # each epoch's last step
 
 
 def test_digits_without_a_validation_split(new_store):

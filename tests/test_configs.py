@@ -95,7 +95,11 @@ def test_first_order_optimizers_keep_a_constant_lr_unless_lr_decay_is_set(optimi
     plugins = prepare(compose(f"optimizer={optimizer}")).plugins
     assert plugins["optimizer"].lr_decay == 0 and "decay" not in run_name(plugins)
     plugins = prepare(compose(f"optimizer={optimizer}", "optimizer.lr=1", "optimizer.lr_decay=0.5")).plugins
-    assert [plugins["optimizer"].step_size(t) for t in (1, 2, 3)] == [1.0, 1 / 1.5, 0.5]
+    assert [plugins["optimizer"].step_sizes(t, 2).tolist() for t in (1, 2, 3)] == [[1.0] * 2, [1 / 1.5] * 2, [0.5] * 2]
+    per_step = prepare(compose(f"optimizer={optimizer}", "optimizer.lr=1", "optimizer.lr_decay=0.5",
+                               "optimizer.lr_decay_per=step")).plugins["optimizer"]
+    assert [per_step.step_sizes(t, 2).tolist() for t in (1, 2)] == [[1.0, 1 / 1.5], [0.5, 1 / 2.5]]
+    assert run_name({**plugins, "optimizer": per_step}) == f"{optimizer} lr=1 decay=0.5/step lam=1 [25]"
     assert run_name(plugins) == f"{optimizer} lr=1 decay=0.5 lam=1 [25]"
 
 

@@ -189,11 +189,12 @@ def test_numba_steps_equal_numpy_steps_for_every_batch_size(sizes, cost, batch_s
     assert_close(A, B, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("per", ["epoch", "step"])
 @pytest.mark.parametrize("kind, extra", [(SGD, {}), (MiniBatch, {"batch_size": 4})])
-def test_numba_steps_equal_numpy_steps_with_a_decaying_learning_rate(kind, extra):
+def test_numba_steps_equal_numpy_steps_with_a_decaying_learning_rate(kind, extra, per):
     obj, Theta = make([4, 5, 3], m=15, penalty="l2")
-    fast = kind(lr=0.5, epochs=4, lr_decay=0.7, **extra)
-    slow = kind(lr=0.5, epochs=4, lr_decay=0.7, backend="numpy", **extra)
+    fast = kind(lr=0.5, epochs=4, lr_decay=0.7, lr_decay_per=per, **extra)
+    slow = kind(lr=0.5, epochs=4, lr_decay=0.7, lr_decay_per=per, backend="numpy", **extra)
     A = fast.minimize(obj, Theta, np.random.default_rng(3), NOOP)
     B = slow.minimize(obj, Theta, np.random.default_rng(3), NOOP)
     assert (fast.backend_used, slow.backend_used) == ("numba", "numpy")

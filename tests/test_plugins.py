@@ -241,7 +241,7 @@ def test_decayed_batch_gd_steps_with_lr_over_one_plus_decay_times_epochs_before(
         _, D = obj.value_and_gradient(expected)
         expected = [T - lr * Dl for T, Dl in zip(expected, D)]
     assert_weights_equal(Theta, expected)
-    assert [BatchGD(lr=0.7, lr_decay=0).step_size(t) for t in (1, 50)] == [0.7, 0.7]
+    assert [BatchGD(lr=0.7, lr_decay=0).step_sizes(t, 1)[0] for t in (1, 50)] == [0.7, 0.7]
 
 
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
@@ -255,6 +255,33 @@ def test_decayed_sgd_keeps_one_learning_rate_for_every_sample_of_an_epoch(small,
             expected = hand_step(textbook, expected, problem.X, problem.Y, [i], lr, 0.9, obj.m)
     assert sgd.backend_used == backend
     assert_weights_equal(Theta, expected)
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_sgd_decayed_per_step_steps_with_lr_over_one_plus_decay_times_the_steps_before(small, textbook, backend):
+    """The course's alpha = const1 / (iteration + const2): the k-th sample step since the start uses
+    lr / (1 + lr_decay (k - 1)), counting on across epochs."""
+    problem, obj = small
+    sgd = SGD(lr=0.3, epochs=2, shuffle=False, lr_decay=0.25, lr_decay_per="step", backend=backend)
+    Theta = sgd.minimize(obj, problem.Theta, np.random.default_rng(0), lambda e, T: None)
+    expected, k = problem.Theta, 0
+    for _ in range(2):
+        for i in range(obj.m):
+            expected = hand_step(textbook, expected, problem.X, problem.Y, [i], 0.3 / (1 + 0.25 * k), 0.9, obj.m)
+            k += 1
+    assert sgd.backend_used == backend
+    assert_weights_equal(Theta, expected)
+    assert sgd.rate == pytest.approx(0.3 / (1 + 0.25 * (2 * obj.m - 1)))
+    per_epoch = SGD(lr=0.3, epochs=2, shuffle=False, lr_decay=0.25, backend=backend)
+    assert not np.allclose(unroll(per_epoch.minimize(obj, problem.Theta, None, lambda e, T: None)), unroll(Theta))
+
+
+def test_full_batch_descent_takes_one_step_an_epoch_so_both_decay_units_agree(small):
+    problem, obj = small
+    runs = [BatchGD(lr=0.7, epochs=4, lr_decay=0.5, lr_decay_per=per).minimize(obj, problem.Theta, None,
+                                                                               lambda e, T: None)
+            for per in ("epoch", "step")]
+    assert_weights_equal(runs[0], runs[1], tol=0)
 
 
 @pytest.mark.parametrize("make", [lambda d: Momentum(lr=0.3, epochs=2, batch_size=7, shuffle=False, lr_decay=d),
