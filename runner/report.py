@@ -7,7 +7,8 @@
 Writes, under outputs/reports/<sweep id>/: ranking.csv and ranking.md (the config params
 that vary across the runs, their final metrics and status, best first by the sweep's
 objective), seeds.csv and seeds.md when seed varies (each configuration's metrics as mean and
-standard deviation over its seeds; the tables: runner.report_tables), train_cost.png, val_cost.png and
+standard deviation over its seeds), importance.csv and importance.md (the share of the objective's spread
+each varied key explains alone; the tables: runner.report_tables), train_cost.png, val_cost.png and
 val_accuracy.png (every run's curve; the last two when the runs have a validation part),
 objective.png (the objective against each varied parameter),
 bias_variance.png (training and validation error against each numeric varied parameter:
@@ -33,7 +34,7 @@ import pandas as pd
 from runner.errors import UserError, run_command
 from runner.report_figures import (natural_key, plot_bias_variance, plot_curves, plot_objective, plot_panels,
                                    short_label)
-from runner.report_tables import description, markdown, ranking, seed_statistics
+from runner.report_tables import description, importance, markdown, ranking, seed_statistics
 from runner.paths import outputs_dir
 from runner.sweep_runs import all_runs, direction, sweep_children
 from runner.settings import OBJECTIVES
@@ -202,18 +203,19 @@ def report(client, uri: str, args: argparse.Namespace) -> Path:
     table.to_csv(out / "ranking.csv", index=False)
     (out / "ranking.md").write_text(markdown(table))
     files = ["ranking.csv", "ranking.md"]
-    seeds = seed_statistics(table, varied, objective)
-    for stale in ("seeds.csv", "seeds.md"):
-        (out / stale).unlink(missing_ok=True)  # from an earlier report of these runs
-    if seeds is not None:
-        seeds.to_csv(out / "seeds.csv", index=False)
-        (out / "seeds.md").write_text(markdown(seeds))
-        files += ["seeds.csv", "seeds.md"]
+    seeds, shares = seed_statistics(table, varied, objective), importance(table, varied, objective)
+    for stem, extra in (("seeds", seeds), ("importance", shares)):
+        (out / f"{stem}.csv").unlink(missing_ok=True)  # from an earlier report of these runs
+        (out / f"{stem}.md").unlink(missing_ok=True)
+        if extra is not None:
+            extra.to_csv(out / f"{stem}.csv", index=False)
+            (out / f"{stem}.md").write_text(markdown(extra))
+            files += [f"{stem}.csv", f"{stem}.md"]
     files += write_figures(client, uri, experiment.experiment_id, table, varied, objective, out)
     if parent is not None:
         for file in files:
             client.log_artifact(parent.info.run_id, str(out / file), "report")
-        client.set_tag(parent.info.run_id, "mlflow.note.content", description(name, table, objective, files))
+        client.set_tag(parent.info.run_id, "mlflow.note.content", description(name, table, objective, files, shares))
     print(f"{name}: {len(table)} run{'' if len(table) == 1 else 's'} ranked by {objective} ({direction(objective)})")
     print(markdown(table.drop(columns=["run_id"]).head(args.top)), end="")
     if len(table) > args.top:
@@ -221,6 +223,10 @@ def report(client, uri: str, args: argparse.Namespace) -> Path:
     if seeds is not None:
         print(f"over seeds: {len(seeds)} configuration{'' if len(seeds) == 1 else 's'}, mean and standard deviation")
         print(markdown(seeds.head(args.top)), end="")
+    if shares is not None:
+        print(f"what moves {objective}: the share of its spread over the FINISHED runs each swept key explains alone "
+              "(eta squared of its ranks, then of its values)")
+        print(markdown(shares), end="")
     print(f"report: {out}" + (f" (and artifacts report/ of run {parent.info.run_id})" if parent else ""))
     return out
 

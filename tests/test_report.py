@@ -77,9 +77,14 @@ def test_the_report_writes_markdown_and_figures_prints_the_table_and_logs_artifa
     for name in figures:  # moons: 2 features, so decision regions and hidden units
         assert (folder / name).read_bytes().startswith(PNG)
     logged = {a.path for a in store.client.list_artifacts(parent_id, "report")}
-    assert logged == {f"report/{name}" for name in ("ranking.csv", "ranking.md", *figures)}
+    assert logged == {f"report/{name}" for name in ("ranking.csv", "ranking.md", "importance.csv", "importance.md",
+                                                    *figures)}
     note = store.client.get_run(parent_id).data.tags["mlflow.note.content"]  # the run's description in the UI
     assert note.startswith(f"**{sweep_id}**: 4 runs ranked by val_cost (minimize), best first.")
+    shares = pd.read_csv(folder / "importance.csv")
+    assert set(shares["key"]) == {"optimizer.lr", "regularization.lam"} and (shares["levels"] == 2).all()
+    assert re.search(r"What moves val_cost \(.*\): (optimizer\.lr|regularization\.lam) \d+%, ", note)
+    assert "what moves val_cost" in result.stdout
     assert markdown[0].replace(" | run_id", "") in note  # the table without the ids, best first
     positions = [note.index(f"| {row.split(' | ')[1]} |") for row in markdown[2:]]
     assert positions == sorted(positions)
@@ -389,3 +394,61 @@ def test_a_sweep_over_seeds_reports_each_configuration_over_its_seeds(new_store)
     assert (out / "seeds.md").read_text().startswith("| rank | regularization.lam | seeds | failed | val_cost_mean")
     logged = {a.path for a in new_store.client.list_artifacts(parent_id, "report")}
     assert {"report/seeds.csv", "report/seeds.md"} <= logged
+
+
+def test_importance_is_eta_squared_of_ranks_and_values_worked_by_hand():
+    """Six runs, lambda 1 best in every seed: on ranks lambda explains SS_between / SS_total = 3 (2 - 3.5)^2 +
+    3 (5 - 3.5)^2 = 13.5 of sum (r - 3.5)^2 = 17.5; on values, one seed's 2.58 makes the seed look bigger."""
+    from runner.report_tables import importance
+
+    table = pd.DataFrame({"status": ["FINISHED"] * 6 + ["FAILED"], "seed": [0, 1, 2, 0, 1, 2, 3],
+                          "regularization.lam": [1, 1, 1, 0, 0, 0, 0],
+                          "val_cost": [0.22, 0.23, 0.24, 0.28, 0.30, 2.58, 1e9]})
+    shares = importance(table, ["seed", "regularization.lam"], "val_cost").set_index("key")
+    assert list(shares.index) == ["regularization.lam", "seed"]  # by the share of ranks
+    assert shares.loc["regularization.lam", "eta_squared_ranks"] == pytest.approx(13.5 / 17.5)
+    y = np.array([0.22, 0.23, 0.24, 0.28, 0.30, 2.58])  # the FAILED run is left out
+    by_lam = 3 * (y[:3].mean() - y.mean()) ** 2 + 3 * (y[3:].mean() - y.mean()) ** 2
+    assert shares.loc["regularization.lam", "eta_squared"] == pytest.approx(by_lam / ((y - y.mean()) ** 2).sum())
+    assert shares.loc["seed", "eta_squared"] > shares.loc["regularization.lam", "eta_squared"]
+    assert (shares.loc["regularization.lam", "best"], shares.loc["regularization.lam", "worst"]) == ("1", "0")
+    assert shares.loc["regularization.lam", "best_val_cost_mean"] == pytest.approx(0.23)
+    maximize = importance(table.assign(val_accuracy=-table["val_cost"]), ["regularization.lam"], "val_accuracy")
+    assert maximize["best"].item() == "1"
+
+
+def test_importance_agrees_with_scipy_s_one_way_anova_and_bins_a_continuous_search():
+    from scipy.stats import f_oneway
+
+    from runner.report_tables import importance
+
+    rng = np.random.default_rng(0)
+    grid = pd.DataFrame([{"optimizer": o, "regularization.lam": lam, "seed": seed} for o in ("sgd", "adam", "cg")
+                         for lam in (0, 0.1, 1, 10) for seed in range(3)])
+    grid["val_cost"] = grid["regularization.lam"] * 0.05 + (grid["optimizer"] == "sgd") * 0.2 + rng.normal(0, 0.1,
+                                                                                                             len(grid))
+    grid["status"] = "FINISHED"
+    shares = importance(grid, ["optimizer", "regularization.lam", "seed"], "val_cost").set_index("key")
+    n = len(grid)
+    for key in ("optimizer", "regularization.lam", "seed"):
+        for column, y in (("eta_squared", grid["val_cost"]), ("eta_squared_ranks", grid["val_cost"].rank())):
+            groups = [y[grid[key] == level] for level in grid[key].unique()]
+            F, k = f_oneway(*groups).statistic, len(groups)
+            assert shares.loc[key, column] == pytest.approx(F * (k - 1) / (F * (k - 1) + n - k), rel=1e-10)
+    search = pd.DataFrame({"status": "FINISHED", "optimizer.lr": 10 ** rng.uniform(-3, 0, 40),
+                           "val_cost": rng.normal(size=40)})
+    binned = importance(search, ["optimizer.lr"], "val_cost")
+    assert binned["levels"].item() == 5 and binned["best"].item().startswith("(")
+
+
+def test_importance_leaves_out_keys_that_explain_trivially_and_tables_without_spread():
+    from runner.report_tables import importance
+
+    one_each = pd.DataFrame({"status": "FINISHED", "regularization.lam": [0, 1, 3], "val_cost": [0.3, 0.2, 0.5]})
+    assert importance(one_each, ["regularization.lam"], "val_cost") is None  # every level a single run
+    flat = one_each.assign(seed=[0, 0, 1], val_cost=0.4)
+    assert importance(flat, ["seed"], "val_cost") is None  # no spread to explain
+    assert importance(one_each.head(2), ["regularization.lam"], "val_cost") is None  # too few runs
+    missing = pd.DataFrame({"status": "FINISHED", "optimizer.lr": [0.1, 0.1, None, None],
+                            "val_cost": [0.3, 0.4, 0.9, 1.0]})  # lbfgs runs have no lr
+    assert importance(missing, ["optimizer.lr"], "val_cost")["worst"].item() == "(none)"
