@@ -85,10 +85,13 @@ def encode(labels, classes: list, target: str) -> np.ndarray:
 
 
 def csv_feature_names(config: dict) -> list[str] | None:
-    """For a run of dataset=csv, its feature columns: the training file's header less the target."""
+    """For a run of dataset=csv, its feature columns: dataset.features, else the training file's header less the
+    target."""
     dataset = config.get("dataset", {})
     if not str(dataset.get("_target_", "")).endswith("CsvDataset"):
         return None
+    if dataset.get("features"):
+        return [str(c) for c in dataset["features"]]
     import pandas as pd
 
     return [str(c) for c in pd.read_csv(dataset["path"], nrows=0).columns if c != dataset["target"]]

@@ -196,6 +196,20 @@ def test_csv_numeric_labels_keep_their_values_as_classes(tmp_path):
     assert splits.classes == [3, 7, 10]
 
 
+def test_csv_features_choose_and_order_the_columns_and_skip_the_others(tmp_path):
+    text = "id,a,b,name,label\n" + "".join(f"{i},{i},{i % 3 * 0.5},n{i},{'yes' if i % 2 else 'no'}\n" for i in range(20))
+    path = write_csv(tmp_path, text)
+    splits = CsvDataset(path, "label", features=["b", "a"], scale="none", val_fraction=0, test_fraction=0).load(rng())
+    assert splits.n_features == 2
+    np.testing.assert_array_equal(splits.train.X[:, 0], splits.train.X[:, 1] % 3 * 0.5)  # b first, then a
+    np.testing.assert_array_equal(splits.train.y, splits.train.X[:, 1] % 2)
+    with pytest.raises(ValueError, match=r"feature column 'name' .* \(dataset.features=\[...\] names the columns"):
+        CsvDataset(path, "label").load(rng())  # without features, the text column is refused, with the way out
+    with pytest.raises(ValueError, match=r"^features=\['a', 'weight'\] is invalid; accepted: columns of .*"
+                                         r"\(it has no 'weight'\): id, a, b, name"):
+        CsvDataset(path, "label", features=["a", "weight"]).load(rng())
+
+
 BAD_ARGUMENTS = [
     (lambda: Iris(val_fraction=1.5), "val_fraction", "1.5"),
     (lambda: Iris(val_fraction=-0.1), "val_fraction", "-0.1"),
@@ -218,6 +232,10 @@ BAD_ARGUMENTS = [
     (lambda: Spirals(turns=0), "turns", "0"),
     (lambda: CsvDataset(path="no/such/file.csv", target="y"), "path", "no/such/file.csv"),
     (lambda: CsvDataset(path=3, target="y"), "path", "3"),
+    (lambda: CsvDataset(path=__file__, target="y", features="a"), "features", "'a'"),
+    (lambda: CsvDataset(path=__file__, target="y", features=[]), "features", "[]"),
+    (lambda: CsvDataset(path=__file__, target="y", features=["a", "a"]), "features", "['a', 'a']"),
+    (lambda: CsvDataset(path=__file__, target="y", features=["a", "y"]), "features", "'y'"),
 ]
 
 

@@ -3,6 +3,8 @@ the run scaled them (checked against scikit-learn's scaler and the course's forw
 CSV runs by column name, and one-line errors for every kind of bad input."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -98,6 +100,23 @@ def test_a_csv_run_reads_its_feature_columns_by_name_in_any_order(store, iris_cs
     unlabelled = store.module("runner.predict", run_id, "--csv", str(tmp_path / "new.csv"))
     assert unlabelled.returncode == 0, unlabelled.stderr  # species is just an extra column then
     assert "accuracy" not in unlabelled.stdout
+
+
+def test_a_run_on_chosen_csv_features_predicts_from_those_columns_alone(store, iris_csv_run, tmp_path):
+    from runner.predict import csv_feature_names
+
+    _, frame = iris_csv_run
+    path = tmp_path / "with_ids.csv"
+    frame.assign(plant_id=range(len(frame)), garden="north").to_csv(path, index=False)
+    run_id = run_id_of(store.cli("dataset=csv", f"dataset.path={path}", "dataset.target=species",
+                                 "dataset.features=[petal_w,petal_l]", *RUN))
+    assert csv_feature_names({"dataset": {"_target_": "plugins.datasets.CsvDataset", "path": str(path),
+                                          "target": "species", "features": ["petal_w", "petal_l"]}}) == \
+        ["petal_w", "petal_l"]
+    frame[["petal_l", "petal_w", "species"]].to_csv(tmp_path / "petals.csv", index=False)  # no sepals, no ids
+    result = store.module("runner.predict", run_id, "--csv", str(tmp_path / "petals.csv"), "--target", "species")
+    assert result.returncode == 0, result.stderr
+    assert float(re.search(r"accuracy\s+([0-9.]+)", result.stdout).group(1)) > 0.9
 
 
 @pytest.mark.parametrize("case, args, words", [

@@ -1,7 +1,9 @@
-"""A dataset read from a CSV file with a header row: one target column, numeric feature columns."""
+"""A dataset read from a CSV file with a header row: one target column, numeric feature columns (every other
+column, or those named in `features`)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,10 +19,12 @@ MANY_CLASSES = 10  # more distinct labels than this and than half the rows: not 
 
 @dataclass
 class CsvDataset(SplitScaleDataset):
-    """Every column but target is a feature; target's values (text or numbers) are the labels."""
+    """Every column but target is a feature, or those in `features`; target's values (text or numbers) are
+    the labels."""
 
     path: str
     target: str
+    features: list[str] | None = None  # the feature columns, in this order; None: every column but target
     name: str = field(default="csv", init=False)
 
     def __post_init__(self):
@@ -29,6 +33,15 @@ class CsvDataset(SplitScaleDataset):
                 "path", self.path, f"the path of an existing CSV file (relative ones start at {os.getcwd()})")
         require(isinstance(self.target, str) and self.target != "", "target", self.target,
                 "the name of a column of the CSV file")
+        if self.features is not None:
+            require(isinstance(self.features, Sequence) and not isinstance(self.features, str), "features",
+                    self.features, "a list of column names such as [age,height], or null for every column but target")
+            self.features = list(self.features)
+            require(len(self.features) > 0 and all(isinstance(c, str) and c for c in self.features)
+                    and len(set(self.features)) == len(self.features), "features", self.features,
+                    "a list of distinct column names, or null for every column but target")
+            require(self.target not in self.features, "features", self.features,
+                    f"feature columns other than the target {self.target!r}")
 
     def read(self) -> pd.DataFrame:
         """The file's rows; a ValueError if it has no header or no data rows."""
@@ -62,11 +75,18 @@ class CsvDataset(SplitScaleDataset):
                 f"a column of class labels that rows share (it holds {labels.nunique()} distinct values in "
                 f"{len(labels)} rows: an id or a measurement?)")
         features = frame.drop(columns=[self.target])
+        if self.features is not None:
+            unknown = [c for c in self.features if c not in features.columns]
+            require(not unknown, "features", self.features,
+                    f"columns of {self.path} (it has no {', '.join(map(repr, unknown))}): " + ", ".join(
+                        map(str, features.columns)))
+            features = features[self.features]
         require(features.shape[1] > 0, "path", str(self.path), "a CSV file with feature columns besides target")
         for column in features.columns:
             numeric = pd.to_numeric(features[column], errors="coerce")
             reject_first(features[column], numeric.isna(), f"{where}: feature column {column!r}",
-                         "numeric feature columns without missing values")
+                         "numeric feature columns without missing values" + (
+                             "" if self.features else " (dataset.features=[...] names the columns to use)"))
             features[column] = numeric
         return features.to_numpy(dtype=np.float64), labels.to_numpy()
 
