@@ -10,7 +10,8 @@ objective), seeds.csv and seeds.md when seed varies (each configuration's metric
 standard deviation over its seeds), importance.csv and importance.md (the share of the objective's spread
 each varied key explains alone; the tables: runner.report_tables), train_cost.png, val_cost.png and
 val_accuracy.png (every run's curve; the last two when the runs have a validation part),
-objective.png (the objective against each varied parameter),
+objective.png (the objective against each varied parameter), search_history.png for an Optuna search
+(each trial's objective in start order and the best so far),
 bias_variance.png (training and validation error against each numeric varied parameter:
 the course's learning curve for dataset.train_size, validation curve for lambda) and the
 runs' own figures side by side (up to MAX_PANELS runs): decision_regions.png and
@@ -33,7 +34,7 @@ import pandas as pd
 
 from runner.errors import UserError, run_command
 from runner.report_figures import (natural_key, plot_bias_variance, plot_curves, plot_objective, plot_panels,
-                                   short_label)
+                                   plot_search_history, short_label)
 from runner.report_tables import description, importance, markdown, ranking, seed_statistics
 from runner.paths import outputs_dir
 from runner.sweep_runs import all_runs, direction, sweep_children
@@ -212,6 +213,9 @@ def report(client, uri: str, args: argparse.Namespace) -> Path:
             (out / f"{stem}.md").write_text(markdown(extra))
             files += [f"{stem}.csv", f"{stem}.md"]
     files += write_figures(client, uri, experiment.experiment_id, table, varied, objective, out)
+    (out / "search_history.png").unlink(missing_ok=True)
+    if tags.get("sweep.sweeper") == "OptunaSweeper":  # a search's order means something; a grid's does not
+        files.append(plot_search_history(frame, objective, out / "search_history.png").name)
     if parent is not None:
         for file in files:
             client.log_artifact(parent.info.run_id, str(out / file), "report")

@@ -110,6 +110,43 @@ def plot_objective(table: pd.DataFrame, varied: list[str], objective: str, path:
     return path
 
 
+def running_best(values: pd.Series, minimize: bool) -> np.ndarray:
+    """The best value so far after each run (NaN, a run without the objective, keeps the best before it)."""
+    numbers = values.astype(float).to_numpy()
+    best = np.where(np.isnan(numbers), np.inf if minimize else -np.inf, numbers)
+    best = np.minimum.accumulate(best) if minimize else np.maximum.accumulate(best)
+    return np.where(np.isfinite(best), best, np.nan)
+
+
+def plot_search_history(frame: pd.DataFrame, objective: str, path: Path) -> Path:
+    """A search's course (Optuna): each run's final objective in the order the runs started, the others (FAILED,
+    KILLED) as crosses along the top, whatever they logged, and the best so far as a step line."""
+    plt = pyplot()
+    runs = frame.sort_values("start_time", kind="stable").reset_index(drop=True)
+    values = runs[objective].astype(float) if objective in runs else pd.Series(np.nan, index=runs.index)
+    finished = (runs["status"] == "FINISHED").to_numpy()
+    order = np.arange(1, len(runs) + 1)
+    best = running_best(values.where(finished), direction(objective) == "minimize")
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.scatter(order[finished], values[finished], s=20, alpha=0.7, label="a run")
+    if (~finished).any():
+        top = values[finished].max() if finished.any() else 1.0
+        ax.scatter(order[~finished], np.full((~finished).sum(), top), marker="x", color="grey",
+                   label="not FINISHED (drawn at the top)")
+    ax.step(order, best, where="post", color="crimson", label="best so far")
+    if (values[finished] > 0).all() and values[finished].max() > 30 * values[finished].min():
+        ax.set_yscale("log")
+    ax.set_xlabel("run, in the order the search started them")
+    ax.set_ylabel(objective)
+    ax.set_title(f"{objective} ({direction(objective)}) over the search's {len(runs)} runs")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
 def bias_variance_curves(table: pd.DataFrame, varied: list[str]) -> list[tuple[str, list[str], list]]:
     """What plot_bias_variance draws: (x, the other varied columns, curves) for each numeric varied
     column x, a curve being (the other columns' values, the FINISHED runs sharing them sorted by x) with

@@ -104,7 +104,8 @@ def _levels(column: pd.Series) -> pd.Series:
     for a numeric key of more than MAX_LEVELS values."""
     numbers = _numeric(column)
     if pd.api.types.is_numeric_dtype(numbers) and numbers.nunique() > MAX_LEVELS:
-        return pd.qcut(numbers, MAX_LEVELS, duplicates="drop").astype(str)
+        bins = pd.qcut(numbers, MAX_LEVELS, duplicates="drop")
+        return bins.map(lambda interval: f"{interval.left:.3g} to {interval.right:.3g}").astype(str)
     return column.astype(object).where(column.notna(), "(none)").astype(str)
 
 

@@ -438,7 +438,10 @@ def test_importance_agrees_with_scipy_s_one_way_anova_and_bins_a_continuous_sear
     search = pd.DataFrame({"status": "FINISHED", "optimizer.lr": 10 ** rng.uniform(-3, 0, 40),
                            "val_cost": rng.normal(size=40)})
     binned = importance(search, ["optimizer.lr"], "val_cost")
-    assert binned["levels"].item() == 5 and binned["best"].item().startswith("(")
+    assert binned["levels"].item() == 5 and re.fullmatch(r"\S+ to \S+", binned["best"].item())
+    low, high = map(float, binned["best"].item().split(" to "))
+    inside = search[(search["optimizer.lr"] > low * 0.999) & (search["optimizer.lr"] <= high * 1.001)]
+    assert len(inside) == 8 and binned["best_val_cost_mean"].item() == pytest.approx(inside["val_cost"].mean())
 
 
 def test_importance_leaves_out_keys_that_explain_trivially_and_tables_without_spread():
@@ -452,3 +455,16 @@ def test_importance_leaves_out_keys_that_explain_trivially_and_tables_without_sp
     missing = pd.DataFrame({"status": "FINISHED", "optimizer.lr": [0.1, 0.1, None, None],
                             "val_cost": [0.3, 0.4, 0.9, 1.0]})  # lbfgs runs have no lr
     assert importance(missing, ["optimizer.lr"], "val_cost")["worst"].item() == "(none)"
+
+
+def test_the_search_history_s_best_so_far_follows_the_direction_and_skips_failed_runs(tmp_path):
+    from runner.report_figures import plot_search_history, running_best
+
+    values = pd.Series([0.5, np.nan, 0.7, 0.3, 0.4, 0.1])
+    np.testing.assert_array_equal(running_best(values, minimize=True), [0.5, 0.5, 0.5, 0.3, 0.3, 0.1])
+    np.testing.assert_array_equal(running_best(values, minimize=False), [0.5, 0.5, 0.7, 0.7, 0.7, 0.7])
+    np.testing.assert_array_equal(running_best(pd.Series([np.nan, 2.0]), minimize=True), [np.nan, 2.0])
+    frame = pd.DataFrame({"start_time": [3, 1, 2], "status": ["FINISHED", "FAILED", "FINISHED"],
+                          "val_cost": [0.2, 1e9, 0.5]})
+    path = plot_search_history(frame, "val_cost", tmp_path / "search_history.png")
+    assert path.read_bytes().startswith(PNG)

@@ -396,6 +396,11 @@ def test_an_optuna_study_logs_its_best_trial_on_the_parent(store, tmp_path):
     assert parent.data.metrics["best_val_accuracy"] == max(run.data.metrics["val_accuracy"] for run in runs)
     assert parent.data.tags["sweep.direction"] == "maximize"
     assert f"best val_accuracy {study['best_value']:.6g}" in result.stdout
+    report = store.module("runner.report", "--sweep", parent_id)
+    assert report.returncode == 0, report.stderr
+    logged = {a.path for a in store.client.list_artifacts(parent_id, "report")}
+    assert "report/search_history.png" in logged  # a search's course; a grid sweep's report has none
+    assert store.download(parent_id, "report/search_history.png").read_bytes().startswith(b"\x89PNG")
 
 
 @pytest.mark.slow
