@@ -17,7 +17,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from runner.errors import UserError, one_line
 from runner.experiment import Outcome, objective_value, run_experiment, worst_value
-from runner.paths import PROJECT_ROOT, git_commit, outputs_dir
+from runner.paths import PROJECT_ROOT, code_tags, outputs_dir
 from runner.store import dashboard_command
 from runner.jobs import job_context
 
@@ -25,16 +25,14 @@ OmegaConf.register_new_resolver("blab.outputs", lambda: str(outputs_dir()), repl
 
 
 def run_tags(config: dict, hydra_cfg) -> dict[str, str]:
-    """Tags that make a run findable and re-runnable: choices, config hash, git commit, overrides."""
+    """Tags that make a run findable and re-runnable: choices, config hash, the code (git commit), overrides."""
     resolved = OmegaConf.to_yaml(OmegaConf.create(config), sort_keys=True)
     tags = {"config_hash": hashlib.sha256(resolved.encode()).hexdigest()[:16],
             "overrides": " ".join(hydra_cfg.overrides.task) or "(none)",
             "command": "python -m runner " + " ".join(hydra_cfg.overrides.task)}
     tags.update({f"choice.{group}": str(choice) for group, choice in hydra_cfg.runtime.choices.items()
                  if not group.startswith("hydra/") and choice is not None})
-    commit = git_commit()
-    if commit:
-        tags["git_commit"] = commit
+    tags.update(code_tags("python -m runner"))
     return tags
 
 

@@ -1,6 +1,8 @@
 """Where backprop-lab lives and writes: its checkout (and git commit), its outputs/ folder or BACKPROP_LAB_OUTPUTS."""
 from __future__ import annotations
 
+import functools
+import getpass
 import os
 import subprocess
 from pathlib import Path
@@ -23,11 +25,37 @@ def default_artifact_root() -> str:
     return (outputs_dir() / "mlartifacts").as_uri()
 
 
-def git_commit() -> str | None:
-    """The project's git commit, when it is a checkout with git available."""
+def _git(*args: str) -> str | None:
+    """git's output in the project's checkout, or None (not a checkout, or no git)."""
     try:
-        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
-                                text=True, timeout=5)
+        result = subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return None
     return result.stdout.strip() if result.returncode == 0 else None
+
+
+@functools.lru_cache(maxsize=1)
+def git_state() -> tuple[str, bool] | None:
+    """(the project's git commit, whether tracked files differ from it), once a process: the code a process
+    runs is what it imported at its start."""
+    commit = _git("rev-parse", "HEAD")
+    if not commit:
+        return None
+    changes = _git("status", "--porcelain", "--untracked-files=no")
+    return commit, bool(changes)
+
+
+def code_tags(entry: str) -> dict[str, str]:
+    """What identifies the code of a run: git_commit and git_dirty ('true': tracked files differed from that
+    commit, which then does not give the code), and MLflow's own tags for what the dashboard shows as the run's
+    Source (`entry`, the command), Version (the commit) and User."""
+    tags = {"mlflow.source.name": entry, "mlflow.source.type": "LOCAL"}
+    try:
+        tags["mlflow.user"] = getpass.getuser()
+    except (KeyError, OSError):  # no user name in the environment or the password database
+        pass
+    state = git_state()
+    if state:
+        commit, dirty = state
+        tags.update({"git_commit": commit, "git_dirty": str(dirty).lower(), "mlflow.source.git.commit": commit})
+    return tags

@@ -18,12 +18,13 @@ import yaml
 
 from runner.errors import UserError, run_command
 from runner.instantiate import PROJECT_PLUGIN_PACKAGES, check_targets
-from runner.paths import git_commit, outputs_dir
+from runner.paths import code_tags, outputs_dir
 
 TIMING_METRICS = {"train_seconds", "epochs_per_second"}
 # the tags that decide every number: the data (runner.data_inputs), then the code and what decides the last bits
 # (runner.recording.environment_tags, runner.app.run_tags)
-ENVIRONMENT_TAGS = ("data_digest", "git_commit", "python_version", "numpy_version", "blas", "cpu", "platform")
+ENVIRONMENT_TAGS = ("data_digest", "git_commit", "git_dirty", "python_version", "numpy_version", "blas", "cpu",
+                    "platform")
 
 
 def load_logged_config(client, run_id: str) -> dict:
@@ -59,10 +60,11 @@ def compare_histories(client, original_id: str, replay_id: str, tolerance: float
 
 
 def environment_changes(client, original_id: str, replay_id: str) -> list[tuple[str, str, str]]:
-    """(tag, original's value, replay's value) for each ENVIRONMENT_TAGS tag that differs between the runs."""
+    """(tag, original's value, replay's value) for each ENVIRONMENT_TAGS tag that differs between the runs, and
+    git_dirty when either ran with uncommitted changes (the same commit then need not be the same code)."""
     before, after = (client.get_run(run_id).data.tags for run_id in (original_id, replay_id))
-    return [(key, before.get(key, "(not recorded)"), after.get(key, "(not recorded)"))
-            for key in ENVIRONMENT_TAGS if before.get(key) != after.get(key)]
+    return [(key, before.get(key, "(not recorded)"), after.get(key, "(not recorded)")) for key in ENVIRONMENT_TAGS
+            if before.get(key) != after.get(key) or key == "git_dirty" and "true" in (before.get(key), after.get(key))]
 
 
 def explain_mismatch(changes: list[tuple[str, str, str]], run_id: str) -> list[str]:
@@ -73,6 +75,8 @@ def explain_mismatch(changes: list[tuple[str, str, str]], run_id: str) -> list[s
                 "  a mismatch here means the run is not reproducible; please report it"]
     lines = ["  what differs between the original run and this replay (original -> replay):"]
     lines += [f"    {key:<15} {before} -> {after}" for key, before, after in changes]
+    if any(key == "git_dirty" and "true" in (before, after) for key, before, after in changes):
+        lines.append("  uncommitted changes to tracked files (git_dirty true): the commit does not say which code ran")
     if any(key == "data_digest" for key, _, _ in changes):
         lines.append("  the data are not the original run's (its Dataset inputs give each part's digest and source): "
                      "a changed data file, or a dataset plugin that now makes other data")
@@ -110,8 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     allowed = PROJECT_PLUGIN_PACKAGES + tuple(args.allow)
     check_targets(config, allowed)
     run_dir = outputs_dir() / "replays" / args.run_id / time.strftime("%Y-%m-%d_%H-%M-%S")
-    commit = git_commit()
-    tags = {"replay_of": args.run_id, **({"git_commit": commit} if commit else {})}
+    tags = {"replay_of": args.run_id, **code_tags("python -m runner.replay")}
     outcome = run_experiment(config, run_dir, tags, allowed=allowed)
     rows = compare_histories(client, args.run_id, outcome.run_id, args.tolerance)
     print(f"replay of {args.run_id} -> run {outcome.run_id} ({outcome.status})")

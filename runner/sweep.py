@@ -26,6 +26,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from runner.errors import UserError, one_line
+from runner.paths import code_tags
 from runner.sweep_checks import check_sweep_settings
 from runner.sweep_runs import (direction, end_orphans, override_key, set_aside_for_resume, summarize,
                                sweep_children)
@@ -139,7 +140,8 @@ class SweepCallback(Callback):
                 "sweep.launcher": str(config.hydra.launcher._target_).rsplit(".", 1)[-1],
                 **({"sweep.worker_start": worker_start} if worker_start else {}),
                 "sweep.objective": objective, "sweep.direction": direction(objective),
-                "command": " ".join(["python -m runner -m", *hydra_overrides, *config.hydra.overrides.task])}
+                "command": " ".join(["python -m runner -m", *hydra_overrides, *config.hydra.overrides.task]),
+                **code_tags("python -m runner -m")}
         name = ("sweep " + (" ".join(specs) or overrides))[:MAX_RUN_NAME]
         parent_run_id = tracker.start(name, tags, {})
         sweep = {"id": sweep_id, "parent_run_id": parent_run_id, "swept_keys": keys, "space": tags["sweep.space"],

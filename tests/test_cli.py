@@ -121,6 +121,10 @@ def test_tags_make_the_run_findable_and_rerunnable(store, fast_run):
         kind = subprocess.run(["git", "cat-file", "-t", tags["git_commit"]], cwd=PROJECT_ROOT,
                               capture_output=True, text=True)
         assert kind.stdout.strip() == "commit"
+        assert tags["mlflow.source.git.commit"] == tags["git_commit"]  # the dashboard's Version column
+        assert tags["git_dirty"] in ("true", "false")
+    assert tags["mlflow.source.name"] == "python -m runner" and tags["mlflow.source.type"] == "LOCAL"
+    assert tags["mlflow.user"]
 
 
 def test_the_run_s_dashboard_description_gives_its_final_numbers(fast_run):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -182,6 +183,36 @@ def test_a_mismatch_is_explained_by_what_differs_or_reported_as_a_reproducibilit
     assert "blas" in threads_only and "OPENBLAS_CORETYPE" not in threads_only and "--tolerance" in threads_only
     code = "\n".join(explain_mismatch([("git_commit", "1" * 40, "2" * 40)], "abc"))
     assert "git_commit" in code and f"{'1' * 40} -> {'2' * 40}" in code
+    assert "uncommitted" not in code
+    dirty = "\n".join(explain_mismatch([("git_dirty", "true", "true")], "abc"))
+    assert "uncommitted changes to tracked files" in dirty and "please report it" not in dirty
+
+
+def test_code_tags_say_whether_tracked_files_differed_from_the_commit(tmp_path, monkeypatch):
+    from runner import paths
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = lambda *args: subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)  # noqa: E731
+    git("init", "-q")
+    (repo / "a.py").write_text("x = 1\n")
+    git("add", "a.py")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
+    monkeypatch.setattr(paths, "PROJECT_ROOT", repo)
+    states = []
+    for change in (None, ("b.txt", "untracked\n"), ("a.py", "x = 2\n")):
+        if change:
+            (repo / change[0]).write_text(change[1])
+        paths.git_state.cache_clear()
+        states.append(paths.code_tags("python -m runner"))
+    paths.git_state.cache_clear()
+    assert [t["git_dirty"] for t in states] == ["false", "false", "true"]  # an untracked file is not the code
+    assert {t["git_commit"] for t in states} == {t["mlflow.source.git.commit"] for t in states}
+    assert re.fullmatch(r"[0-9a-f]{40}", states[0]["git_commit"])
+    monkeypatch.setattr(paths, "PROJECT_ROOT", tmp_path / "not_a_checkout")
+    (tmp_path / "not_a_checkout").mkdir()
+    assert "git_commit" not in paths.code_tags("x") and paths.code_tags("x")["mlflow.source.name"] == "x"
+    paths.git_state.cache_clear()
 
 
 @pytest.mark.parametrize("target, arguments", [

@@ -96,6 +96,7 @@ def test_a_grid_sweep_is_one_parent_with_a_child_run_per_job(store, grid):
     assert parent.data.tags["sweep.id"] == sweep_id
     assert "optimizer=batch_gd,sgd" in parent.data.tags["sweep.overrides"]
     assert parent.data.tags["sweep.objective"] == "val_cost" and parent.data.tags["sweep.direction"] == "minimize"
+    assert parent.data.tags["mlflow.source.name"] == "python -m runner -m"  # the dashboard's Source column
 
 
 @pytest.mark.slow
