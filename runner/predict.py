@@ -40,8 +40,10 @@ def load_weights(client, run_id: str, shapes: list[tuple[int, int]]) -> list[np.
     return Theta
 
 
-def read_samples(path: str, target: str | None, feature_names: list[str] | None, n_features: int):
-    """(X as the dataset gave it, the labels of column `target` or None) from a CSV file with a header."""
+def read_samples(path: str, target: str | None, feature_names: list[str] | None, n_features: int,
+                 categories: dict[str, list[str]] | None = None):
+    """(X as the dataset gave it, the labels of column `target` or None) from a CSV file with a header; the
+    columns of `categories` one-hot encoded as the run's dataset encoded them."""
     import pandas as pd
 
     try:
@@ -62,6 +64,13 @@ def read_samples(path: str, target: str | None, feature_names: list[str] | None,
             raise UserError(f"--csv {path} lacks the feature column(s) {', '.join(missing)}; accepted: a file "
                             f"with the columns the run trained on: {', '.join(feature_names)}")
         features = features[feature_names]
+        if categories:
+            from plugins.datasets.csv import one_hot
+
+            try:
+                features = one_hot(features, categories)
+            except ValueError as error:
+                raise UserError(f"--csv {path}: {error}") from None
     elif features.shape[1] != n_features:
         raise UserError(f"--csv {path} has {features.shape[1]} feature columns; accepted: {n_features}, "
                         "the run's features in its order (with --target naming a label column, if any)")
@@ -144,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         name, part = splits.held_out()
         source, X, y = f"{name} part", part.X, part.y
     else:
-        raw, labels = read_samples(args.csv, args.target, csv_feature_names(config), splits.n_features)
+        raw, labels = read_samples(args.csv, args.target, csv_feature_names(config), splits.n_features,
+                                   getattr(setup.plugins["dataset"], "categories", None))
         shift, factor = splits.scaling if splits.scaling is not None else (0.0, 1.0)
         X = ((raw - shift) / factor).astype(dtype)
         y = encode(labels, splits.classes, args.target) if labels is not None else None

@@ -203,11 +203,57 @@ def test_csv_features_choose_and_order_the_columns_and_skip_the_others(tmp_path)
     assert splits.n_features == 2
     np.testing.assert_array_equal(splits.train.X[:, 0], splits.train.X[:, 1] % 3 * 0.5)  # b first, then a
     np.testing.assert_array_equal(splits.train.y, splits.train.X[:, 1] % 2)
-    with pytest.raises(ValueError, match=r"feature column 'name' .* \(dataset.features=\[...\] names the columns"):
+    with pytest.raises(ValueError, match=r"feature column 'name' .* \(dataset.categorical=\[name\] one-hot encodes a "
+                                         r"column of categories; dataset.features=\[...\] names the columns to use\)"):
         CsvDataset(path, "label").load(rng())  # without features, the text column is refused, with the way out
     with pytest.raises(ValueError, match=r"^features=\['a', 'weight'\] is invalid; accepted: columns of .*"
                                          r"\(it has no 'weight'\): id, a, b, name"):
         CsvDataset(path, "label", features=["a", "weight"]).load(rng())
+
+
+def test_csv_categorical_columns_become_one_hot_columns_where_they_stood(tmp_path):
+    text = "size,city,w,label\n" + "".join(f"{[10, 2, 1][i % 3]},{['rome', 'oslo'][i % 2]},{i},{i % 2}\n"
+                                            for i in range(12))
+    dataset = CsvDataset(write_csv(tmp_path, text), "label", categorical=["city", "size"], scale="none",
+                         val_fraction=0, test_fraction=0)
+    splits = dataset.load(rng())
+    assert dataset.categories == {"city": ["oslo", "rome"], "size": ["1", "2", "10"]}  # numbers in numeric order
+    X, y = splits.train.X, splits.train.y
+    assert X.shape == (12, 6)  # size=1, size=2, size=10, city=oslo, city=rome, w
+    w = X[:, 5].astype(int)
+    np.testing.assert_array_equal(X[:, :3], np.eye(3)[[[2, 1, 0][i % 3] for i in w]])
+    np.testing.assert_array_equal(X[:, 3:5], np.eye(2)[[1 - i % 2 for i in w]])  # rome for even rows, oslo odd
+    np.testing.assert_array_equal(y, w % 2)
+    from plugins.datasets.csv import one_hot
+
+    import pandas as pd
+
+    new = pd.DataFrame({"size": [2, 5], "city": ["rome", "rome"], "w": [0, 1]})
+    with pytest.raises(ValueError, match=r"categorical column 'size' has the value 5 at data row 1; accepted: one "
+                                         r"of the values the run trained on: 1, 2, 10"):
+        one_hot(new, dataset.categories)
+    assert list(one_hot(new.head(1), dataset.categories).columns) == ["size=1", "size=2", "size=10", "city=oslo",
+                                                                     "city=rome", "w"]
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"categorical": "city"}, ["categorical='city'", "a list of feature column names"]),
+    ({"categorical": ["city", "city"]}, ["categorical=['city', 'city']", "distinct"]),
+    ({"categorical": ["label"]}, ["categorical=['label']", "always a class label"]),
+    ({"categorical": ["city"], "features": ["w"]}, ["categorical=['city']", "among features=['w']"]),
+])
+def test_bad_categorical_arguments_are_one_line(tmp_path, kwargs, words):
+    with pytest.raises(ValueError) as error:
+        CsvDataset(write_csv(tmp_path, "w,city,label\n1,a,x\n"), "label", **kwargs)
+    assert all(word in str(error.value) for word in words) and "\n" not in str(error.value)
+
+
+def test_csv_categorical_columns_must_exist_and_have_a_value_in_every_row(tmp_path):
+    path = write_csv(tmp_path, "w,city,label\n1,a,x\n2,,y\n3,b,x\n4,a,y\n")
+    with pytest.raises(ValueError, match="categorical column 'city' has a missing value at data row 1"):
+        CsvDataset(path, "label", categorical=["city"]).load(rng())
+    with pytest.raises(ValueError, match=r"categorical=\['town'\] is invalid; accepted: feature columns of .*: w, city"):
+        CsvDataset(path, "label", categorical=["town"]).load(rng())
 
 
 BAD_ARGUMENTS = [

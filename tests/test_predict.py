@@ -119,6 +119,24 @@ def test_a_run_on_chosen_csv_features_predicts_from_those_columns_alone(store, i
     assert float(re.search(r"accuracy\s+([0-9.]+)", result.stdout).group(1)) > 0.9
 
 
+def test_a_run_with_categorical_columns_encodes_new_rows_as_it_was_trained(store, tmp_path):
+    rng = np.random.default_rng(0)
+    ages, cities = rng.uniform(20, 60, 200), rng.choice(["oslo", "rome", "lima"], 200)
+    frame = pd.DataFrame({"age": ages.round(2), "city": cities, "label": np.where(cities == "rome", "yes", "no")})
+    frame.to_csv(tmp_path / "people.csv", index=False)
+    run_id = run_id_of(store.cli("dataset=csv", f"dataset.path={tmp_path / 'people.csv'}", "dataset.target=label",
+                                 "dataset.categorical=[city]", "architecture.hidden=[8]", *RUN))
+    frame.sample(60, random_state=1)[["label", "city", "age"]].to_csv(tmp_path / "new.csv", index=False)
+    result = store.module("runner.predict", run_id, "--csv", str(tmp_path / "new.csv"), "--target", "label")
+    assert result.returncode == 0, result.stderr
+    assert float(re.search(r"accuracy\s+([0-9.]+)", result.stdout).group(1)) > 0.95  # the label is the city's
+    frame.head(3).assign(city=["rome", "paris", "oslo"]).to_csv(tmp_path / "paris.csv", index=False)
+    unknown = store.module("runner.predict", run_id, "--csv", str(tmp_path / "paris.csv"))
+    assert unknown.returncode == 2 and unknown.stderr.strip().splitlines() == [
+        f"error: --csv {tmp_path / 'paris.csv'}: categorical column 'city' has the value 'paris' at data row 1; "
+        "accepted: one of the values the run trained on: lima, oslo, rome"]
+
+
 @pytest.mark.parametrize("case, args, words", [
     ("unknown run", ["0123abcd"], ["run id '0123abcd' is not in the tracking store"]),
     ("target without csv", ["{run}", "--target", "species"], ["--target needs --csv"]),

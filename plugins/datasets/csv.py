@@ -1,5 +1,5 @@
 """A dataset read from a CSV file with a header row: one target column, numeric feature columns (every other
-column, or those named in `features`)."""
+column, or those named in `features`), and categorical ones one-hot encoded (`categorical`)."""
 from __future__ import annotations
 
 import os
@@ -25,7 +25,9 @@ class CsvDataset(SplitScaleDataset):
     path: str
     target: str
     features: list[str] | None = None  # the feature columns, in this order; None: every column but target
+    categorical: list[str] = field(default_factory=list)  # feature columns to one-hot encode
     name: str = field(default="csv", init=False)
+    categories: dict[str, list[str]] = field(default_factory=dict, init=False)  # each categorical column's values
 
     def __post_init__(self):
         super().__post_init__()
@@ -42,6 +44,16 @@ class CsvDataset(SplitScaleDataset):
                     "a list of distinct column names, or null for every column but target")
             require(self.target not in self.features, "features", self.features,
                     f"feature columns other than the target {self.target!r}")
+        require(isinstance(self.categorical, Sequence) and not isinstance(self.categorical, str), "categorical",
+                self.categorical, "a list of feature column names such as [color,city], or [] for none")
+        self.categorical = list(self.categorical)
+        require(all(isinstance(c, str) and c for c in self.categorical)
+                and len(set(self.categorical)) == len(self.categorical), "categorical", self.categorical,
+                "a list of distinct column names")
+        require(self.target not in self.categorical, "categorical", self.categorical,
+                f"feature columns; the target {self.target!r} is always a class label")
+        outside = [c for c in self.categorical if self.features is not None and c not in self.features]
+        require(not outside, "categorical", self.categorical, f"columns among features={self.features}")
 
     def read(self) -> pd.DataFrame:
         """The file's rows; a ValueError if it has no header or no data rows."""
@@ -82,13 +94,46 @@ class CsvDataset(SplitScaleDataset):
                         map(str, features.columns)))
             features = features[self.features]
         require(features.shape[1] > 0, "path", str(self.path), "a CSV file with feature columns besides target")
+        unknown = [c for c in self.categorical if c not in features.columns]
+        require(not unknown, "categorical", self.categorical,
+                "feature columns of " + str(self.path) + ": " + ", ".join(map(str, features.columns)))
         for column in features.columns:
+            if column in self.categorical:
+                reject_first(features[column], features[column].isna(), f"{where}: categorical column {column!r}",
+                             "a value in every row")
+                continue
             numeric = pd.to_numeric(features[column], errors="coerce")
+            hint = "" if self.features else "; dataset.features=[...] names the columns to use"
             reject_first(features[column], numeric.isna(), f"{where}: feature column {column!r}",
-                         "numeric feature columns without missing values" + (
-                             "" if self.features else " (dataset.features=[...] names the columns to use)"))
+                         f"numeric feature columns without missing values (dataset.categorical=[{column}] one-hot "
+                         f"encodes a column of categories{hint})")
             features[column] = numeric
-        return features.to_numpy(dtype=np.float64), labels.to_numpy()
+        self.categories = {c: sorted(features[c].astype(str).unique(), key=category_order) for c in self.categorical}
+        return one_hot(features, self.categories).to_numpy(dtype=np.float64), labels.to_numpy()
+
+
+def category_order(value: str) -> tuple:
+    """Numbers in numeric order, then text: '2' before '10', both before 'red'."""
+    number = pd.to_numeric(value, errors="coerce")
+    return (0, float(number), "") if pd.notna(number) else (1, 0.0, value)
+
+
+def one_hot(frame: pd.DataFrame, categories: dict[str, list[str]]) -> pd.DataFrame:
+    """Each column named in `categories` replaced where it stands by one 0/1 column per category, named
+    'column=category' (values compared as text); the other columns as they are. A value outside its column's
+    categories is a ValueError naming it and its row."""
+    parts = []
+    for column in frame.columns:
+        if column not in categories:
+            parts.append(frame[[column]])
+            continue
+        values = frame[column].astype(str)
+        known = categories[column]
+        reject_first(frame[column], ~values.isin(known), f"categorical column {column!r}",
+                     "one of the values the run trained on: " + ", ".join(known))
+        parts.append(pd.DataFrame({f"{column}={c}": (values == c).astype(np.float64) for c in known},
+                                  index=frame.index))
+    return pd.concat(parts, axis=1)
 
 
 def reject_first(values: pd.Series, bad: pd.Series, what: str, accepted: str) -> None:
