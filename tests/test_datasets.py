@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -12,6 +13,7 @@ import sklearn.datasets
 from sklearn.datasets import load_wine
 
 from plugins.datasets import BreastCancer, CsvDataset, Digits, Iris, Moons, Spirals, Wine, Xor, bundled
+from plugins.datasets.csv import one_hot
 from plugins.datasets._prepare import apply_scaling, encode_labels, first_rows, fit_scaling, split_rows
 from runner.core.protocols import Dataset
 
@@ -224,10 +226,6 @@ def test_csv_categorical_columns_become_one_hot_columns_where_they_stood(tmp_pat
     np.testing.assert_array_equal(X[:, :3], np.eye(3)[[[2, 1, 0][i % 3] for i in w]])
     np.testing.assert_array_equal(X[:, 3:5], np.eye(2)[[1 - i % 2 for i in w]])  # rome for even rows, oslo odd
     np.testing.assert_array_equal(y, w % 2)
-    from plugins.datasets.csv import one_hot
-
-    import pandas as pd
-
     new = pd.DataFrame({"size": [2, 5], "city": ["rome", "rome"], "w": [0, 1]})
     with pytest.raises(ValueError, match=r"categorical column 'size' has the value 5 at data row 1; accepted: one "
                                          r"of the values the run trained on: 1, 2, 10"):
