@@ -83,6 +83,7 @@ class Summary:
     best_value: float | None = None
     best_params: dict[str, str] = field(default_factory=dict)
     jobs_launched: int = 0
+    importance: list[tuple[str, float]] = field(default_factory=list)  # (swept key, eta squared of ranks)
 
     @property
     def finished(self) -> int:
@@ -108,6 +109,10 @@ class Summary:
         if self.best_run_id:
             params = " ".join(f"{k}={v}" for k, v in self.best_params.items()) or "(no swept parameters)"
             lines.append(f"  best {self.objective} {self.best_value:.6g}: {params} (run {self.best_run_id})")
+        if self.importance:
+            shares = ", ".join(f"{key} {share:.0%}" for key, share in self.importance)
+            lines.append(f"  what moves {self.objective} (share of the jobs' order each swept key explains alone): "
+                         + shares)
         lines.append(f"  report: python -m runner.report --sweep {sweep_id}")
         return "\n".join(lines)
 
@@ -127,4 +132,21 @@ def summarize(children: list, objective: str) -> Summary:
         overrides = best.data.tags.get("sweep.job_overrides", "").split()
         summary.best_run_id, summary.best_run_name, summary.best_value = best.info.run_id, best.info.run_name, value
         summary.best_params = {override_key(o): o.split("=", 1)[1] for o in overrides if "=" in o}
+        summary.importance = swept_importance(finished, objective)
     return summary
+
+
+def swept_importance(finished: list, objective: str) -> list[tuple[str, float]]:
+    """For each key the jobs' overrides vary, the share of the FINISHED jobs' order by the objective that its
+    values explain alone (runner.report_tables.importance, eta squared of ranks), largest first."""
+    import pandas as pd
+
+    from runner.report_tables import importance
+
+    rows = [{"status": "FINISHED", objective: objective_of(run.data.metrics, objective),
+             **{override_key(o): o.split("=", 1)[1] for o in run.data.tags.get("sweep.job_overrides", "").split()
+                if "=" in o}} for run in finished]
+    table = pd.DataFrame(rows)
+    keys = [key for key in table.columns if key not in ("status", objective) and table[key].nunique(dropna=False) > 1]
+    shares = importance(table.dropna(subset=[objective]), keys, objective) if keys else None
+    return [] if shares is None else list(zip(shares["key"], shares["eta_squared_ranks"].astype(float)))

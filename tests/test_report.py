@@ -468,3 +468,26 @@ def test_the_search_history_s_best_so_far_follows_the_direction_and_skips_failed
                           "val_cost": [0.2, 1e9, 0.5]})
     path = plot_search_history(frame, "val_cost", tmp_path / "search_history.png")
     assert path.read_bytes().startswith(PNG)
+
+
+def test_a_sweep_s_summary_says_what_moves_its_objective():
+    """The parent's summary (runner.sweep_runs) ranks the swept keys by importance as the report does."""
+    from types import SimpleNamespace
+
+    from runner.sweep_runs import summarize
+
+    def job(n, lam, seed, cost, status="FINISHED"):
+        return SimpleNamespace(info=SimpleNamespace(status=status, start_time=n, run_id=f"r{n}", run_name=f"j{n}"),
+                               data=SimpleNamespace(metrics={"val_cost": cost},
+                                                    tags={"sweep.job_overrides": f"regularization.lam={lam} seed={seed}"}))
+
+    costs = [0.22, 0.23, 0.24, 0.28, 0.30, 2.58]
+    children = [job(n, lam, seed, cost) for n, ((lam, seed), cost) in
+                enumerate(zip([(1, 0), (1, 1), (1, 2), (0, 0), (0, 1), (0, 2)], costs))] + [job(9, 3, 0, 9.9, "FAILED")]
+    summary = summarize(children, "val_cost")
+    assert [key for key, _ in summary.importance] == ["regularization.lam", "seed"]
+    assert summary.importance[0][1] == pytest.approx(13.5 / 17.5)  # as worked by hand above
+    text = summary.text("s1", "p1")
+    assert "  what moves val_cost (share of the jobs' order each swept key explains alone): regularization.lam 77%, " \
+           "seed 23%" in text.splitlines()  # seeds: ranks {1, 4}, {2, 5}, {3, 6}: 4 of 17.5
+    assert summarize(children[:2], "val_cost").importance == []  # one value of lam: nothing to tell apart
