@@ -15,7 +15,8 @@ objective.png (the objective against each varied parameter), search_history.png 
 bias_variance.png (training and validation error against each numeric varied parameter:
 the course's learning curve for dataset.train_size, validation curve for lambda) and the
 runs' own figures side by side (up to MAX_PANELS runs): decision_regions.png and
-hidden_units.png for two-feature data, hidden_weights.png for images; logs them as artifacts of the sweep's parent run.
+hidden_units.png for two-feature data, hidden_weights.png for images; report.html, all of it on one page
+(runner.report_html); logs them as artifacts of the sweep's parent run.
 
 Metric histories are read in bulk: one SQL query on the `metrics` table for a database
 store, a thread pool of get_metric_history calls for an MLflow server.
@@ -35,6 +36,7 @@ import pandas as pd
 from runner.errors import UserError, run_command
 from runner.report_figures import (natural_key, plot_bias_variance, plot_curves, plot_objective, plot_panels,
                                    plot_search_history, short_label)
+from runner.report_html import write_page
 from runner.report_tables import description, importance, markdown, ranking, seed_statistics
 from runner.paths import outputs_dir
 from runner.sweep_runs import all_runs, direction, sweep_children
@@ -216,6 +218,12 @@ def report(client, uri: str, args: argparse.Namespace) -> Path:
     (out / "search_history.png").unlink(missing_ok=True)
     if tags.get("sweep.sweeper") == "OptunaSweeper":  # a search's order means something; a grid's does not
         files.append(plot_search_history(frame, objective, out / "search_history.png").name)
+    lead = (f"{len(table)} run{'' if len(table) == 1 else 's'} ranked by {objective} ({direction(objective)}), best "
+            f"first" + (f"; sweep space: {tags['sweep.space']}" if tags.get("sweep.space") else "") + ".")
+    tables = [(heading, t) for heading, t in ((f"What moves {objective}", shares), ("Over seeds", seeds),
+                                              ("Ranking", table.drop(columns=["run_id"]))) if t is not None]
+    files.append(write_page(out / "report.html", f"Report: {name}", lead, tables,
+                            [out / f for f in files if f.endswith(".png")]).name)
     if parent is not None:
         for file in files:
             client.log_artifact(parent.info.run_id, str(out / file), "report")

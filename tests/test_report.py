@@ -78,7 +78,11 @@ def test_the_report_writes_markdown_and_figures_prints_the_table_and_logs_artifa
         assert (folder / name).read_bytes().startswith(PNG)
     logged = {a.path for a in store.client.list_artifacts(parent_id, "report")}
     assert logged == {f"report/{name}" for name in ("ranking.csv", "ranking.md", "importance.csv", "importance.md",
-                                                    *figures)}
+                                                    "report.html", *figures)}
+    page = (folder / "report.html").read_text()  # the whole report on one page, figures inline
+    assert page.count("<img ") == len(figures) and page.count("data:image/png;base64,iVBORw0KGgo") == len(figures)
+    assert page.index("<h2>What moves val_cost</h2>") < page.index("<h2>Ranking</h2>") < page.index("<h2>Figures")
+    assert page.count("<tr>") == 2 + 4  # the body rows: importance's 2 keys, ranking's 4 runs
     note = store.client.get_run(parent_id).data.tags["mlflow.note.content"]  # the run's description in the UI
     assert note.startswith(f"**{sweep_id}**: 4 runs ranked by val_cost (minimize), best first.")
     shares = pd.read_csv(folder / "importance.csv")
@@ -129,7 +133,8 @@ def test_runs_without_decision_regions_or_a_validation_part_give_a_report_withou
     assert (folder / "train_cost.png").exists() and (folder / "objective.png").exists()
     assert not {path.name for path in folder.iterdir()} & {"decision_regions.png", "val_cost.png", "val_accuracy.png"}
     logged = {a.path for a in new_store.client.list_artifacts(parent_id, "report")}
-    assert logged == {f"report/{name}" for name in ("ranking.csv", "ranking.md", "train_cost.png", "objective.png")}
+    assert logged == {f"report/{name}" for name in ("ranking.csv", "ranking.md", "train_cost.png", "objective.png",
+                                                    "report.html")}
     assert "Downloading artifacts" not in report.stderr
 
 
@@ -491,3 +496,22 @@ def test_a_sweep_s_summary_says_what_moves_its_objective():
     assert "  what moves val_cost (share of the jobs' order each swept key explains alone): regularization.lam 77%, " \
            "seed 23%" in text.splitlines()  # seeds: ranks {1, 4}, {2, 5}, {3, 6}: 4 of 17.5
     assert summarize(children[:2], "val_cost").importance == []  # one value of lam: nothing to tell apart
+
+
+def test_the_report_page_escapes_its_text_and_orders_its_figures(tmp_path):
+    from runner.plots import pyplot
+    from runner.report_html import write_page
+
+    plt = pyplot()
+    for name in ("val_cost.png", "objective.png", "custom.png"):
+        fig, ax = plt.subplots(figsize=(1, 1))
+        fig.savefig(tmp_path / name)
+        plt.close(fig)
+    table = pd.DataFrame({"run_name": ["<script>alert(1)</script>"], "val_cost": [0.123456], "seed": [np.nan]})
+    page = write_page(tmp_path / "report.html", "Report: <s>", "1 run & more", [("Ranking", table)],
+                      [tmp_path / n for n in ("val_cost.png", "custom.png", "objective.png")]).read_text()
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<title>Report: &lt;s&gt;</title>" in page and "1 run &amp; more" in page
+    assert "<td>0.1235</td>" in page and "<td></td>" in page  # 4 significant digits; NaN blank
+    captions = re.findall(r"<figcaption>([\w.]+):", page)
+    assert captions == ["objective.png", "val_cost.png", "custom.png"]  # the report's order, others last
