@@ -198,15 +198,24 @@ def hidden_weight_spread(Theta: list) -> float:
 
 
 def environment_tags() -> dict[str, str]:
-    """What a bitwise re-run needs to match: Python, numpy, the CPU, and the BLAS library with the
-    kernel it chose for this CPU (OpenBLAS's Haswell and SkylakeX kernels round differently) and its threads."""
+    """What a bitwise re-run needs to match: Python, numpy, scipy (its L-BFGS and CG) and numba (the compiled
+    epochs), the CPU, and the BLAS library with the kernel it chose for this CPU (OpenBLAS's Haswell and SkylakeX
+    kernels round differently) and its threads."""
     import platform
+    from importlib.metadata import PackageNotFoundError, version
 
     from threadpoolctl import threadpool_info
 
     blas = sorted(" ".join(str(p[key]) for key in ("internal_api", "version", "architecture") if p.get(key))
                   + f" ({p.get('num_threads')} threads)" for p in threadpool_info() if p.get("user_api") == "blas")
+    def installed(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "not installed"
+
     return {"python_version": platform.python_version(), "numpy_version": np.__version__,
+            "scipy_version": installed("scipy"), "numba_version": installed("numba"),
             "blas": "; ".join(blas) or "unknown", "cpu": cpu_model(), "platform": platform.platform()}
 
 

@@ -23,8 +23,8 @@ from runner.paths import code_tags, outputs_dir
 TIMING_METRICS = {"train_seconds", "epochs_per_second"}
 # the tags that decide every number: the data (runner.data_inputs), then the code and what decides the last bits
 # (runner.recording.environment_tags, runner.app.run_tags)
-ENVIRONMENT_TAGS = ("data_digest", "git_commit", "git_dirty", "python_version", "numpy_version", "blas", "cpu",
-                    "platform")
+ENVIRONMENT_TAGS = ("data_digest", "git_commit", "git_dirty", "python_version", "numpy_version", "scipy_version",
+                    "numba_version", "blas", "cpu", "platform")
 
 
 def load_logged_config(client, run_id: str) -> dict:

@@ -9,8 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
+import scipy
 import yaml
 from mlflow.tracking import MlflowClient
 
@@ -129,6 +131,7 @@ def test_same_seed_gives_bitwise_identical_metrics_and_weights_and_another_seed_
         assert not np.array_equal(wa["Theta1"], wc["Theta1"])
     tags = client.get_run(run_id_of(first)).data.tags
     assert tags["numpy_version"] == np.__version__ and "blas" in tags and "blas_threads" in tags
+    assert (tags["scipy_version"], tags["numba_version"]) == (scipy.__version__, numba.__version__)
 
 
 def test_replay_of_a_normal_run_matches(new_store):
