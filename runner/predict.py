@@ -41,9 +41,10 @@ def load_weights(client, run_id: str, shapes: list[tuple[int, int]]) -> list[np.
 
 
 def read_samples(path: str, target: str | None, feature_names: list[str] | None, n_features: int,
-                 categories: dict[str, list[str]] | None = None):
+                 categories: dict[str, list[str]] | None = None, fill: bool = False):
     """(X as the dataset gave it, the labels of column `target` or None) from a CSV file with a header; the
-    columns of `categories` one-hot encoded as the run's dataset encoded them."""
+    columns of `categories` one-hot encoded as the run's dataset encoded them; with `fill`, empty cells kept as
+    NaN (the run fills them), else refused."""
     import pandas as pd
 
     try:
@@ -75,7 +76,7 @@ def read_samples(path: str, target: str | None, feature_names: list[str] | None,
         raise UserError(f"--csv {path} has {features.shape[1]} feature columns; accepted: {n_features}, "
                         "the run's features in its order (with --target naming a label column, if any)")
     numbers = features.apply(pd.to_numeric, errors="coerce")
-    bad = np.argwhere(numbers.isna().to_numpy())
+    bad = np.argwhere((numbers.isna() & (features.notna() if fill else True)).to_numpy())
     if len(bad):
         row, column = bad[0]
         raise UserError(f"--csv {path}: column {features.columns[column]!r} holds {features.iat[row, column]!r} "
@@ -136,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError("--target needs --csv; accepted: --csv FILE --target COLUMN, or neither")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
+    from plugins.datasets._prepare import apply_fill
     from runner.core.network import theta_shapes
     from runner.instantiate import PROJECT_PLUGIN_PACKAGES, check_targets
     from runner.replay import load_logged_config
@@ -154,9 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         source, X, y = f"{name} part", part.X, part.y
     else:
         raw, labels = read_samples(args.csv, args.target, csv_feature_names(config), splits.n_features,
-                                   getattr(setup.plugins["dataset"], "categories", None))
+                                   getattr(setup.plugins["dataset"], "categories", None), splits.fill is not None)
         shift, factor = splits.scaling if splits.scaling is not None else (0.0, 1.0)
-        X = ((raw - shift) / factor).astype(dtype)
+        X = ((apply_fill(raw, splits.fill) - shift) / factor).astype(dtype)
         y = encode(labels, splits.classes, args.target) if labels is not None else None
         source = args.csv
     table = predictions_table(Theta, X, setup, y)

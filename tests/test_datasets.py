@@ -254,6 +254,45 @@ def test_csv_categorical_columns_must_exist_and_have_a_value_in_every_row(tmp_pa
         CsvDataset(path, "label", categorical=["town"]).load(rng())
 
 
+def test_fill_is_each_feature_s_training_mean_over_the_rows_that_have_it():
+    from plugins.datasets._prepare import apply_fill, fit_fill
+
+    X_train = np.array([[1.0, np.nan], [3.0, 4.0], [np.nan, 8.0]])
+    fill = fit_fill(X_train)
+    np.testing.assert_array_equal(fill, [2.0, 6.0])
+    np.testing.assert_array_equal(apply_fill(np.array([[np.nan, np.nan], [5.0, 1.0]]), fill), [[2.0, 6.0], [5.0, 1.0]])
+    assert fit_fill(np.ones((2, 2))) is None
+    with pytest.raises(ValueError, match="feature 1 has no value in the 2 training rows"):
+        fit_fill(np.array([[1.0, np.nan], [2.0, np.nan]]))
+
+
+def test_csv_missing_values_are_refused_dropped_or_filled_with_the_training_mean(tmp_path):
+    rows = [f"{i},{'' if i % 4 == 0 else i * 0.5},{i % 2}" for i in range(40)]
+    path = write_csv(tmp_path, "id,a,label\n" + "\n".join(rows) + "\n")
+    with pytest.raises(ValueError, match=r"feature column 'a' has a missing value at data row 0; accepted: a value "
+                                         r"in every row \(dataset.missing=drop"):
+        CsvDataset(path, "label").load(rng())
+    dropped = CsvDataset(path, "label", missing="drop", scale="none").load(rng())
+    kept = np.concatenate([p.X[:, 0] for p in parts(dropped)])
+    assert sorted(kept) == [i for i in range(40) if i % 4]  # the 10 rows without a are gone
+    filled = CsvDataset(path, "label", missing="mean", scale="none").load(rng())
+    train_ids = filled.train.X[:, 0]
+    present = [i * 0.5 for i in train_ids if i % 4]
+    assert filled.fill[1] == pytest.approx(np.mean(present))  # the training rows that have a value, only
+    for part in parts(filled):
+        ids, a = part.X[:, 0], part.X[:, 1]
+        np.testing.assert_allclose(a[ids % 4 == 0], filled.fill[1])
+        np.testing.assert_allclose(a[ids % 4 != 0], ids[ids % 4 != 0] * 0.5)
+    text = write_csv(tmp_path, "a,label\n1,x\noops,y\n,x\n4,y\n", "text.csv")
+    with pytest.raises(ValueError, match=r"feature column 'a' has the value 'oops' at data row 1; accepted: numeric"):
+        CsvDataset(text, "label", missing="mean").load(rng())  # text is not a missing value
+    categories = write_csv(tmp_path, "a,city,label\n1,x,x\n2,,y\n3,y,x\n4,x,y\n", "categories.csv")
+    with pytest.raises(ValueError, match=r"categorical column 'city' has a missing value at data row 1"):
+        CsvDataset(categories, "label", categorical=["city"], missing="mean").load(rng())
+    assert CsvDataset(categories, "label", categorical=["city"], missing="drop", val_fraction=0,
+                      test_fraction=0).load(rng()).train.m == 3
+
+
 BAD_ARGUMENTS = [
     (lambda: Iris(val_fraction=1.5), "val_fraction", "1.5"),
     (lambda: Iris(val_fraction=-0.1), "val_fraction", "-0.1"),
@@ -277,6 +316,7 @@ BAD_ARGUMENTS = [
     (lambda: CsvDataset(path="no/such/file.csv", target="y"), "path", "no/such/file.csv"),
     (lambda: CsvDataset(path=3, target="y"), "path", "3"),
     (lambda: CsvDataset(path=__file__, target="y", features="a"), "features", "'a'"),
+    (lambda: CsvDataset(path=__file__, target="y", missing="zero"), "missing", "zero"),
     (lambda: CsvDataset(path=__file__, target="y", features=[]), "features", "[]"),
     (lambda: CsvDataset(path=__file__, target="y", features=["a", "a"]), "features", "['a', 'a']"),
     (lambda: CsvDataset(path=__file__, target="y", features=["a", "y"]), "features", "'y'"),

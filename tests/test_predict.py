@@ -137,6 +137,31 @@ def test_a_run_with_categorical_columns_encodes_new_rows_as_it_was_trained(store
         "accepted: one of the values the run trained on: lima, oslo, rome"]
 
 
+def test_a_run_that_filled_missing_values_fills_new_rows_with_the_same_means(store, iris_csv_run, tmp_path):
+    _, frame = iris_csv_run
+    gappy = frame.copy()
+    gappy.loc[::7, "petal_l"] = np.nan
+    gappy.to_csv(tmp_path / "gappy.csv", index=False)
+    run_id = run_id_of(store.cli("dataset=csv", f"dataset.path={tmp_path / 'gappy.csv'}", "dataset.target=species",
+                                 "dataset.missing=mean", *RUN))
+    from runner.replay import load_logged_config
+
+    fill = prepare(load_logged_config(store.client, run_id)).splits.fill  # the run's own, remade from its config
+    assert fill is not None and np.isnan(gappy["petal_l"]).any()
+    new = frame.head(6)[["sepal_l", "sepal_w", "petal_l", "petal_w"]].copy()
+    new.loc[[1, 4], "petal_l"] = np.nan
+    new.to_csv(tmp_path / "new.csv", index=False)
+    explicit = new.fillna({"petal_l": fill[2]})
+    explicit.to_csv(tmp_path / "explicit.csv", index=False)
+    outputs = []
+    for name in ("new.csv", "explicit.csv"):
+        result = store.module("runner.predict", run_id, "--csv", str(tmp_path / name), "--out",
+                              str(tmp_path / f"p_{name}"))
+        assert result.returncode == 0, result.stderr
+        outputs.append(pd.read_csv(tmp_path / f"p_{name}"))
+    pd.testing.assert_frame_equal(outputs[0], outputs[1])  # an empty cell is the training mean
+
+
 @pytest.mark.parametrize("case, args, words", [
     ("unknown run", ["0123abcd"], ["run id '0123abcd' is not in the tracking store"]),
     ("target without csv", ["{run}", "--target", "species"], ["--target needs --csv"]),

@@ -7,7 +7,8 @@ from typing import ClassVar
 import numpy as np
 
 from plugins._checks import is_integer, is_number, one_of, require
-from plugins.datasets._prepare import SCALES, apply_scaling, encode_labels, first_rows, fit_scaling, split_rows
+from plugins.datasets._prepare import (SCALES, apply_fill, apply_scaling, encode_labels, first_rows, fit_fill,
+                                       fit_scaling, split_rows)
 from runner.core.protocols import Split, Splits
 
 
@@ -40,16 +41,19 @@ class SplitScaleDataset:
         raise NotImplementedError
 
     def load(self, rng: np.random.Generator) -> Splits:
-        """Raw data -> labels 0..K-1 -> stratified seeded splits (train_size of the training part) ->
-        scaling fitted on the training rows used."""
+        """Raw data -> labels 0..K-1 -> stratified seeded splits (train_size of the training part) -> missing
+        values (NaN, which a subclass may give) filled with the training rows' means -> scaling fitted on the
+        training rows used."""
         X, labels = self.features_and_labels(rng)
         X = np.asarray(X, dtype=np.float64)
         y, classes = encode_labels(labels)
         train, val, test = split_rows(y, self.val_fraction, self.test_fraction, rng)
         train = first_rows(train, y, self.train_size)
+        fill = fit_fill(X[train])
+        X = apply_fill(X, fill)
         shift, factor = fit_scaling(X[train], self.scale)
 
         def part(rows):
             return None if rows is None else Split(apply_scaling(X[rows], shift, factor), y[rows])
 
-        return Splits(part(train), part(val), part(test), classes, self.image_shape, (shift, factor))
+        return Splits(part(train), part(val), part(test), classes, self.image_shape, (shift, factor), fill)

@@ -74,6 +74,23 @@ def first_rows(train: np.ndarray, y: np.ndarray, train_size: int | None) -> np.n
     return rows
 
 
+def fit_fill(X_train: np.ndarray) -> np.ndarray | None:
+    """Each feature's mean over the training rows that have it, the value a missing one (NaN) takes in every
+    part; None when nothing is missing. A ValueError names a feature the training rows never give."""
+    if not np.isnan(X_train).any():
+        return None
+    empty = np.flatnonzero(np.isnan(X_train).all(axis=0))
+    if empty.size:
+        raise ValueError(f"feature {int(empty[0])} has no value in the {X_train.shape[0]} training rows; accepted: "
+                         "features with a value in some training row")
+    return np.nanmean(X_train, axis=0)
+
+
+def apply_fill(X: np.ndarray, fill: np.ndarray | None) -> np.ndarray:
+    """X with each NaN replaced by its feature's fill value (X itself when fill is None)."""
+    return X if fill is None else np.where(np.isnan(X), fill, X)
+
+
 def fit_scaling(X_train: np.ndarray, scale: str) -> tuple[np.ndarray, np.ndarray]:
     """(shift, factor) for x' = (x - shift) / factor, fitted on the training rows only.
 

@@ -1,5 +1,6 @@
 """A dataset read from a CSV file with a header row: one target column, numeric feature columns (every other
-column, or those named in `features`), and categorical ones one-hot encoded (`categorical`)."""
+column, or those named in `features`), and categorical ones one-hot encoded (`categorical`); rows with missing
+values refused, dropped, or filled with the training means (`missing`)."""
 from __future__ import annotations
 
 import os
@@ -10,11 +11,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from plugins._checks import require
+from plugins._checks import one_of, require
 from plugins.datasets._base import SplitScaleDataset
 
 
 MANY_CLASSES = 10  # more distinct labels than this and than half the rows: not classes
+MISSING = ("error", "drop", "mean")  # what a missing feature value does: refused, its row dropped, filled
 
 
 @dataclass
@@ -26,6 +28,7 @@ class CsvDataset(SplitScaleDataset):
     target: str
     features: list[str] | None = None  # the feature columns, in this order; None: every column but target
     categorical: list[str] = field(default_factory=list)  # feature columns to one-hot encode
+    missing: str = "error"  # a missing feature value: error, drop (its row), mean (the training rows' mean)
     name: str = field(default="csv", init=False)
     categories: dict[str, list[str]] = field(default_factory=dict, init=False)  # each categorical column's values
 
@@ -54,6 +57,7 @@ class CsvDataset(SplitScaleDataset):
                 f"feature columns; the target {self.target!r} is always a class label")
         outside = [c for c in self.categorical if self.features is not None and c not in self.features]
         require(not outside, "categorical", self.categorical, f"columns among features={self.features}")
+        one_of("missing", self.missing, MISSING)
 
     def read(self) -> pd.DataFrame:
         """The file's rows; a ValueError if it has no header or no data rows."""
@@ -97,16 +101,25 @@ class CsvDataset(SplitScaleDataset):
         unknown = [c for c in self.categorical if c not in features.columns]
         require(not unknown, "categorical", self.categorical,
                 "feature columns of " + str(self.path) + ": " + ", ".join(map(str, features.columns)))
+        if self.missing == "drop":
+            kept = features.notna().all(axis=1).to_numpy()
+            require(kept.any(), "missing", self.missing, f"a file with some row that has every feature ({self.path} "
+                                                         "has none): dataset.missing=mean fills the gaps")
+            features, labels = features[kept].reset_index(drop=True), labels[kept].reset_index(drop=True)
         for column in features.columns:
             if column in self.categorical:
                 reject_first(features[column], features[column].isna(), f"{where}: categorical column {column!r}",
-                             "a value in every row")
+                             "a value in every row (or dataset.missing=drop)")
                 continue
             numeric = pd.to_numeric(features[column], errors="coerce")
             hint = "" if self.features else "; dataset.features=[...] names the columns to use"
-            reject_first(features[column], numeric.isna(), f"{where}: feature column {column!r}",
-                         f"numeric feature columns without missing values (dataset.categorical=[{column}] one-hot "
-                         f"encodes a column of categories{hint})")
+            reject_first(features[column], numeric.isna() & features[column].notna(),
+                         f"{where}: feature column {column!r}", f"numeric feature columns (dataset.categorical="
+                                                                f"[{column}] one-hot encodes a column of categories{hint})")
+            if self.missing == "error":
+                reject_first(features[column], numeric.isna(), f"{where}: feature column {column!r}",
+                             "a value in every row (dataset.missing=drop drops such rows, dataset.missing=mean fills "
+                             "them with the training rows' mean)")
             features[column] = numeric
         self.categories = {c: sorted(features[c].astype(str).unique(), key=category_order) for c in self.categorical}
         return one_hot(features, self.categories).to_numpy(dtype=np.float64), labels.to_numpy()

@@ -149,6 +149,7 @@ class Splits:
     classes: list = field(default_factory=list)
     image_shape: tuple[int, int] | None = None
     scaling: tuple[np.ndarray, np.ndarray] | None = None  # (shift, factor): x' = (x - shift) / factor, or unknown
+    fill: np.ndarray | None = None  # each feature's value where the data had none (its training mean), or None
 
     @property
     def n_features(self) -> int:
