@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += plan[name]()
     text = "\n".join([
         f"# Benchmark results ({datetime.datetime.now():%Y-%m-%d %H:%M}, `python -m benchmarks"
-        f"{' --quick' if args.quick else ''}{' --smoke' if args.smoke else ''}`, {time.perf_counter() - started:.0f} s)", "",
+        f"{' --quick' if args.quick else ''}{' --smoke' if args.smoke else ''}`, "
+        f"{time.perf_counter() - started:.0f} s)", "",
         "Medians of rounds taken in turns; ratio = peer time / ours unless it says otherwise. "
         "All contenders on 1 BLAS thread, PyTorch on 1 thread. Full-batch and per-sample networks: sigmoid "
         "hidden units, softmax output, L2 (lam = 1) on the weights, as scikit-learn's and PyTorch's. "

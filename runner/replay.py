@@ -70,8 +70,7 @@ def environment_changes(client, original_id: str, replay_id: str) -> list[tuple[
 def explain_mismatch(changes: list[tuple[str, str, str]], run_id: str) -> list[str]:
     """Lines that say why a replay differs: what changed, and how to re-run on the original's BLAS kernel."""
     if not changes:
-        return ["  the data, code and environment are the original run's (tags data_digest, git_commit, numpy_version, "
-                "blas, cpu):",
+        return ["  the data, code and environment are the original run's (tags " + ", ".join(ENVIRONMENT_TAGS) + "):",
                 "  a mismatch here means the run is not reproducible; please report it"]
     lines = ["  what differs between the original run and this replay (original -> replay):"]
     lines += [f"    {key:<15} {before} -> {after}" for key, before, after in changes]

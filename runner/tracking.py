@@ -96,8 +96,9 @@ class Tracker:
         from mlflow.entities import Dataset, DatasetInput, InputTag
 
         self.record["datasets"] = parts
-        inputs = [DatasetInput(Dataset(p["name"], p["digest"], p["source_type"], p["source"], p["schema"], p["profile"]),
-                               [InputTag("mlflow.data.context", p["context"])]) for p in parts]
+        fields = ("name", "digest", "source_type", "source", "schema", "profile")
+        inputs = [DatasetInput(Dataset(*(p[f] for f in fields)), [InputTag("mlflow.data.context", p["context"])])
+                  for p in parts]
         if inputs:
             self._send(self.client.log_inputs, self.run_id, datasets=inputs)
 

@@ -58,7 +58,8 @@ def run_id_of(result) -> str:
 def inputs_of(client, run_id) -> dict[str, object]:
     """{context: dataset} of a run's dataset inputs."""
     run = client.get_run(run_id)
-    return {next(t.value for t in d.tags if t.key == "mlflow.data.context"): d.dataset for d in run.inputs.dataset_inputs}
+    return {next(t.value for t in d.tags if t.key == "mlflow.data.context"): d.dataset
+            for d in run.inputs.dataset_inputs}
 
 
 def test_runs_record_their_data_findable_in_the_store_and_replay_names_changed_data(new_store):

@@ -199,7 +199,8 @@ def test_csv_numeric_labels_keep_their_values_as_classes(tmp_path):
 
 
 def test_csv_features_choose_and_order_the_columns_and_skip_the_others(tmp_path):
-    text = "id,a,b,name,label\n" + "".join(f"{i},{i},{i % 3 * 0.5},n{i},{'yes' if i % 2 else 'no'}\n" for i in range(20))
+    text = "id,a,b,name,label\n" + "".join(f"{i},{i},{i % 3 * 0.5},n{i},{'yes' if i % 2 else 'no'}\n"
+                                           for i in range(20))
     path = write_csv(tmp_path, text)
     splits = CsvDataset(path, "label", features=["b", "a"], scale="none", val_fraction=0, test_fraction=0).load(rng())
     assert splits.n_features == 2
@@ -235,9 +236,9 @@ def test_csv_categorical_columns_become_one_hot_columns_where_they_stood(tmp_pat
 
 
 @pytest.mark.parametrize("kwargs, words", [
-    ({"categorical": "city"}, ["categorical='city'", "a list of feature column names"]),
+    ({"categorical": "city"}, ["categorical='city'", "a list of column names such as [color,city]"]),
     ({"categorical": ["city", "city"]}, ["categorical=['city', 'city']", "distinct"]),
-    ({"categorical": ["label"]}, ["categorical=['label']", "always a class label"]),
+    ({"categorical": ["label"]}, ["categorical=['label']", "not the target 'label' (always the class label)"]),
     ({"categorical": ["city"], "features": ["w"]}, ["categorical=['city']", "among features=['w']"]),
 ])
 def test_bad_categorical_arguments_are_one_line(tmp_path, kwargs, words):
@@ -250,7 +251,8 @@ def test_csv_categorical_columns_must_exist_and_have_a_value_in_every_row(tmp_pa
     path = write_csv(tmp_path, "w,city,label\n1,a,x\n2,,y\n3,b,x\n4,a,y\n")
     with pytest.raises(ValueError, match="categorical column 'city' has a missing value at data row 1"):
         CsvDataset(path, "label", categorical=["city"]).load(rng())
-    with pytest.raises(ValueError, match=r"categorical=\['town'\] is invalid; accepted: feature columns of .*: w, city"):
+    with pytest.raises(ValueError, match=r"categorical=\['town'\] is invalid; accepted: feature columns of .*: "
+                                         r"w, city"):
         CsvDataset(path, "label", categorical=["town"]).load(rng())
 
 
@@ -291,6 +293,10 @@ def test_csv_missing_values_are_refused_dropped_or_filled_with_the_training_mean
         CsvDataset(categories, "label", categorical=["city"], missing="mean").load(rng())
     assert CsvDataset(categories, "label", categorical=["city"], missing="drop", val_fraction=0,
                       test_fraction=0).load(rng()).train.m == 3
+    one_class_left = write_csv(tmp_path, "a,label\n1,x\n,y\n3,x\n", "one_class.csv")
+    with pytest.raises(ValueError, match=r"missing='drop' is invalid; accepted: a file whose rows with every feature "
+                                         r"hold at least 2 classes"):
+        CsvDataset(one_class_left, "label", missing="drop").load(rng())
 
 
 BAD_ARGUMENTS = [

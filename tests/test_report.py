@@ -484,7 +484,8 @@ def test_a_sweep_s_summary_says_what_moves_its_objective():
     def job(n, lam, seed, cost, status="FINISHED"):
         return SimpleNamespace(info=SimpleNamespace(status=status, start_time=n, run_id=f"r{n}", run_name=f"j{n}"),
                                data=SimpleNamespace(metrics={"val_cost": cost},
-                                                    tags={"sweep.job_overrides": f"regularization.lam={lam} seed={seed}"}))
+                                                    tags={"sweep.job_overrides":
+                                                          f"regularization.lam={lam} seed={seed}"}))
 
     costs = [0.22, 0.23, 0.24, 0.28, 0.30, 2.58]
     children = [job(n, lam, seed, cost) for n, ((lam, seed), cost) in

@@ -39,25 +39,23 @@ class CsvDataset(SplitScaleDataset):
         require(isinstance(self.target, str) and self.target != "", "target", self.target,
                 "the name of a column of the CSV file")
         if self.features is not None:
-            require(isinstance(self.features, Sequence) and not isinstance(self.features, str), "features",
-                    self.features, "a list of column names such as [age,height], or null for every column but target")
-            self.features = list(self.features)
-            require(len(self.features) > 0 and all(isinstance(c, str) and c for c in self.features)
-                    and len(set(self.features)) == len(self.features), "features", self.features,
-                    "a list of distinct column names, or null for every column but target")
-            require(self.target not in self.features, "features", self.features,
-                    f"feature columns other than the target {self.target!r}")
-        require(isinstance(self.categorical, Sequence) and not isinstance(self.categorical, str), "categorical",
-                self.categorical, "a list of feature column names such as [color,city], or [] for none")
-        self.categorical = list(self.categorical)
-        require(all(isinstance(c, str) and c for c in self.categorical)
-                and len(set(self.categorical)) == len(self.categorical), "categorical", self.categorical,
-                "a list of distinct column names")
-        require(self.target not in self.categorical, "categorical", self.categorical,
-                f"feature columns; the target {self.target!r} is always a class label")
+            self.features = self._columns("features", self.features, "such as [age,height], or null for every "
+                                                                     "column but target")
+            require(len(self.features) > 0, "features", self.features, "at least one column, or null for all")
+        self.categorical = self._columns("categorical", self.categorical, "such as [color,city], or [] for none")
         outside = [c for c in self.categorical if self.features is not None and c not in self.features]
         require(not outside, "categorical", self.categorical, f"columns among features={self.features}")
         one_of("missing", self.missing, MISSING)
+
+    def _columns(self, name: str, value, example: str) -> list[str]:
+        """`value` as a list of distinct column names other than the target; a one-line ValueError otherwise."""
+        require(isinstance(value, Sequence) and not isinstance(value, str), name, value,
+                f"a list of column names {example}")
+        require(all(isinstance(c, str) and c for c in value) and len(set(value)) == len(value), name, value,
+                "a list of distinct column names")
+        require(self.target not in value, name, value,
+                f"feature columns, not the target {self.target!r} (always the class label)")
+        return list(value)
 
     def read(self) -> pd.DataFrame:
         """The file's rows; a ValueError if it has no header or no data rows."""
@@ -106,6 +104,8 @@ class CsvDataset(SplitScaleDataset):
             require(kept.any(), "missing", self.missing, f"a file with some row that has every feature ({self.path} "
                                                          "has none): dataset.missing=mean fills the gaps")
             features, labels = features[kept].reset_index(drop=True), labels[kept].reset_index(drop=True)
+            require(labels.nunique() >= 2, "missing", self.missing, "a file whose rows with every feature hold at "
+                                                                   "least 2 classes (dataset.missing=mean fills gaps)")
         for column in features.columns:
             if column in self.categorical:
                 reject_first(features[column], features[column].isna(), f"{where}: categorical column {column!r}",
@@ -113,9 +113,9 @@ class CsvDataset(SplitScaleDataset):
                 continue
             numeric = pd.to_numeric(features[column], errors="coerce")
             hint = "" if self.features else "; dataset.features=[...] names the columns to use"
-            reject_first(features[column], numeric.isna() & features[column].notna(),
-                         f"{where}: feature column {column!r}", f"numeric feature columns (dataset.categorical="
-                                                                f"[{column}] one-hot encodes a column of categories{hint})")
+            reject_first(features[column], numeric.isna() & features[column].notna(), f"{where}: feature column "
+                         f"{column!r}", f"numeric feature columns (dataset.categorical=[{column}] one-hot encodes a "
+                                        f"column of categories{hint})")
             if self.missing == "error":
                 reject_first(features[column], numeric.isna(), f"{where}: feature column {column!r}",
                              "a value in every row (dataset.missing=drop drops such rows, dataset.missing=mean fills "
