@@ -47,7 +47,7 @@ def data_source(plugin, dataset_config: dict) -> tuple[str, str]:
 def describe_parts(splits, plugin, dataset_config: dict) -> list[dict]:
     """One description per part of the data: name, digest, source, schema (MLflow's tensor spec), profile."""
     path = getattr(plugin, "path", None)
-    name = Path(path).name if path is not None else plugin.name
+    name = Path(path).name if path is not None else getattr(plugin, "name", type(plugin).__name__)
     source_type, source = data_source(plugin, dataset_config)
     parts = []
     for part, context in CONTEXTS.items():

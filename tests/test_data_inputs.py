@@ -49,6 +49,12 @@ def test_each_part_is_described_with_its_context_rows_class_counts_and_a_tensor_
     assert parts[0]["digest"] == part_digest(splits.train.X, splits.train.y)
     assert combined_digest(parts) != combined_digest(parts[:1])
 
+    class MyData:  # a user's plugin may leave out `name`, as the run's plugin.* tags allow
+        pass
+
+    unnamed = describe_parts(splits, MyData(), {"_target_": "my_plugins.MyData"})
+    assert {p["name"] for p in unnamed} == {"MyData"} and {p["source_type"] for p in unnamed} == {"code"}
+
 
 def run_id_of(result) -> str:
     assert result.returncode == 0, result.stderr[-3000:]
