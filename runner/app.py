@@ -18,8 +18,8 @@ from omegaconf.errors import OmegaConfBaseException
 from runner.errors import UserError, one_line
 from runner.experiment import Outcome, objective_value, run_experiment, worst_value
 from runner.paths import PROJECT_ROOT, code_tags, outputs_dir
-from runner.store import dashboard_command
-from runner.jobs import job_context
+from runner.store import dashboard_command, open_client, resolve_tracking_uri
+from runner.jobs import changed_data, job_context
 
 OmegaConf.register_new_resolver("blab.outputs", lambda: str(outputs_dir()), replace=True)
 
@@ -80,6 +80,13 @@ def main(cfg: DictConfig) -> float:
         job = job_context(hydra_cfg, config)  # in a sweep: its parent run, this job's name, BLAS threads
         tags = run_tags(config, hydra_cfg)
         earlier = job.done.get(tags["config_hash"])  # a resumed sweep's job that FINISHED before
+        changed = changed_data(config, earlier) if earlier else None
+        if changed:  # the same config on other data: that run no longer counts, and the job runs again
+            print(f"job {hydra_cfg.job.num} {job.name}: its data changed since run {earlier['run_id']} (data_digest "
+                  f"{changed}), run again")
+            open_client(resolve_tracking_uri(config["tracking"]["uri"])).set_tag(earlier["run_id"], "sweep.retried",
+                                                                                  "true")
+            earlier = None
         if earlier:
             print(f"job {hydra_cfg.job.num} {job.name}: FINISHED before, skipped (run {earlier['run_id']})")
             value = earlier["value"]

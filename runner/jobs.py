@@ -27,7 +27,7 @@ class Job:
     name: str | None = None
     tags: dict = field(default_factory=dict)
     blas_threads: int | None = None
-    done: dict = field(default_factory=dict)  # a resumed sweep's FINISHED jobs: {config_hash: {run_id, value}}
+    done: dict = field(default_factory=dict)  # a resumed sweep's FINISHED jobs: {config_hash: {run_id, value, ...}}
 
     def limits(self):
         """Limit BLAS/OpenMP threads while the job trains (jobs in parallel would oversubscribe the cores)."""
@@ -55,6 +55,21 @@ def job_context(hydra_cfg, config: dict) -> Job:
     tags = {"sweep.id": sweep["id"], "sweep.role": "job", "sweep.job": str(hydra_cfg.job.num),
             "sweep.job_overrides": name}
     return Job(sweep["parent_run_id"], name[:MAX_RUN_NAME], tags, threads, sweep.get("done", {}))
+
+
+def changed_data(config: dict, earlier: dict) -> str | None:
+    """For a resumed sweep's job whose config FINISHED before: 'then -> now' when its data's digest (tag
+    data_digest, runner.data_inputs) is no longer that run's, as after a data file was fixed; None when it is,
+    or when that run recorded none. Loads the job's data (runner.setup.prepare) to know."""
+    before = earlier.get("data_digest")
+    if not before:
+        return None
+    from runner.data_inputs import combined_digest, describe_parts
+    from runner.setup import prepare
+
+    setup = prepare(config)
+    now = combined_digest(describe_parts(setup.splits, setup.plugins["dataset"], config.get("dataset") or {}))
+    return None if now == before else f"{before} -> {now}"
 
 
 def blas_threads(workers: dict, launcher_target: str) -> int | None:

@@ -531,6 +531,38 @@ def test_resume_runs_again_only_the_jobs_of_a_stopped_sweep_that_did_not_finish(
     assert report.returncode == 0 and f"{sweep_id}: 4 runs ranked" in report.stdout
 
 
+def test_a_resumed_job_whose_data_changed_runs_again_instead_of_being_skipped(new_store):
+    """The same config on other data is another experiment: config_hash alone would skip it on resume."""
+    import numpy as np
+
+    X = np.random.default_rng(1).normal(size=(60, 2))
+    table = "x1,x2,label\n" + "".join(f"{a},{b},{int(a + b > 0)}\n" for a, b in X)
+    (new_store.root / "a.csv").write_text(table)
+    (new_store.root / "c.csv").write_text(table)
+    sweep = ("-m", "dataset=csv", "dataset.target=label", "dataset.path=a.csv,c.csv,b.csv", "optimizer=batch_gd",
+             "optimizer.epochs=20", "tracking.progress=off", "tracking.figures=false")
+    stopped = new_store.cli(*sweep)  # b.csv is missing: the sweep stops at its third job
+    assert stopped.returncode == 2
+    sweep_id, parent_id = re.search(r"^sweep (\S+): parent run (\w+)", stopped.stdout, re.MULTILINE).groups()
+    first = {r.data.params["dataset.path"]: r for r in children(new_store.client, parent_id)}
+    assert {path: r.info.status for path, r in first.items()} == {"a.csv": "FINISHED", "c.csv": "FINISHED"}
+    (new_store.root / "a.csv").write_text(table.replace(f"{X[3, 0]},", f"{X[3, 0] + 1},", 1))  # a value fixed
+    (new_store.root / "b.csv").write_text(table)
+    resumed = new_store.module("runner.resume", sweep_id)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    before = first["a.csv"].data.tags["data_digest"]
+    assert re.search(rf"job 0 dataset.path=a.csv: its data changed since run {first['a.csv'].info.run_id} "
+                     rf"\(data_digest {before} -> (?!{before})\w+\), run again", resumed.stdout), resumed.stdout
+    assert f"job 1 dataset.path=c.csv: FINISHED before, skipped (run {first['c.csv'].info.run_id})" in resumed.stdout
+    every = children(new_store.client, parent_id)
+    retried = {r.info.run_id for r in every if r.data.tags.get("sweep.retried") == "true"}
+    assert retried == {first["a.csv"].info.run_id}
+    assert sorted(r.data.params["dataset.path"] for r in every if r.info.run_id not in retried) == \
+        ["a.csv", "b.csv", "c.csv"]
+    parent = new_store.client.get_run(parent_id)
+    assert parent.data.metrics["jobs"] == 3 and parent.data.metrics["jobs_finished"] == 3
+
+
 def test_a_stopped_optuna_study_prints_no_resume_command(store):
     """runner.resume refuses an Optuna study, so a stopped one must not suggest it (a grid sweep does, below)."""
     result = store.cli("-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=1", *BASE,
