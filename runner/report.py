@@ -237,7 +237,7 @@ def report(client, uri: str, args: argparse.Namespace) -> Path:
         print(markdown(seeds.head(args.top)), end="")
     if shares is not None:
         print(f"what moves {objective}: the share of its spread over the FINISHED runs each swept key explains alone "
-              "(eta squared of its ranks, then of its values)")
+              "(epsilon squared of its ranks, then of its values)")
         print(markdown(shares), end="")
     print(f"report: {out}" + (f" (and artifacts report/ of run {parent.info.run_id})" if parent else ""))
     return out

@@ -64,14 +64,16 @@ def seed_statistics(table: pd.DataFrame, varied: list[str], objective: str) -> p
 
 
 def importance(table: pd.DataFrame, varied: list[str], objective: str) -> pd.DataFrame | None:
-    """How much of the objective's spread over the FINISHED runs each varied key explains on its own: eta squared
-    of a one-way analysis of variance, SS_between / SS_total with SS_between = sum_g n_g (mean_g - mean)^2 over the
-    key's levels g and SS_total = sum_i (y_i - mean)^2, of the objective's ranks (eta_squared_ranks, the order of the
-    runs, which one diverging or overfit run cannot dominate) and of its values (eta_squared). In a full grid these
-    are the keys' main effects; what they leave is interactions and noise. A numeric key of more than MAX_LEVELS
-    values (an Optuna search) is cut into MAX_LEVELS quantile bins. Per key also its best and worst level by mean
-    objective. A key whose every level holds one run explains everything trivially and is left out; None when no
-    key is left."""
+    """How much of the objective's spread over the FINISHED runs each varied key explains on its own: epsilon
+    squared of a one-way analysis of variance over the key's levels g, (SS_between - (k - 1) MS_within) / SS_total,
+    with SS_between = sum_g n_g (mean_g - mean)^2, SS_total = sum_i (y_i - mean)^2, MS_within = (SS_total -
+    SS_between) / (n - k): eta squared SS_between / SS_total less what k levels would explain of pure noise
+    (k - 1 of n - 1 runs' worth), 0 when nothing is left. Of the objective's ranks (epsilon_squared_ranks: the
+    order of the runs, which one diverging or overfit run cannot dominate) and of its values (epsilon_squared).
+    In a full grid these are the keys' main effects; what they leave is interactions and noise. A numeric key of
+    more than MAX_LEVELS values (an Optuna search) is cut into MAX_LEVELS quantile bins, fewer when the runs are
+    fewer than 3 a bin. Per key also its best and worst level by mean objective. A key of fewer than 2 levels, or with
+    every level a single run, is left out; None when no key is left."""
     done = table[(table["status"] == "FINISHED") & np.isfinite(table[objective].astype(float))]
     y = done[objective].astype(float)
     if len(done) < 3 or y.nunique() < 2:
@@ -79,32 +81,42 @@ def importance(table: pd.DataFrame, varied: list[str], objective: str) -> pd.Dat
     minimize = direction(objective) == "minimize"
     rows = []
     for key in varied:
-        levels = _levels(done[key])
+        levels = _levels(done[key], min(MAX_LEVELS, max(2, len(done) // 3)) if _many(done[key]) else None)
         means = y.groupby(levels, sort=False).mean()
         if not 2 <= len(means) < len(done):
             continue
         best, worst = (means.idxmin(), means.idxmax()) if minimize else (means.idxmax(), means.idxmin())
-        rows.append({"key": key, "eta_squared_ranks": eta_squared(y.rank(), levels),
-                     "eta_squared": eta_squared(y, levels), "levels": len(means), "best": best,
+        rows.append({"key": key, "epsilon_squared_ranks": epsilon_squared(y.rank(), levels),
+                     "epsilon_squared": epsilon_squared(y, levels), "levels": len(means), "best": best,
                      f"best_{objective}_mean": means[best], "worst": worst, f"worst_{objective}_mean": means[worst]})
     if not rows:
         return None
-    return pd.DataFrame(rows).sort_values("eta_squared_ranks", ascending=False, kind="stable").reset_index(drop=True)
+    return pd.DataFrame(rows).sort_values("epsilon_squared_ranks", ascending=False,
+                                          kind="stable").reset_index(drop=True)
 
 
-def eta_squared(y: pd.Series, levels: pd.Series) -> float:
-    """SS_between / SS_total of y grouped by levels (one-way analysis of variance)."""
+def epsilon_squared(y: pd.Series, levels: pd.Series) -> float:
+    """(SS_between - (k - 1) MS_within) / SS_total of y grouped by its k levels, at least 0 (one-way analysis of
+    variance; eta squared corrected for the levels' count)."""
     groups = y.groupby(levels, sort=False)
     between = float((groups.size() * (groups.mean() - y.mean()) ** 2).sum())
-    return between / float(((y - y.mean()) ** 2).sum())
+    total = float(((y - y.mean()) ** 2).sum())
+    k, n = groups.ngroups, len(y)
+    within = (total - between) / (n - k)
+    return max(0.0, (between - (k - 1) * within) / total)
 
 
-def _levels(column: pd.Series) -> pd.Series:
-    """A varied key's values as group labels: as they are, '(none)' where a run lacks the key, and quantile bins
-    for a numeric key of more than MAX_LEVELS values."""
+def _many(column: pd.Series) -> bool:
+    """Whether a key is numeric with more than MAX_LEVELS values (a search's, not a grid's): binned then."""
     numbers = _numeric(column)
-    if pd.api.types.is_numeric_dtype(numbers) and numbers.nunique() > MAX_LEVELS:
-        bins = pd.qcut(numbers, MAX_LEVELS, duplicates="drop")
+    return pd.api.types.is_numeric_dtype(numbers) and numbers.nunique() > MAX_LEVELS
+
+
+def _levels(column: pd.Series, bins: int | None) -> pd.Series:
+    """A varied key's values as group labels: as they are, '(none)' where a run lacks the key; or, given `bins`,
+    that many quantile bins of its numbers."""
+    if bins:
+        bins = pd.qcut(_numeric(column), bins, duplicates="drop")
         return bins.map(lambda interval: f"{interval.left:.3g} to {interval.right:.3g}").astype(str)
     return column.astype(object).where(column.notna(), "(none)").astype(str)
 
@@ -130,9 +142,9 @@ def description(name: str, table: pd.DataFrame, objective: str, files: list[str]
     head = (f"**{name}**: {runs} ranked by {objective} ({direction(objective)}), best first. "
             f"Figures and tables: artifacts `report/` ({', '.join(files)}).\n\n")
     if shares is not None:  # importance: what moves the objective
-        head += (f"What moves {objective} (share of the runs' order by it each swept key explains alone, eta squared "
-                 "of ranks): " + ", ".join(f"{key} {share:.0%}" for key, share in
-                                            zip(shares["key"], shares["eta_squared_ranks"])) + ".\n\n")
+        head += (f"What moves {objective} (share of the runs' order by it each swept key explains alone, epsilon "
+                 "squared of ranks): " + ", ".join(f"{key} {share:.0%}" for key, share in
+                                                zip(shares["key"], shares["epsilon_squared_ranks"])) + ".\n\n")
     rows = markdown(table.drop(columns=["run_id"])).splitlines()
     shown = 2
     while shown < len(rows) and len(head) + len("\n".join(rows[:shown + 1])) < limit:

@@ -84,7 +84,7 @@ class Summary:
     best_value: float | None = None
     best_params: dict[str, str] = field(default_factory=dict)
     jobs_launched: int = 0
-    importance: list[tuple[str, float]] = field(default_factory=list)  # (swept key, eta squared of ranks)
+    importance: list[tuple[str, float]] = field(default_factory=list)  # (swept key, epsilon squared of ranks)
 
     @property
     def finished(self) -> int:
@@ -139,7 +139,7 @@ def summarize(children: list, objective: str) -> Summary:
 
 def swept_importance(finished: list, objective: str) -> list[tuple[str, float]]:
     """For each key the jobs' overrides vary, the share of the FINISHED jobs' order by the objective that its
-    values explain alone (runner.report_tables.importance, eta squared of ranks), largest first."""
+    values explain alone (runner.report_tables.importance, epsilon squared of ranks), largest first."""
     import pandas as pd
 
     from runner.report_tables import importance
@@ -150,4 +150,4 @@ def swept_importance(finished: list, objective: str) -> list[tuple[str, float]]:
     table = pd.DataFrame(rows)
     keys = [key for key in table.columns if key not in ("status", objective) and table[key].nunique(dropna=False) > 1]
     shares = importance(table.dropna(subset=[objective]), keys, objective) if keys else None
-    return [] if shares is None else list(zip(shares["key"], shares["eta_squared_ranks"].astype(float)))
+    return [] if shares is None else list(zip(shares["key"], shares["epsilon_squared_ranks"].astype(float)))

@@ -401,9 +401,11 @@ def test_a_sweep_over_seeds_reports_each_configuration_over_its_seeds(new_store)
     assert {"report/seeds.csv", "report/seeds.md"} <= logged
 
 
-def test_importance_is_eta_squared_of_ranks_and_values_worked_by_hand():
-    """Six runs, lambda 1 best in every seed: on ranks lambda explains SS_between / SS_total = 3 (2 - 3.5)^2 +
-    3 (5 - 3.5)^2 = 13.5 of sum (r - 3.5)^2 = 17.5; on values, one seed's 2.58 makes the seed look bigger."""
+def test_importance_is_epsilon_squared_of_ranks_and_values_worked_by_hand():
+    """Six runs, lambda 1 best in every seed. On ranks, lambda: SS_between = 3 (2 - 3.5)^2 + 3 (5 - 3.5)^2 = 13.5
+    of SS_total = sum (r - 3.5)^2 = 17.5, MS_within = (17.5 - 13.5) / (6 - 2) = 1, so (13.5 - 1 x 1) / 17.5; the
+    seed: SS_between = 2 (1 + 0 + 1) = 4, MS_within = 13.5 / 3 = 4.5, (4 - 2 x 4.5) / 17.5 < 0, so 0. On values,
+    one seed's 2.58 swamps lambda's effect (0.03)."""
     from runner.report_tables import importance
 
     table = pd.DataFrame({"status": ["FINISHED"] * 6 + ["FAILED"], "seed": [0, 1, 2, 0, 1, 2, 3],
@@ -411,11 +413,14 @@ def test_importance_is_eta_squared_of_ranks_and_values_worked_by_hand():
                           "val_cost": [0.22, 0.23, 0.24, 0.28, 0.30, 2.58, 1e9]})
     shares = importance(table, ["seed", "regularization.lam"], "val_cost").set_index("key")
     assert list(shares.index) == ["regularization.lam", "seed"]  # by the share of ranks
-    assert shares.loc["regularization.lam", "eta_squared_ranks"] == pytest.approx(13.5 / 17.5)
+    assert shares.loc["regularization.lam", "epsilon_squared_ranks"] == pytest.approx(12.5 / 17.5)
+    assert shares.loc["seed", "epsilon_squared_ranks"] == 0.0
     y = np.array([0.22, 0.23, 0.24, 0.28, 0.30, 2.58])  # the FAILED run is left out
+    total = ((y - y.mean()) ** 2).sum()
     by_lam = 3 * (y[:3].mean() - y.mean()) ** 2 + 3 * (y[3:].mean() - y.mean()) ** 2
-    assert shares.loc["regularization.lam", "eta_squared"] == pytest.approx(by_lam / ((y - y.mean()) ** 2).sum())
-    assert shares.loc["seed", "eta_squared"] > shares.loc["regularization.lam", "eta_squared"]
+    expected = (by_lam - (total - by_lam) / 4) / total
+    assert shares.loc["regularization.lam", "epsilon_squared"] == pytest.approx(max(0.0, expected))
+    assert 0 < shares.loc["regularization.lam", "epsilon_squared"] < 0.05
     assert (shares.loc["regularization.lam", "best"], shares.loc["regularization.lam", "worst"]) == ("1", "0")
     assert shares.loc["regularization.lam", "best_val_cost_mean"] == pytest.approx(0.23)
     maximize = importance(table.assign(val_accuracy=-table["val_cost"]), ["regularization.lam"], "val_accuracy")
@@ -436,10 +441,14 @@ def test_importance_agrees_with_scipy_s_one_way_anova_and_bins_a_continuous_sear
     shares = importance(grid, ["optimizer", "regularization.lam", "seed"], "val_cost").set_index("key")
     n = len(grid)
     for key in ("optimizer", "regularization.lam", "seed"):
-        for column, y in (("eta_squared", grid["val_cost"]), ("eta_squared_ranks", grid["val_cost"].rank())):
+        for column, y in (("epsilon_squared", grid["val_cost"]),
+                          ("epsilon_squared_ranks", grid["val_cost"].rank())):
             groups = [y[grid[key] == level] for level in grid[key].unique()]
-            F, k = f_oneway(*groups).statistic, len(groups)
-            assert shares.loc[key, column] == pytest.approx(F * (k - 1) / (F * (k - 1) + n - k), rel=1e-10)
+            F, k = f_oneway(*groups).statistic, len(groups)  # epsilon^2 = (k - 1)(F - 1) / ((k - 1) F + n - k)
+            assert shares.loc[key, column] == pytest.approx(max(0.0, (k - 1) * (F - 1) / ((k - 1) * F + n - k)),
+                                                            rel=1e-10, abs=1e-15)
+    assert shares.loc["regularization.lam", "epsilon_squared"] > shares.loc["optimizer", "epsilon_squared"] > 0.05
+    assert shares.loc["seed", "epsilon_squared"] == 0.0  # the seed only draws the noise
     search = pd.DataFrame({"status": "FINISHED", "optimizer.lr": 10 ** rng.uniform(-3, 0, 40),
                            "val_cost": rng.normal(size=40)})
     binned = importance(search, ["optimizer.lr"], "val_cost")
@@ -492,10 +501,10 @@ def test_a_sweep_s_summary_says_what_moves_its_objective():
                 enumerate(zip([(1, 0), (1, 1), (1, 2), (0, 0), (0, 1), (0, 2)], costs))] + [job(9, 3, 0, 9.9, "FAILED")]
     summary = summarize(children, "val_cost")
     assert [key for key, _ in summary.importance] == ["regularization.lam", "seed"]
-    assert summary.importance[0][1] == pytest.approx(13.5 / 17.5)  # as worked by hand above
+    assert summary.importance[0][1] == pytest.approx(12.5 / 17.5)  # as worked by hand above
     text = summary.text("s1", "p1")
-    assert "  what moves val_cost (share of the jobs' order each swept key explains alone): regularization.lam 77%, " \
-           "seed 23%" in text.splitlines()  # seeds: ranks {1, 4}, {2, 5}, {3, 6}: 4 of 17.5
+    assert "  what moves val_cost (share of the jobs' order each swept key explains alone): regularization.lam 71%, " \
+           "seed 0%" in text.splitlines()
     assert summarize(children[:2], "val_cost").importance == []  # one value of lam: nothing to tell apart
 
 
