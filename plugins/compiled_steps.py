@@ -58,14 +58,13 @@ class CompiledEpoch:
     def __call__(self, theta: np.ndarray, layer_sizes: list[int], order: np.ndarray, batch_size: int,
                  rates: np.ndarray) -> None:
         """One epoch over the rows in `order`, batch_size rows per step, step k with rates[k], updating theta in
-        place (a single rate serves every step)."""
+        place."""
         dtype = self.X.dtype
         sizes = np.asarray(layer_sizes, np.int64)
         width = int(sizes.sum())  # every layer's units, the inputs first
         order = np.ascontiguousarray(order, np.int64)
         steps = -(-order.size // batch_size)
-        rates = np.ascontiguousarray(np.broadcast_to(np.asarray(rates, dtype), steps) if np.size(rates) == 1
-                                     else np.asarray(rates, dtype))
+        rates = np.ascontiguousarray(rates, dtype)
         if rates.size != steps:
             raise ValueError(f"{rates.size} learning rates for an epoch of {steps} steps")
         act, delta, c = np.empty(width, dtype), np.empty(width, dtype), dtype.type(self.c)

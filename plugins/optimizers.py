@@ -65,9 +65,13 @@ class _GradientSteps:
             callback(epoch, Theta)
         return Theta
 
+    def whole_batch(self, m: int) -> bool:
+        """Whether an epoch over m samples is one step on all of them, in their order."""
+        return self.batch_size is None or self.batch_size >= m and not self.shuffle
+
     def steps_per_epoch(self, m: int) -> int:
-        """Updates in one epoch over m samples: one for the full batch, else one per batch of batch_size rows."""
-        return 1 if self.batch_size is None or self.batch_size >= m and not self.shuffle else -(-m // self.batch_size)
+        """Updates in one epoch over m samples: one for the whole batch, else one per batch of batch_size rows."""
+        return 1 if self.whole_batch(m) else -(-m // self.batch_size)
 
     def step_sizes(self, epoch: int, steps: int) -> np.ndarray:
         """The learning rate of each of the `steps` steps of epoch t (1, 2, ...), inverse-time decay:
@@ -84,7 +88,7 @@ class _GradientSteps:
 
     def batches(self, m, rng):
         """The rows of each update in one epoch: all at once, or shuffled/sequential batches."""
-        if self.batch_size is None or self.batch_size >= m and not self.shuffle:
+        if self.whole_batch(m):
             yield None
             return
         order = rng.permutation(m) if self.shuffle else np.arange(m)
@@ -143,7 +147,7 @@ class _PlainSteps(_GradientSteps):
         theta = unroll(Theta).astype(objective.X.dtype)  # a copy: the start stays as it was
         Theta = roll(theta, shapes)  # views: the callback sees every step
         layer_sizes = [shapes[0][1] - 1] + [rows for rows, _ in shapes]
-        steps = -(-m // self.batch_size)
+        steps = self.steps_per_epoch(m)
         for epoch in range(1, self.epochs + 1):
             order = rng.permutation(m) if self.shuffle else np.arange(m)  # as `batches` draws it
             epoch_of(theta, layer_sizes, order, self.batch_size, self.step_sizes(epoch, steps))

@@ -35,10 +35,9 @@ def combined_digest(parts: list[dict]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:DIGEST_LENGTH]
 
 
-def data_source(plugin, dataset_config: dict) -> tuple[str, str]:
-    """(source type, source as JSON): a file's absolute path, else the plugin's config (a generator's
-    settings, or which bundled dataset), which with the run's seed remakes the data."""
-    path = getattr(plugin, "path", None)
+def data_source(path, dataset_config: dict) -> tuple[str, str]:
+    """(source type, source as JSON): the data file's absolute path, else (path None) the plugin's config (a
+    generator's settings, or which bundled dataset), which with the run's seed remakes the data."""
     if path is not None:
         return "local", json.dumps({"uri": str(Path(path).resolve())})
     return "code", json.dumps({"config": dataset_config}, default=str)
@@ -48,7 +47,7 @@ def describe_parts(splits, plugin, dataset_config: dict) -> list[dict]:
     """One description per part of the data: name, digest, source, schema (MLflow's tensor spec), profile."""
     path = getattr(plugin, "path", None)
     name = Path(path).name if path is not None else getattr(plugin, "name", type(plugin).__name__)
-    source_type, source = data_source(plugin, dataset_config)
+    source_type, source = data_source(path, dataset_config)
     parts = []
     for part, context in CONTEXTS.items():
         split = getattr(splits, part)
