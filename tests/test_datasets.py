@@ -293,6 +293,11 @@ def test_csv_missing_values_are_refused_dropped_or_filled_with_the_training_mean
         CsvDataset(categories, "label", categorical=["city"], missing="mean").load(rng())
     assert CsvDataset(categories, "label", categorical=["city"], missing="drop", val_fraction=0,
                       test_fraction=0).load(rng()).train.m == 3
+    numbered = write_csv(tmp_path, "a,size,label\n1,1,x\n,2,y\n3,2,x\n4,1,y\n5,,x\n", "numbered.csv")
+    dropped = CsvDataset(numbered, "label", categorical=["size"], missing="drop", val_fraction=0, test_fraction=0)
+    dropped.load(rng())  # the empty cell makes pandas read size as floats: 1.0, 2.0
+    assert dropped.categories == {"size": ["1", "2"]}
+    assert list(one_hot(pd.DataFrame({"a": [1], "size": [2]}), dropped.categories).iloc[0]) == [1, 0, 1]
     one_class_left = write_csv(tmp_path, "a,label\n1,x\n,y\n3,x\n", "one_class.csv")
     with pytest.raises(ValueError, match=r"missing='drop' is invalid; accepted: a file whose rows with every feature "
                                          r"hold at least 2 classes"):

@@ -121,8 +121,15 @@ class CsvDataset(SplitScaleDataset):
                              "a value in every row (dataset.missing=drop drops such rows, dataset.missing=mean fills "
                              "them with the training rows' mean)")
             features[column] = numeric
-        self.categories = {c: sorted(features[c].astype(str).unique(), key=category_order) for c in self.categorical}
+        self.categories = {c: sorted(category_text(features[c]).unique(), key=category_order) for c in self.categorical}
         return one_hot(features, self.categories).to_numpy(dtype=np.float64), labels.to_numpy()
+
+
+def category_text(values: pd.Series) -> pd.Series:
+    """Each value as the text it is compared by: a whole number read as a float (pandas reads a column of
+    numbers with an empty cell as floats) as the integer, so 1.0 and 1 are one category."""
+    return values.map(lambda value: str(int(value)) if isinstance(value, float) and value.is_integer()
+                      else str(value))
 
 
 def category_order(value: str) -> tuple:
@@ -133,14 +140,14 @@ def category_order(value: str) -> tuple:
 
 def one_hot(frame: pd.DataFrame, categories: dict[str, list[str]]) -> pd.DataFrame:
     """Each column named in `categories` replaced where it stands by one 0/1 column per category, named
-    'column=category' (values compared as text); the other columns as they are. A value outside its column's
+    'column=category' (values compared as `category_text`); the other columns as they are. A value outside its column's
     categories is a ValueError naming it and its row."""
     parts = []
     for column in frame.columns:
         if column not in categories:
             parts.append(frame[[column]])
             continue
-        values = frame[column].astype(str)
+        values = category_text(frame[column])
         known = categories[column]
         reject_first(frame[column], ~values.isin(known), f"categorical column {column!r}",
                      "one of the values the run trained on: " + ", ".join(known))
