@@ -3,6 +3,8 @@
     python -m runner.report                      # the latest sweep of experiment backprop-lab
     python -m runner.report --sweep ID           # a sweep by its id (tag sweep.id) or parent run id
     python -m runner.report --all                # every run of the experiment
+    python -m runner.report --runs ID ID ...     # these runs, e.g. single runs made by hand
+    python -m runner.report --all --filter "tags.`choice.optimizer` = 'sgd'"   # only the runs an MLflow filter matches
 
 Writes, under outputs/reports/<sweep id>/: ranking.csv and ranking.md (the config params
 that vary across the runs, their final metrics and status, best first by the sweep's
@@ -24,6 +26,7 @@ store, a thread pool of get_metric_history calls for an MLflow server.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 import tempfile
@@ -147,13 +150,54 @@ def _order(value) -> tuple:
 
 
 def select_runs(client, experiment_id: str, args: argparse.Namespace) -> tuple:
-    """(parent run or None, the runs to report, the report's name): a sweep's children, or every run."""
-    parent = None if args.all else find_parent(client, experiment_id, args.sweep)
-    if parent is None:
-        runs = [r for r in all_runs(client, [experiment_id]) if r.data.tags.get("sweep.role") != "parent"]
-        return None, runs, f"experiment-{args.experiment}"
-    runs = sweep_children(client, experiment_id, parent.info.run_id)
-    return parent, runs, parent.data.tags.get("sweep.id", parent.info.run_id)
+    """(parent run or None, the runs to report, the report's name): a sweep's children, the runs named by
+    --runs, or every run; only those --filter matches, when given (the name then ends with the filter's digest,
+    so a narrowed report does not overwrite the whole one)."""
+    from mlflow.exceptions import MlflowException
+
+    narrower = args.filter or ""
+    try:
+        if args.runs:
+            runs = named_runs(client, experiment_id, args, narrower)
+            parent, name = None, "runs-" + digest(" ".join(sorted(set(args.runs))))
+        elif (parent := None if args.all else find_parent(client, experiment_id, args.sweep)) is None:
+            runs = [r for r in all_runs(client, [experiment_id], narrower) if r.data.tags.get("sweep.role") != "parent"]
+            name = f"experiment-{args.experiment}"
+        else:
+            runs = sweep_children(client, experiment_id, parent.info.run_id, narrower)
+            name = parent.data.tags.get("sweep.id", parent.info.run_id)
+    except MlflowException as error:
+        if not narrower:
+            raise
+        raise UserError(f"--filter {narrower!r} is invalid ({' '.join(error.message.split())}); accepted: an MLflow "
+                        "search filter, e.g. \"metrics.val_accuracy > 0.9 and params.`regularization.lam` = '1'\" "
+                        "or \"tags.`choice.optimizer` = 'sgd'\"") from None
+    return parent, runs, f"{name}-filter-{digest(narrower)}" if narrower else name
+
+
+def named_runs(client, experiment_id: str, args: argparse.Namespace, narrower: str) -> list:
+    """The runs of the experiment with the ids of --runs (every id must name one), those `narrower` matches."""
+    run_ids = args.runs
+    bad = [run_id for run_id in run_ids if not run_id.isalnum()]
+    if bad:
+        raise UserError(f"--runs {bad[0]!r} is invalid; accepted: run ids (32 hexadecimal digits, as a run's summary "
+                        "and the dashboard show them)")
+    listed = "attributes.run_id IN (" + ", ".join(f"'{run_id}'" for run_id in dict.fromkeys(run_ids)) + ")"
+    found = {run.info.run_id: run for run in all_runs(client, [experiment_id], listed)}
+    unknown = [run_id for run_id in run_ids if run_id not in found]
+    if unknown:
+        raise UserError(f"--runs {unknown[0]} is not a run of experiment {args.experiment}; accepted: ids of its "
+                        "runs (--experiment NAME for runs of another)")
+    parents = [run_id for run_id, run in found.items() if run.data.tags.get("sweep.role") == "parent"]
+    if parents:
+        raise UserError(f"--runs {parents[0]} is a sweep's parent run, which trains nothing; accepted: ids of runs "
+                        f"that trained (--sweep {parents[0]} reports its jobs)")
+    return all_runs(client, [experiment_id], " and ".join(filter(None, [listed, narrower])))
+
+
+def digest(text: str) -> str:
+    """8 hexadecimal digits of text's sha256: a short, stable name for a selection of runs."""
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 def write_figures(client, uri: str, experiment_id: str, table: pd.DataFrame, varied: list[str], objective: str,
@@ -190,7 +234,8 @@ def report(client, uri: str, args: argparse.Namespace) -> Path:
         raise UserError(f"--experiment {args.experiment} does not exist in {uri}; accepted: an experiment with runs")
     parent, runs, name = select_runs(client, experiment.experiment_id, args)
     if not runs:
-        raise UserError(f"no runs to report in {name}; accepted: a sweep or experiment with runs")
+        matched = f" (--filter {args.filter!r} matched none of its runs)" if args.filter else ""
+        raise UserError(f"no runs to report in {name}{matched}; accepted: a sweep or experiment with runs")
     tags = parent.data.tags if parent else {}
     objective = args.objective or tags.get("sweep.objective") or "val_cost"
     direction(objective)  # an unknown objective fails here, before any work
@@ -219,15 +264,19 @@ def report(client, uri: str, args: argparse.Namespace) -> Path:
     if tags.get("sweep.sweeper") == "OptunaSweeper":  # a search's order means something; a grid's does not
         files.append(plot_search_history(frame, objective, out / "search_history.png").name)
     lead = (f"{len(table)} run{'' if len(table) == 1 else 's'} ranked by {objective} ({direction(objective)}), best "
-            f"first" + (f"; sweep space: {tags['sweep.space']}" if tags.get("sweep.space") else "") + ".")
+            f"first" + (f"; sweep space: {tags['sweep.space']}" if tags.get("sweep.space") else "")
+            + (f"; only the runs matching {args.filter}" if args.filter else "") + ".")
     tables = [(heading, t) for heading, t in ((f"What moves {objective}", shares), ("Over seeds", seeds),
                                               ("Ranking", table.drop(columns=["run_id"]))) if t is not None]
     files.append(write_page(out / "report.html", f"Report: {name}", lead, tables,
                             [out / f for f in files if f.endswith(".png")]).name)
+    folder = f"report-filter-{digest(args.filter)}" if args.filter else "report"
     if parent is not None:
         for file in files:
-            client.log_artifact(parent.info.run_id, str(out / file), "report")
-        client.set_tag(parent.info.run_id, "mlflow.note.content", description(name, table, objective, files, shares))
+            client.log_artifact(parent.info.run_id, str(out / file), folder)
+        if not args.filter:  # the parent's description is its whole sweep's ranking
+            client.set_tag(parent.info.run_id, "mlflow.note.content", description(name, table, objective, files,
+                                                                                   shares))
     print(f"{name}: {len(table)} run{'' if len(table) == 1 else 's'} ranked by {objective} ({direction(objective)})")
     print(markdown(table.drop(columns=["run_id"]).head(args.top)), end="")
     if len(table) > args.top:
@@ -239,7 +288,7 @@ def report(client, uri: str, args: argparse.Namespace) -> Path:
         print(f"what moves {objective}: the share of its spread over the FINISHED runs each swept key explains alone "
               "(epsilon squared of its ranks, then of its values)")
         print(markdown(shares), end="")
-    print(f"report: {out}" + (f" (and artifacts report/ of run {parent.info.run_id})" if parent else ""))
+    print(f"report: {out}" + (f" (and artifacts {folder}/ of run {parent.info.run_id})" if parent else ""))
     return out
 
 
@@ -249,6 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--sweep", help="sweep id or parent run id (default: the latest sweep)")
     which.add_argument("--all", action="store_true", help="every run of the experiment, not one sweep")
+    which.add_argument("--runs", nargs="+", metavar="RUN_ID", help="these runs of the experiment, e.g. single runs")
+    parser.add_argument("--filter", help="only the runs this MLflow search filter matches, e.g. "
+                                         "\"tags.`choice.optimizer` = 'sgd'\" or \"metrics.val_accuracy > 0.9\"")
     parser.add_argument("--objective", help="rank by this metric (default: the sweep's tracking.objective)")
     parser.add_argument("--tracking-uri", help="default: MLFLOW_TRACKING_URI, else SQLite under outputs/")
     parser.add_argument("--top", type=int, default=20, help="rows to print (all are written)")

@@ -37,10 +37,11 @@ def children_filter(parent_run_id: str) -> str:
     return f"tags.`mlflow.parentRunId` = '{parent_run_id}'"
 
 
-def sweep_children(client, experiment_id: str, parent_run_id: str) -> list:
-    """The parent's child runs that count: all but the attempts a resumed sweep ran again (tag sweep.retried)."""
-    return [run for run in all_runs(client, [experiment_id], children_filter(parent_run_id))
-            if run.data.tags.get("sweep.retried") != "true"]
+def sweep_children(client, experiment_id: str, parent_run_id: str, narrower: str = "") -> list:
+    """The parent's child runs that count: all but the attempts a resumed sweep ran again (tag sweep.retried);
+    with `narrower`, an MLflow filter, only those it matches."""
+    found = all_runs(client, [experiment_id], " and ".join(filter(None, [children_filter(parent_run_id), narrower])))
+    return [run for run in found if run.data.tags.get("sweep.retried") != "true"]
 
 
 def set_aside_for_resume(client, experiment_id: str, parent_run_id: str, objective: str) -> dict[str, dict]:

@@ -175,6 +175,56 @@ def test_an_unknown_sweep_is_one_line_and_exit_code_2(store, sweep):
 
 
 @pytest.mark.slow
+def test_a_filter_narrows_the_sweep_into_its_own_report_and_leaves_the_parent_s_description(store, sweep):
+    from runner.report import digest
+
+    sweep_id, parent_id, runs, _ = sweep
+    note = store.client.get_run(parent_id).data.tags["mlflow.note.content"]
+    narrower = "params.`regularization.lam` = '1'"
+    result = report_cli(store, "--sweep", sweep_id, "--filter", narrower)
+    assert result.returncode == 0, result.stderr
+    name = f"{sweep_id}-filter-{digest(narrower)}"
+    assert result.stdout.startswith(f"{name}: 2 runs ranked by val_cost")
+    table = pd.read_csv(store.root / "outputs" / "reports" / name / "ranking.csv")
+    assert set(table["run_id"]) == {r.info.run_id for r in runs if r.data.params["regularization.lam"] == "1"}
+    assert "only the runs matching params.`regularization.lam` = &#x27;1&#x27;" in (
+        store.root / "outputs" / "reports" / name / "report.html").read_text()
+    logged = {a.path for a in store.client.list_artifacts(parent_id, f"report-filter-{digest(narrower)}")}
+    assert f"report-filter-{digest(narrower)}/ranking.csv" in logged
+    assert store.client.get_run(parent_id).data.tags["mlflow.note.content"] == note  # the whole sweep's ranking
+
+
+@pytest.mark.slow
+def test_runs_named_by_id_are_reported_together(store, sweep):
+    from runner.report import digest
+
+    ids = sorted(run.info.run_id for run in sweep[2])[:3]
+    result = report_cli(store, "--runs", *ids)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"runs-{digest(' '.join(ids))}: 3 runs ranked by val_cost")
+    table = pd.read_csv(store.root / "outputs" / "reports" / f"runs-{digest(' '.join(ids))}" / "ranking.csv")
+    assert sorted(table["run_id"]) == ids
+    filtered = report_cli(store, "--runs", *ids, "--filter", "metrics.val_cost < 0")
+    assert filtered.returncode == 2 and "--filter 'metrics.val_cost < 0' matched none" in filtered.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args, message", [
+    (["--all", "--filter", "val_cost < 1"], "error: --filter 'val_cost < 1' is invalid (Invalid attribute key "
+                                            "'val_cost' specified."),
+    (["--runs", "0" * 32], f"error: --runs {'0' * 32} is not a run of experiment backprop-lab; accepted: ids of its"),
+    (["--runs", "a'b"], "error: --runs \"a'b\" is invalid; accepted: run ids (32 hexadecimal digits"),
+    (["--runs", "PARENT"], "error: --runs PARENT is a sweep's parent run, which trains nothing; accepted: ids of"),
+])
+def test_a_bad_filter_or_run_id_is_one_line_and_exit_code_2(store, sweep, args, message):
+    message = message.replace("PARENT", sweep[1])
+    result = report_cli(store, *[arg.replace("PARENT", sweep[1]) for arg in args])
+    assert result.returncode == 2
+    assert result.stderr.startswith(message) and result.stderr.count("\n") == 1
+    assert "accepted: " in result.stderr
+
+
+@pytest.mark.slow
 def test_the_bulk_sql_read_matches_mlflows_metric_history(store, sweep):
     from runner.report import metric_histories
 
