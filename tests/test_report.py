@@ -73,8 +73,8 @@ def test_the_report_writes_markdown_and_figures_prints_the_table_and_logs_artifa
     assert markdown[0].startswith("| rank | run_name | status | optimizer.lr | regularization.lam | val_cost")
     assert markdown[0].replace(" | run_id", "") in result.stdout  # printed without the ids
     figures = ("train_cost.png", "val_cost.png", "val_accuracy.png", "objective.png", "decision_regions.png",
-               "hidden_units.png")
-    for name in figures:  # moons: 2 features, so decision regions and hidden units
+               "hidden_units.png", "confusion_matrix.png")
+    for name in figures:  # moons: 2 features, so decision regions and hidden units; every run's confusion matrix
         assert (folder / name).read_bytes().startswith(PNG)
     logged = {a.path for a in store.client.list_artifacts(parent_id, "report")}
     assert logged == {f"report/{name}" for name in ("ranking.csv", "ranking.md", "importance.csv", "importance.md",
