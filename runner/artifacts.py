@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from runner import plane_plots, plots
+from runner.core.landscape import LINE_POINTS, cost_along_line
 from runner.core.network import class_scores, forward, predict
-from runner.recording import held_out_counts
+from runner.recording import held_out_counts, validation_objective
 from runner.setup import Setup, step_unit
 from runner.tracking import Tracker
 
@@ -51,6 +52,8 @@ def write_artifacts(tracker: Tracker, setup: Setup, Theta: list, run_dir: Path, 
             if len(Theta) > 1:
                 plane_plots.hidden_units(first_hidden_layer, train.X, run_dir / "hidden_units.png", title)
     write_evaluation(setup, Theta, run_dir, title)
+    if setup.settings.tracking.cost_path:
+        write_cost_path(setup, Theta, run_dir, title)
     tracker.write_metrics_csv()
     tracker.upload_run_files()
 
@@ -62,6 +65,24 @@ def hidden_activations(setup: Setup, Theta: list, rows: int = 1000) -> list[tupl
     start, _ = forward(setup.Theta0, X, objective.activation, objective.cost)
     end, _ = forward(Theta, X, objective.activation, objective.cost)
     return [(f"a({l + 1})", start[l], end[l]) for l in range(1, len(Theta))]
+
+
+def write_cost_path(setup: Setup, Theta: list, run_dir: Path, title: str) -> Path:
+    """cost_path.csv: J (penalty included, as train_cost) on the training part and the data cost on the
+    validation part (as val_cost) along the line from Theta0 to Theta (runner.core.landscape); unless
+    tracking.figures is false, cost_path.png."""
+    curves = {"train_cost": cost_along_line(setup.objective.value, setup.Theta0, Theta)}
+    if setup.splits.val is not None:
+        curves["val_cost"] = cost_along_line(validation_objective(setup).value, setup.Theta0, Theta)
+    path = run_dir / "cost_path.csv"
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["t", *curves])
+        writer.writerows([f"{t:g}", *(f"{curve[i]:.10g}" for curve in curves.values())]
+                         for i, t in enumerate(LINE_POINTS))
+    if setup.settings.tracking.figures:
+        plots.cost_path(LINE_POINTS, curves, run_dir / "cost_path.png", title)
+    return path
 
 
 def write_evaluation(setup: Setup, Theta: list, run_dir: Path, title: str) -> Path:

@@ -1,5 +1,6 @@
 """PNG figures of a run: learning curves, layer by layer statistics, the first hidden layer's weights as
-images, the confusion matrix and the misclassified images (two-feature data: runner.plane_plots)."""
+images, the confusion matrix, the cost along the line from start to end and the misclassified images
+(two-feature data: runner.plane_plots)."""
 from __future__ import annotations
 
 import math
@@ -147,6 +148,30 @@ def confusion(counts: np.ndarray, classes: list, path: Path, title: str, part: s
     right = int(np.trace(counts))
     ax.set_title(f"{title}\n{part} part: {right} of {int(counts.sum())} right", fontsize=10)
     fig.tight_layout()  # fixed margins cut long class names off
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def cost_path(ts: np.ndarray, curves: dict[str, np.ndarray], path: Path, title: str) -> Path:
+    """Each curve, a cost J((1 - t) Theta0 + t Theta) (runner.core.landscape), against t, with the start
+    (t = 0) and the trained weights (t = 1) marked; a log cost axis when a curve spans two decades."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, values in curves.items():
+        ax.plot(ts, values, label=label)
+    for t, name in ((0, "start"), (1, "trained")):
+        ax.axvline(t, linestyle=":", color="grey")
+        ax.annotate(name, (t, 1), xycoords=("data", "axes fraction"), xytext=(3, -12), textcoords="offset points",
+                    fontsize=8, color="grey")
+    finite = np.concatenate([v[np.isfinite(v) & (v > 0)] for v in curves.values()])
+    if len(finite) and finite.max() / finite.min() >= 100:
+        ax.set_yscale("log")
+    ax.set_xlabel("t, along the line from the initial weights (0) to the trained ones (1)")
+    ax.set_ylabel("cost")
+    ax.set_title(f"{title}\ncost along the straight line from start to end", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path

@@ -74,7 +74,6 @@ class EpochRecorder:
         """Train and validation cost and accuracy of Theta at this epoch; the divergence guard sees the
         cost, early stopping the validation cost (and may raise StoppedEarly, unless training is over)."""
         s = self.setup
-        g, cost = s.objective.activation, s.objective.cost
         J, train_accuracy = s.objective.value_and_accuracy(Theta, s.splits.train.y)
         self.recorded_epoch = epoch
         self.tracker.metric("train_cost", J, epoch)
@@ -84,9 +83,8 @@ class EpochRecorder:
         val_accuracy = None
         if s.splits.val is not None:
             val = s.splits.val
-            if self.val_objective is None:  # the validation error is the data term alone (lam = 0), as the course's
-                self.val_objective = NetworkObjective(val.X, one_hot(val.y, s.layer_sizes[-1]).astype(val.X.dtype),
-                                                      g, cost, NoRegularization())
+            if self.val_objective is None:
+                self.val_objective = validation_objective(s)
             val_cost, val_accuracy = self.val_objective.value_and_accuracy(Theta, val.y)
             self.tracker.metric("val_cost", val_cost, epoch)
             self.tracker.metric("val_accuracy", val_accuracy, epoch)
@@ -141,6 +139,13 @@ class EpochRecorder:
         self.checked_epochs.add(epoch)
         self.check_seconds += time.perf_counter() - started
         return result
+
+
+def validation_objective(setup: Setup) -> NetworkObjective:
+    """The validation error as the course's: the data term alone (lam = 0) on the validation part."""
+    val, objective = setup.splits.val, setup.objective
+    return NetworkObjective(val.X, one_hot(val.y, setup.layer_sizes[-1]).astype(val.X.dtype), objective.activation,
+                            objective.cost, NoRegularization())
 
 
 def final_metrics(setup: Setup, Theta: list, recorder: EpochRecorder, status: str) -> dict[str, float]:

@@ -17,7 +17,8 @@ objective.png (the objective against each varied parameter), search_history.png 
 bias_variance.png (training and validation error against each numeric varied parameter:
 the course's learning curve for dataset.train_size, validation curve for lambda) and the
 runs' own figures side by side (up to MAX_PANELS runs): decision_regions.png and
-hidden_units.png for two-feature data, hidden_weights.png for images, confusion_matrix.png; report.html, all of it on one page
+hidden_units.png for two-feature data, hidden_weights.png for images, confusion_matrix.png, cost_path.png
+(tracking.cost_path); report.html, all of it on one page
 (runner.report_html); logs them as artifacts of the sweep's parent run.
 
 Metric histories are read in bulk: one SQL query on the `metrics` table for a database
@@ -49,7 +50,8 @@ from runner.store import open_client, resolve_tracking_uri
 DATABASES = ("sqlite", "postgresql", "mysql", "mssql")
 MAX_PANELS = 16
 RUN_FIGURES = {"decision_regions.png": "decision regions", "hidden_units.png": "first hidden layer's units",
-               "hidden_weights.png": "first hidden layer's weights", "confusion_matrix.png": "confusion matrices"}
+               "hidden_weights.png": "first hidden layer's weights", "confusion_matrix.png": "confusion matrices",
+               "cost_path.png": "cost from start to end (tracking.cost_path)"}
 """The runs' own figures that the report lays side by side, and what they show."""
 
 

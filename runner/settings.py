@@ -83,6 +83,7 @@ class TrackingSettings:
     every: int | str = "auto"
     figures: bool = True
     layer_stats: bool = False
+    cost_path: bool = False
 
     def __post_init__(self):
         _check(isinstance(self.experiment, str) and self.experiment.strip() != "", "tracking.experiment",
@@ -94,6 +95,7 @@ class TrackingSettings:
                "auto or an integer >= 1 (1: every epoch)")
         _check(isinstance(self.figures, bool), "tracking.figures", self.figures, "true or false")
         _check(isinstance(self.layer_stats, bool), "tracking.layer_stats", self.layer_stats, "true or false")
+        _check(isinstance(self.cost_path, bool), "tracking.cost_path", self.cost_path, "true or false")
 
     def record_every(self, epochs: int) -> int:
         """Record the per-epoch metrics every N epochs (and the last); auto: at most POINTS_PER_CURVE points."""

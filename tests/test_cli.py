@@ -101,6 +101,7 @@ def test_artifacts_hold_weights_config_figures_and_hydra_files(store, fast_run):
     assert "hidden_weights.png" not in artifact_paths(store, run_id)  # moons are not images
     assert {"decision_regions.png", "hidden_units.png", "regions_over_training.png"} <= artifact_paths(store, run_id)
     assert {"confusion_matrix.csv", "confusion_matrix.png"} <= artifact_paths(store, run_id)
+    assert "cost_path.csv" not in artifact_paths(store, run_id)  # tracking.cost_path is off by default
     header, *rows = store.download(run_id, "metrics.csv").read_text().splitlines()
     assert header == "key,value,step"
     assert sum(row.startswith("train_cost,") for row in rows) == len(history(store, run_id, "train_cost"))
@@ -291,6 +292,21 @@ def test_layer_stats_record_each_layers_gradient_and_weights_and_leave_training_
             assert run.data.metrics[f"grad_rms_Theta{l}"] == pytest.approx(np.sqrt(np.mean(D_l ** 2)), rel=1e-12)
             assert run.data.metrics[f"weight_rms_Theta{l}"] == pytest.approx(np.sqrt(np.mean(T ** 2)), rel=1e-12)
         assert "layer_stats.png" in artifact_paths(new_store, run.info.run_id)
+
+
+def test_the_cost_path_runs_from_the_logged_start_to_the_logged_end(new_store):
+    """cost_path.csv at t = 0 and t = 1 holds the train_cost and val_cost the run logged at its first and last
+    epochs (computed there by the recorder, here along the line), and the figure is uploaded."""
+    result = new_store.cli(*FAST, "tracking.cost_path=true")
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = new_store.runs()
+    path = pd.read_csv(new_store.download(run.info.run_id, "cost_path.csv"))
+    assert list(path.columns) == ["t", "train_cost", "val_cost"] and len(path) == 61
+    for key in ("train_cost", "val_cost"):
+        logged = history(new_store, run.info.run_id, key)
+        assert path.loc[path["t"] == 0, key].item() == pytest.approx(logged[0][1], rel=1e-9)
+        assert path.loc[path["t"] == 1, key].item() == pytest.approx(logged[-1][1], rel=1e-9)
+    assert {"cost_path.csv", "cost_path.png"} <= artifact_paths(new_store, run.info.run_id)
 
 
 def test_regions_over_training_show_the_networks_of_epoch_0_the_powers_of_two_and_the_last(new_store, monkeypatch):

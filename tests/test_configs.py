@@ -162,6 +162,7 @@ def test_a_config_that_does_not_compose_is_one_line_naming_the_value(overrides, 
     (["tracking.every=often"], "tracking.every='often'"),
     (["tracking.figures=maybe"], "tracking.figures='maybe'"),
     (["tracking.figures=1"], "tracking.figures=1"),
+    (["tracking.cost_path=yes"], "tracking.cost_path='yes'"),
 ])
 def test_a_bad_value_is_one_user_error_naming_it(overrides, named):
     config = compose(*overrides)

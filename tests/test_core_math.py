@@ -475,3 +475,16 @@ def test_class_scores_worked_by_hand():
 def test_rms_is_the_root_mean_square_of_each_matrix_worked_by_hand():
     D = [np.array([[3.0, -4.0]]), np.array([[1.0], [-1.0], [1.0], [-1.0]]), np.zeros((2, 2), dtype=np.float32)]
     assert rms(D) == [math.sqrt(12.5), 1.0, 0.0]  # sqrt((9 + 16) / 2), sqrt(4 / 4), 0
+
+
+def test_the_cost_along_the_line_is_the_cost_of_the_interpolated_weights_worked_by_hand():
+    from runner.core.landscape import LINE_POINTS, cost_along_line
+
+    Theta0, Theta1 = [np.array([[1.0, 2.0]]), np.array([[0.0]])], [np.array([[3.0, 2.0]]), np.array([[-1.0]])]
+    # sum of squares of (1 + 2t, 2, -t): (1 + 2t)^2 + 4 + t^2
+    J = cost_along_line(lambda Theta: sum(float(np.sum(T ** 2)) for T in Theta), Theta0, Theta1,
+                        np.array([-1.0, 0.0, 0.5, 1.0]))
+    np.testing.assert_allclose(J, [1 + 4 + 1, 1 + 4, 4 + 4 + 0.25, 9 + 4 + 1], rtol=1e-15)
+    assert LINE_POINTS[0] == -0.25 and LINE_POINTS[-1] == 1.25 and {0.0, 1.0} <= set(LINE_POINTS)
+    assert np.all(np.diff(LINE_POINTS) > 0)
+
