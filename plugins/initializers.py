@@ -104,13 +104,24 @@ class FromFile:
 
 def load_weights(path: str) -> list[np.ndarray]:
     """Theta1 .. ThetaN from an .npz with allow_pickle=False; a clear ValueError otherwise."""
+    def refuse(reason: str):
+        return ValueError(f"path={path!r} is invalid ({reason}); accepted: an .npz of numeric arrays Theta1 .. ThetaN")
+
+    if not zipfile.is_zipfile(path):  # np.load would read an .npy as one array and try text as a pickle
+        with open(path, "rb") as file:
+            start = file.read(6)
+        raise refuse("it is one .npy array, not an .npz" if start == b"\x93NUMPY" else
+                     "it is empty" if not start else "it is not an .npz file")
     try:
         with np.load(path, allow_pickle=False) as npz:
             names = sorted((k for k in npz.files if k.startswith("Theta")), key=lambda k: int(k[5:] or 0))
-            Theta = [np.array(npz[k], dtype=float) for k in names]
-    except (ValueError, OSError, zipfile.BadZipFile) as error:
-        reason = "it holds pickled objects" if "pickle" in str(error) else "it is not a readable .npz"
-        raise ValueError(f"path={path!r} is invalid ({reason}); accepted: an .npz of numeric arrays Theta1 .. ThetaN") from None
+            arrays = {k: npz[k] for k in names}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        raise refuse("it holds pickled objects" if "pickle" in str(error) else "it is not a readable .npz") from None
+    kinds = next((f"{k} holds {a.dtype}" for k, a in arrays.items() if a.dtype.kind not in "biuf"), None)
+    if kinds:
+        raise refuse(kinds)
+    Theta = [np.array(a, dtype=float) for a in arrays.values()]
     require(bool(Theta) and [k for k in names] == [f"Theta{i}" for i in range(1, len(names) + 1)],
             "path", path, "an .npz holding arrays named Theta1 .. ThetaN")
     require(all(T.ndim == 2 for T in Theta), "path", path, "2-D arrays Theta1 .. ThetaN")

@@ -41,6 +41,10 @@ def files(tmp_path_factory):
     }
     np.savez(d / "wrong_shapes.npz", Theta1=np.zeros((3, 3)), Theta2=np.zeros((1, 4)))
     np.savez(d / "pickled.npz", Theta1=np.array([{"a": 1}], dtype=object))
+    np.save(d / "single.npy", np.zeros((25, 65)))
+    np.savez(d / "complex.npz", Theta1=np.zeros((25, 65)) + 1j, Theta2=np.zeros((10, 26)))
+    made["npy"], made["complex"], made["empty_npz"] = str(d / "single.npy"), str(d / "complex.npz"), _write(
+        d / "empty.npz", "")
     made["wrong_shapes"] = str(d / "wrong_shapes.npz")
     made["pickled"] = str(d / "pickled.npz")
     made["missing_csv"] = str(d / "missing.csv")
@@ -98,7 +102,11 @@ CASES = [
     ("csv one class", [*CSV, "dataset.path={one_class_csv}"], {}, ["label"]),
     ("npz wrong shapes", ["initializer=from_file", "initializer.path={wrong_shapes}"], {}, ["wrong_shapes.npz", "(25, 65)"]),
     ("npz pickled", ["initializer=from_file", "initializer.path={pickled}"], {}, ["pickled.npz", "pickle"]),
-    ("npz not a zip", ["initializer=from_file", "initializer.path={not_a_file}"], {}, ["plain.txt"]),
+    ("npz not a zip", ["initializer=from_file", "initializer.path={not_a_file}"], {},
+     ["plain.txt", "(it is not an .npz file)"]),
+    ("npy instead of npz", ["initializer=from_file", "initializer.path={npy}"], {}, ["(it is one .npy array, not an .npz)"]),
+    ("npz empty", ["initializer=from_file", "initializer.path={empty_npz}"], {}, ["empty.npz", "(it is empty)"]),
+    ("npz complex", ["initializer=from_file", "initializer.path={complex}"], {}, ["(Theta1 holds complex128)"]),
     ("joblib n_jobs zero", ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=0", "seed=1,2"], {},
      ["hydra.launcher.n_jobs=0", "-1 for every core"]),
     ("joblib backend unknown", ["-m", "hydra/launcher=joblib", "hydra.launcher.backend=dask", "seed=1,2"], {},
