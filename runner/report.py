@@ -244,6 +244,10 @@ def report(client, uri: str, args: argparse.Namespace) -> Path:
     frame = runs_frame(runs)
     if objective not in frame.columns:
         objective = objective.replace("val_", "train_")  # a dataset without a validation split
+    if args.objective and objective not in frame.columns:
+        logged = [metric for metric in OBJECTIVES if metric in frame.columns]
+        raise UserError(f"--objective {args.objective} is invalid for {name}: none of its runs logged it (a test_ "
+                        f"metric needs a test part); accepted: {', '.join(logged) or 'a metric the runs logged'}")
     params = {key for run in runs for key in [*run.data.params, *_choices(run)]}
     space = [spec.split("=", 1)[0].lstrip("+~") for spec in tags.get("sweep.space", "").split() if "=" in spec]
     varied = varied_columns(frame, params, space)
@@ -253,7 +257,8 @@ def report(client, uri: str, args: argparse.Namespace) -> Path:
     table.to_csv(out / "ranking.csv", index=False)
     (out / "ranking.md").write_text(markdown(table))
     files = ["ranking.csv", "ranking.md"]
-    seeds, shares = seed_statistics(table, varied, objective), importance(table, varied, objective)
+    swept = [c for c in varied if any(key == c or key.startswith(c + ".") for key in space)] if space else varied
+    seeds, shares = seed_statistics(table, varied, objective), importance(table, swept, objective)
     for stem, extra in (("seeds", seeds), ("importance", shares)):
         (out / f"{stem}.csv").unlink(missing_ok=True)  # from an earlier report of these runs
         (out / f"{stem}.md").unlink(missing_ok=True)

@@ -30,8 +30,10 @@ def ranking(frame: pd.DataFrame, varied: list[str], objective: str) -> pd.DataFr
     sign = 1.0 if direction(objective) == "minimize" else -1.0
     table["_key"] = sign * table[objective].astype(float)
     table["_failed"] = table["status"] != "FINISHED"
-    table = table.sort_values(["_failed", "_key"], na_position="last", kind="stable")
-    table = table.drop(columns=["_key", "_failed"]).reset_index(drop=True)
+    table["_start"] = frame["start_time"] if "start_time" in frame.columns else 0
+    # ties go to the run that started first, as the sweep's own best (sweep_runs) does
+    table = table.sort_values(["_failed", "_key", "_start"], na_position="last", kind="stable")
+    table = table.drop(columns=["_key", "_failed", "_start"]).reset_index(drop=True)
     table.insert(0, "rank", range(1, len(table) + 1))
     return table
 
@@ -116,8 +118,11 @@ def _levels(column: pd.Series, bins: int | None) -> pd.Series:
     """A varied key's values as group labels: as they are, '(none)' where a run lacks the key; or, given `bins`,
     that many quantile bins of its numbers."""
     if bins:
-        bins = pd.qcut(_numeric(column), bins, duplicates="drop")
-        return bins.map(lambda interval: f"{interval.left:.3g} to {interval.right:.3g}").astype(str)
+        numbers = _numeric(column)
+        binned = pd.qcut(numbers, bins, duplicates="drop")
+        spans = numbers.groupby(binned, observed=True).agg(["min", "max"])  # the values in each bin, not qcut's edges
+        labels = {interval: f"{low:.3g} to {high:.3g}" for interval, (low, high) in spans.iterrows()}
+        return binned.astype(object).map(labels).where(binned.notna(), "(none)").astype(str)
     return column.astype(object).where(column.notna(), "(none)").astype(str)
 
 

@@ -225,6 +225,23 @@ def test_a_bad_filter_or_run_id_is_one_line_and_exit_code_2(store, sweep, args, 
 
 
 @pytest.mark.slow
+def test_importance_weighs_only_the_swept_keys_and_an_objective_no_run_logged_is_refused(new_store):
+    """Each optimizer's default lr varies with the optimizer, but was not swept."""
+    overrides = [o for o in FAST if not o.startswith("optimizer.lr")]
+    result = new_store.cli("-m", *overrides, "dataset.test_fraction=0", "optimizer=batch_gd,sgd", "seed=0,1,2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = report_cli(new_store)
+    assert report.returncode == 0, report.stderr
+    folder = next((new_store.root / "outputs" / "reports").iterdir())
+    assert "optimizer.lr" in pd.read_csv(folder / "ranking.csv").columns
+    assert set(pd.read_csv(folder / "importance.csv")["key"]) <= {"optimizer", "seed"}
+    refused = report_cli(new_store, "--objective", "test_accuracy")
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert "error: --objective test_accuracy is invalid for " in refused.stderr
+    assert "none of its runs logged it (a test_ metric needs a test part); accepted: val_cost, " in refused.stderr
+
+
+@pytest.mark.slow
 def test_the_bulk_sql_read_matches_mlflows_metric_history(store, sweep):
     from runner.report import metric_histories
 
@@ -252,6 +269,8 @@ def test_the_ranking_puts_failed_runs_last_and_follows_the_objectives_direction(
     assert "best_epoch" not in table  # no run stopped early: no empty column
     table = ranking(frame.assign(best_epoch=[14, np.nan, 30, 7]), ["regularization.lam"], "val_cost")
     assert list(table.columns)[-2:] == ["best_epoch", "run_id"] and list(table["best_epoch"][:2]) == [30, 14]
+    tied = frame.assign(val_cost=[0.3, 0.1, 0.3, 0.3], start_time=[30, 10, 20, 40])
+    assert list(ranking(tied, [], "val_cost")["run_id"]) == ["c", "a", "d", "b"]  # a tie: the first started first
 
 
 def test_a_negative_top_is_one_line_and_exit_code_2(capsys):
@@ -519,6 +538,11 @@ def test_importance_leaves_out_keys_that_explain_trivially_and_tables_without_sp
     missing = pd.DataFrame({"status": "FINISHED", "optimizer.lr": [0.1, 0.1, None, None],
                             "val_cost": [0.3, 0.4, 0.9, 1.0]})  # lbfgs runs have no lr
     assert importance(missing, ["optimizer.lr"], "val_cost")["worst"].item() == "(none)"
+    searched = pd.DataFrame({"status": "FINISHED", "optimizer.lr": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, None, None, None],
+                             "val_cost": [0.3, 0.3, 0.4, 0.4, 0.5, 0.5, 0.9, 1.0, 1.1]})  # binned, and lbfgs has none
+    shares = importance(searched, ["optimizer.lr"], "val_cost")
+    assert shares["levels"].item() == 4 and shares["worst"].item() == "(none)"  # 3 bins and the runs without
+    assert shares["best"].item() == "0.1 to 0.2"  # the values in the bin, not qcut's edges (0.0995 to 0.2)
 
 
 def test_the_search_history_s_best_so_far_follows_the_direction_and_skips_failed_runs(tmp_path):
