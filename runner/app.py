@@ -19,7 +19,7 @@ from runner.errors import UserError, one_line
 from runner.experiment import Outcome, objective_value, run_experiment, worst_value
 from runner.paths import PROJECT_ROOT, code_tags, outputs_dir
 from runner.store import dashboard_command, open_client, resolve_tracking_uri
-from runner.jobs import changed_data, job_context
+from runner.jobs import earlier_attempt, job_context
 
 OmegaConf.register_new_resolver("blab.outputs", lambda: str(outputs_dir()), replace=True)
 
@@ -79,14 +79,11 @@ def main(cfg: DictConfig) -> float:
         config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
         job = job_context(hydra_cfg, config)  # in a sweep: its parent run, this job's name, BLAS threads
         tags = run_tags(config, hydra_cfg)
-        earlier = job.done.get(tags["config_hash"])  # a resumed sweep's job that FINISHED before
-        changed = changed_data(config, earlier) if earlier else None
-        if changed:  # the same config on other data: that run no longer counts, and the job runs again
-            print(f"job {hydra_cfg.job.num} {job.name}: its data changed since run {earlier['run_id']} (data_digest "
-                  f"{changed}), run again")
-            open_client(resolve_tracking_uri(config["tracking"]["uri"])).set_tag(earlier["run_id"], "sweep.retried",
-                                                                                  "true")
-            earlier = None
+        earlier, superseded = earlier_attempt(job, tags["config_hash"], config)  # a resumed sweep's job
+        if superseded:  # it FINISHED before with another config or data: that run no longer counts
+            print(f"job {hydra_cfg.job.num} {job.name}: {superseded['why']}, run again")
+            open_client(resolve_tracking_uri(config["tracking"]["uri"])).set_tag(superseded["run_id"],
+                                                                                  "sweep.retried", "true")
         if earlier:
             print(f"job {hydra_cfg.job.num} {job.name}: FINISHED before, skipped (run {earlier['run_id']})")
             value = earlier["value"]

@@ -57,6 +57,26 @@ def job_context(hydra_cfg, config: dict) -> Job:
     return Job(sweep["parent_run_id"], name[:MAX_RUN_NAME], tags, threads, sweep.get("done", {}))
 
 
+def earlier_attempt(job: Job, config_hash: str, config: dict) -> tuple[dict | None, dict | None]:
+    """For a job of a resumed sweep: (the FINISHED run to skip it for, None) when its config FINISHED before
+    on the same data; (None, {run_id, why}) when the job FINISHED before but its config (a default changed
+    since, so config_hash did) or its data changed: that run no longer counts, and the job runs again;
+    (None, None) when it never FINISHED."""
+    earlier = job.done.get(config_hash)
+    if earlier:
+        changed = changed_data(config, earlier)
+        if not changed:
+            return earlier, None
+        return None, {"run_id": earlier["run_id"], "why": f"its data changed since run {earlier['run_id']} "
+                                                          f"(data_digest {changed})"}
+    name = job.tags.get("sweep.job_overrides")
+    for before, run in job.done.items():
+        if name and run.get("job") == name:
+            return None, {"run_id": run["run_id"], "why": f"its config changed since run {run['run_id']} "
+                                                          f"(config_hash {before} -> {config_hash})"}
+    return None, None
+
+
 def changed_data(config: dict, earlier: dict) -> str | None:
     """For a resumed sweep's job whose config FINISHED before: 'then -> now' when its data's digest (tag
     data_digest, runner.data_inputs) is no longer that run's, as after a data file was fixed; None when it is,

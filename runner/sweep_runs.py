@@ -46,14 +46,15 @@ def sweep_children(client, experiment_id: str, parent_run_id: str, narrower: str
 
 def set_aside_for_resume(client, experiment_id: str, parent_run_id: str, objective: str) -> dict[str, dict]:
     """Before a sweep resumes (runner.resume): its FINISHED jobs by config_hash, {hash: {run_id, value,
-    data_digest}}, which the resumed jobs skip unless their data changed (runner.jobs.changed_data). Every other child (FAILED; KILLED; RUNNING, left by a sweep killed
+    data_digest, job}}, which the resumed jobs skip unless their data changed (runner.jobs.earlier_attempt). Every other child (FAILED; KILLED; RUNNING, left by a sweep killed
     outright, now ended KILLED) stays under the parent, tagged sweep.retried: its job runs again."""
     done = {}
     for run in sweep_children(client, experiment_id, parent_run_id):
         config_hash = run.data.tags.get("config_hash")
         if run.info.status == "FINISHED" and config_hash:
             done[config_hash] = {"run_id": run.info.run_id, "value": objective_of(run.data.metrics, objective),
-                                 "data_digest": run.data.tags.get("data_digest")}
+                                 "data_digest": run.data.tags.get("data_digest"),
+                                 "job": run.data.tags.get("sweep.job_overrides")}
             continue
         if run.info.status == "RUNNING":
             client.set_terminated(run.info.run_id, "KILLED")

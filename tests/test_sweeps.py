@@ -647,3 +647,24 @@ def test_a_sweep_can_maximize_the_test_part_s_macro_f1(new_store):
     parent = new_store.client.get_run(parent_id)
     assert parent.data.tags["sweep.direction"] == "maximize" and len(set(scores)) == 2
     assert parent.data.metrics["best_test_f1_macro"] == max(scores)
+
+
+def test_a_resumed_job_whose_config_changed_since_it_finished_runs_again_and_is_counted_once(new_store):
+    """A default changed by an update changes every job's config_hash: the earlier FINISHED runs must be set
+    aside, not counted beside the new ones (4 of 2 jobs)."""
+    sweep = ("-m", *BASE, "optimizer.epochs=3", "regularization.lam=0,1")
+    result = new_store.cli(*sweep)
+    assert result.returncode == 0, result.stderr[-3000:]
+    sweep_id, parent_id = re.search(r"^sweep (\S+): parent run (\w+)", result.stdout, re.MULTILINE).groups()
+    first = {r.data.params["regularization.lam"]: r for r in children(new_store.client, parent_id)}
+    new_store.client.set_tag(first["0"].info.run_id, "config_hash", "0" * 16)  # as if made by older code
+    resumed = new_store.module("runner.resume", sweep_id)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    old = first["0"].info.run_id
+    assert re.search(rf"job 0 regularization.lam=0: its config changed since run {old} \(config_hash 0{{16}} -> "
+                     r"\w+\), run again", resumed.stdout), resumed.stdout
+    assert f"job 1 regularization.lam=1: FINISHED before, skipped (run {first['1'].info.run_id})" in resumed.stdout
+    every = children(new_store.client, parent_id)
+    assert {r.info.run_id for r in every if r.data.tags.get("sweep.retried") == "true"} == {old}
+    parent = new_store.client.get_run(parent_id)
+    assert parent.data.metrics["jobs"] == 2 and parent.data.metrics["jobs_finished"] == 2
