@@ -103,6 +103,9 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
         except Diverged as diverged:
             status, reason, Theta = "FAILED", str(diverged), recorder.last_finite or setup.Theta0
             failure_tags["diverged"] = "true"
+            if recorder.last_finite is not None:  # the saved weights are the last finite ones: their metrics last
+                recorder.record_restored(Theta, recorder.finite_epoch)
+                reason += f"; the weights saved are those of epoch {recorder.finite_epoch}"
         except GradientCheckFailed as failed:
             status, reason, Theta = "FAILED", str(failed), recorder.last_finite or setup.Theta0
         except StoppedEarly as stopped:  # the weights of the epoch it stopped at, which its last metrics describe
@@ -110,9 +113,11 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
         train_seconds = time.perf_counter() - train_started - recorder.check_seconds
         progress.close()
         best, final_epoch = recorder.stopping, max(recorder.recorded_epoch, 0)
+        if "diverged" in failure_tags:
+            final_epoch = recorder.finite_epoch
         if status == "FINISHED" and best.keep_best and best.best_epoch != final_epoch:  # early_stopping.restore_best
             Theta, final_epoch = best.best_weights, best.best_epoch
-            recorder.record_restored(Theta)
+            recorder.record_restored(Theta, final_epoch)
             restored = f"restored the weights of epoch {final_epoch}, its val_cost {best.best:.4g} the best"
         metrics = final_metrics(setup, Theta, recorder, status)
         if status == "FINISHED" and recorder.failed_check:  # the check at the end

@@ -36,7 +36,8 @@ class EpochRecorder:
     every: int = 1  # record metrics every N epochs (tracking.every)
     last_epoch: int = 0
     recorded_epoch: int = -1
-    last_finite: list | None = None
+    last_finite: list | None = None  # the weights of the last recorded epoch whose cost was finite
+    finite_epoch: int = 0  # that epoch
     last_check: GradCheck | None = None
     checked_epochs: set = field(default_factory=set)
     check_seconds: float = 0.0
@@ -78,7 +79,7 @@ class EpochRecorder:
         self.recorded_epoch = epoch
         self.tracker.metric("train_cost", J, epoch)
         self.guard.check(epoch, J)
-        self.last_finite = [T.copy() for T in Theta]
+        self.last_finite, self.finite_epoch = [T.copy() for T in Theta], epoch
         self.tracker.metric("train_accuracy", train_accuracy, epoch)
         val_accuracy = None
         if s.splits.val is not None:
@@ -97,15 +98,19 @@ class EpochRecorder:
         if val_accuracy is not None:
             self.stopping.check(epoch, val_cost, Theta, may_stop)
 
-    def record_restored(self, Theta: list) -> None:
-        """Log train_cost, train_accuracy, val_cost and val_accuracy of the restored best weights Theta, and
-        restored_epoch (the epoch they are from), at step last_epoch + 1, as MLflow's Keras autologging logs
-        restored weights: the last logged values describe the final weights."""
+    def record_restored(self, Theta: list, epoch: int) -> None:
+        """Log train_cost, train_accuracy, val_cost and val_accuracy of weights Theta kept from an earlier epoch
+        (the best by val_cost, or the last finite before a divergence), and restored_epoch (that epoch), at step
+        last_epoch + 1, as MLflow's Keras autologging logs restored weights: the last logged values describe
+        the final weights."""
         s, step = self.setup, self.last_epoch + 1
         J, train_accuracy = s.objective.value_and_accuracy(Theta, s.splits.train.y)
-        val_cost, val_accuracy = self.val_objective.value_and_accuracy(Theta, s.splits.val.y)
-        for key, value in (("train_cost", J), ("train_accuracy", train_accuracy), ("val_cost", val_cost),
-                           ("val_accuracy", val_accuracy), ("restored_epoch", self.stopping.best_epoch)):
+        values = [("train_cost", J), ("train_accuracy", train_accuracy)]
+        if s.splits.val is not None:
+            self.val_objective = self.val_objective or validation_objective(s)
+            val_cost, val_accuracy = self.val_objective.value_and_accuracy(Theta, s.splits.val.y)
+            values += [("val_cost", val_cost), ("val_accuracy", val_accuracy)]
+        for key, value in (*values, ("restored_epoch", epoch)):
             self.tracker.metric(key, value, step)
 
     def record_layers(self, epoch: int, Theta: list) -> None:

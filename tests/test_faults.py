@@ -27,7 +27,7 @@ def run_id_of(result: subprocess.CompletedProcess) -> str:
 
 
 def weights_path_of(result: subprocess.CompletedProcess) -> Path:
-    return Path(result.stdout.split("weights ", 1)[1].split()[0])
+    return Path(re.search(r"weights (\S+\.npz)", result.stdout).group(1))
 
 
 def histories(client, run_id: str) -> dict[str, list[tuple[int, float]]]:
@@ -48,8 +48,22 @@ def test_an_absurd_learning_rate_ends_failed_with_the_reason_and_keeps_finite_we
     assert "FAILED" in result.stdout and "diverged" in result.stdout
     with np.load(weights_path_of(result), allow_pickle=False) as npz:
         assert all(np.all(np.isfinite(npz[k])) for k in npz.files)
-    last_logged = max(step for step, _ in histories(new_store.client, run.info.run_id)["train_cost"])
-    assert last_logged >= 1
+        Theta = [npz[f"Theta{l}"] for l in range(1, len(npz.files) + 1)]
+    logged = histories(new_store.client, run.info.run_id)
+    (diverged_at, exploded), *_ = [(step, J) for step, J in logged["train_cost"] if not J < 1e3 * logged[
+        "train_cost"][0][1]]
+    (restored_epoch,) = [value for _, value in logged["restored_epoch"]]
+    assert reason.endswith(f"; the weights saved are those of epoch {int(restored_epoch)}")
+    assert restored_epoch < diverged_at  # the last finite epoch's weights, logged one step past the divergence
+    from runner.setup import prepare
+    from conftest import resolved_config
+
+    setup = prepare(resolved_config(*FAST, "optimizer.lr=1e7", "optimizer.epochs=50"))
+    J, accuracy = setup.objective.value_and_accuracy(Theta, setup.splits.train.y)
+    assert logged["train_cost"][-1] == (diverged_at + 1, pytest.approx(J, rel=1e-12))  # the last value: the saved
+    assert logged["train_accuracy"][-1] == (diverged_at + 1, pytest.approx(accuracy))  # weights', not the
+    assert logged["val_cost"][-1][0] == diverged_at + 1 and exploded > 1e3 * J  # exploded cost's
+    assert f"final cost {J:.4f}" in result.stdout or f"final cost {J:.4g}" in result.stdout
 
 
 def test_a_gradient_check_above_the_tolerance_fails_the_run_at_once(new_store):
