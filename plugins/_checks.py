@@ -1,6 +1,7 @@
 """One-line argument checks shared by the plugins' constructors."""
 from __future__ import annotations
 
+import math
 import numbers
 
 
@@ -11,8 +12,9 @@ def require(ok: bool, name: str, value, accepted: str) -> None:
 
 
 def is_number(value) -> bool:
-    """A real number that is not a bool (True is an int in Python, but not a learning rate)."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    """A finite real number that is not a bool (True is an int in Python, but not a learning rate; inf passes
+    every comparison a range check makes, and NaN fails them all)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def is_integer(value) -> bool:

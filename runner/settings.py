@@ -2,6 +2,7 @@
 early stopping."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from runner.core.gradcheck import MODES
@@ -23,7 +24,8 @@ def _is_int(value) -> bool:
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite int or float, not a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)

@@ -163,6 +163,12 @@ def test_a_config_that_does_not_compose_is_one_line_naming_the_value(overrides, 
     (["tracking.figures=maybe"], "tracking.figures='maybe'"),
     (["tracking.figures=1"], "tracking.figures=1"),
     (["tracking.cost_path=yes"], "tracking.cost_path='yes'"),
+    (["optimizer=sgd", "optimizer.lr=inf"], "optimizer.lr=inf"),  # inf passes every range check
+    (["regularization.lam=inf"], "regularization.lam=inf"),
+    (["initializer.eps=inf"], "initializer.eps=inf"),
+    (["dataset=spirals", "dataset.turns=inf"], "dataset.turns=inf"),
+    (["early_stopping.min_delta=inf"], "early_stopping.min_delta=inf"),
+    (["gradcheck.eps=inf"], "gradcheck.eps=inf"),
 ])
 def test_a_bad_value_is_one_user_error_naming_it(overrides, named):
     config = compose(*overrides)
