@@ -436,3 +436,21 @@ def test_encoded_labels_decode_to_the_originals(labels):
     y, classes = encode_labels(np.array(labels, dtype=object))
     assert classes == sorted(set(labels))
     assert [classes[i] for i in y] == labels
+
+
+@pytest.mark.parametrize("scale", ["standard", "minmax"])
+def test_scaling_fits_features_near_1e200_without_overflow(scale):
+    """(x - mean)^2 of 1e200 overflows to inf, and std = inf scaled the feature to 0 everywhere."""
+    X = np.random.default_rng(0).normal(size=(50, 2)) * np.array([1e200, 1.0])
+    with np.errstate(all="raise"):  # no overflow, no warning
+        shift, factor = fit_scaling(X, scale)
+    scaled = apply_scaling(X, shift, factor)
+    reference = apply_scaling(X / 1e200, *fit_scaling(X / 1e200, scale))  # the same feature at a sane size
+    np.testing.assert_allclose(scaled[:, 0], reference[:, 0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(fit_scaling(X[:, 1:], scale)[1], factor[1:])  # other columns as before, bitwise
+
+
+def test_csv_infinite_feature_values_are_refused_naming_their_row(tmp_path):
+    path = write_csv(tmp_path, "a,b,label\n1,2,x\n3,1e400,y\n5,6,x\n7,8,y\n")
+    with pytest.raises(ValueError, match=r"feature column 'b' has the value inf at data row 1; accepted: finite "):
+        CsvDataset(path, "label").load(rng())

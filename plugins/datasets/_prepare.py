@@ -98,13 +98,22 @@ def fit_scaling(X_train: np.ndarray, scale: str) -> tuple[np.ndarray, np.ndarray
     none: 0 and 1. A constant feature gets factor 1, so it maps to 0 instead of dividing by 0.
     """
     n = X_train.shape[1]
-    if scale == "standard":
-        shift, factor = X_train.mean(axis=0), X_train.std(axis=0)
-    elif scale == "minmax":
-        shift, factor = X_train.min(axis=0), np.ptp(X_train, axis=0)
-    else:
-        shift, factor = np.zeros(n), np.ones(n)
+    if scale == "none":
+        return np.zeros(n), np.ones(n)
+    with np.errstate(over="ignore", invalid="ignore"):
+        shift, factor = _moments(X_train, scale)
+        if not (np.isfinite(shift).all() and np.isfinite(factor).all()):  # values near 1e200 overflow a square
+            magnitude = np.abs(X_train).max(axis=0)
+            magnitude = np.where(magnitude > 0, magnitude, 1.0)
+            shift, factor = (magnitude * moment for moment in _moments(X_train / magnitude, scale))
     return shift, np.where(factor > 0, factor, 1.0)
+
+
+def _moments(X: np.ndarray, scale: str) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, std) for standard, (min, max - min) for minmax, over the rows."""
+    if scale == "standard":
+        return X.mean(axis=0), X.std(axis=0)
+    return X.min(axis=0), np.ptp(X, axis=0)
 
 
 def apply_scaling(X: np.ndarray, shift: np.ndarray, factor: np.ndarray) -> np.ndarray:

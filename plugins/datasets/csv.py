@@ -116,6 +116,8 @@ class CsvDataset(SplitScaleDataset):
             reject_first(features[column], numeric.isna() & features[column].notna(), f"{where}: feature column "
                          f"{column!r}", f"numeric feature columns (dataset.categorical=[{column}] one-hot encodes a "
                                         f"column of categories{hint})")
+            reject_first(features[column], np.isinf(numeric), f"{where}: feature column {column!r}",
+                         "finite numbers (1e400 reads as infinite)")
             if self.missing == "error":
                 reject_first(features[column], numeric.isna(), f"{where}: feature column {column!r}",
                              "a value in every row (dataset.missing=drop drops such rows, dataset.missing=mean fills "
