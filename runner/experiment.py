@@ -176,9 +176,9 @@ def _finish_quietly(tracker: Tracker, status: str, reason: str, run_dir: Path | 
     try:
         tracker.set_tags({"failure_reason": reason[:5000]})
         tracker.flush()
-        if run_dir is not None:
-            tracker.artifact(tracker.write_metrics_csv())
-            tracker.artifact(run_dir / "weights.npz")
+        if run_dir is not None:  # weights.npz, metrics.csv and what runner.predict and replay need: config.yaml
+            tracker.write_metrics_csv()
+            tracker.upload_run_files()
         tracker.finish(status)
     except Exception:
         pass

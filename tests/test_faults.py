@@ -124,10 +124,13 @@ def test_an_interrupt_mid_training_ends_the_run_killed_with_its_metrics_and_weig
     history = histories(new_store.client, run.info.run_id)["train_cost"]
     assert len(history) > 10 and [s for s, _ in history] == list(range(len(history)))
     artifacts = {a.path for a in new_store.client.list_artifacts(run.info.run_id)}
-    assert {"weights.npz", "metrics.csv"} <= artifacts
+    assert {"weights.npz", "metrics.csv", "config.yaml", ".hydra"} <= artifacts  # what predict and replay read
     weights = new_store.download(run.info.run_id, "weights.npz")
     with np.load(weights, allow_pickle=False) as npz:
         assert sorted(npz.files) == ["Theta1", "Theta2"]
+    if signum == signal.SIGTERM:  # a stopped run's network still predicts
+        predicted = new_store.module("runner.predict", run.info.run_id)
+        assert predicted.returncode == 0 and "samples of test part classified" in predicted.stdout, predicted.stderr
 
 
 def test_same_seed_gives_bitwise_identical_metrics_and_weights_and_another_seed_differs(new_store):
