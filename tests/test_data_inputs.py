@@ -5,6 +5,7 @@ import json
 import re
 
 import numpy as np
+import yaml
 import pytest
 
 from runner.core.protocols import Split, Splits
@@ -94,6 +95,19 @@ def test_runs_record_their_data_findable_in_the_store_and_replay_names_changed_d
     assert replay.returncode == 1 and "MISMATCH" in replay.stdout
     assert re.search(rf"data_digest\s+{tags[0]} -> (?!{tags[0]})[0-9a-f]{{16}}", replay.stdout), replay.stdout
     assert "the data are not the original run's" in replay.stdout and "please report it" not in replay.stdout
+
+    from runner.setup import prepare
+
+    splits = prepare(yaml.safe_load(new_store.download(first, "config.yaml").read_text())).splits
+    test_row = splits.unscaled(splits.test.X[:1])[0]
+    row = next(i for i, x in enumerate(X) if np.allclose(x, test_row, rtol=1e-12, atol=0))
+    lines = [f"{a},{b},{int(a + b > 0)}" for a, b in X]
+    lines[row] = f"{X[row, 0] + 1e-9},{X[row, 1]},{int(X[row].sum() > 0)}"  # moves no logged number
+    path.write_text("x1,x2,label\n" + "\n".join(lines) + "\n")
+    unmoved = new_store.module("runner.replay", first)
+    assert unmoved.returncode == 0 and "MISMATCH" not in unmoved.stdout, unmoved.stdout
+    assert re.search(rf"every metric matches, but the data are not the original run's \(data_digest {tags[0]} -> "
+                     rf"(?!{tags[0]})[0-9a-f]{{16}}\)", unmoved.stdout), unmoved.stdout
 
 
 def test_a_run_kept_offline_brings_its_data_inputs_when_synced(tmp_path):
