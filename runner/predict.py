@@ -16,6 +16,7 @@ import argparse
 import os
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -40,58 +41,123 @@ def load_weights(client, run_id: str, shapes: list[tuple[int, int]]) -> list[np.
     return Theta
 
 
-def read_samples(path: str, target: str | None, feature_names: list[str] | None, n_features: int,
-                 categories: dict[str, list[str]] | None = None, fill: bool = False):
-    """(X as the dataset gave it, the labels of column `target` or None) from a CSV file with a header; the
-    columns of `categories` one-hot encoded as the run's dataset encoded them; with `fill`, empty cells kept as
-    NaN (the run fills them), else refused."""
+@dataclass
+class RunInputs:
+    """What a run reads from a CSV file: as many feature columns as n_features, by name for dataset=csv
+    (feature_names); the categories of the columns it one-hot encodes; why it fills no empty feature cell (None:
+    it fills them with its training means); whether its class labels are text (then compared as written)."""
+
+    n_features: int
+    feature_names: list[str] | None = None
+    categories: dict[str, list[str]] = field(default_factory=dict)
+    unfilled: str | None = "it kept no training means"
+    text_labels: bool = False
+
+
+def run_inputs(config: dict, setup) -> RunInputs:
+    """The RunInputs of a run prepared from its config."""
+    dataset, splits = setup.plugins["dataset"], setup.splits
+    missing = getattr(dataset, "missing", None)
+    if splits.fill is not None:
+        unfilled = None
+    elif missing is None:
+        unfilled = f"dataset={dataset.name} has no dataset.missing"
+    elif missing == "mean":
+        unfilled = "its dataset.missing was mean, but its training rows had no empty cell, so it kept no means"
+    else:
+        unfilled = f"its dataset.missing was {missing}"
+    return RunInputs(splits.n_features, csv_feature_names(config), getattr(dataset, "categories", None) or {},
+                     unfilled, all(isinstance(name, str) for name in splits.classes))
+
+
+def read_frame(path: str, target: str | None, run: RunInputs):
+    """The CSV file's rows, at least one; the target column read as written when the run's labels are text."""
     import pandas as pd
 
     try:
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(path, dtype={target: str} if target is not None and run.text_labels else None)
     except FileNotFoundError:
         raise UserError(f"--csv {path} does not exist; accepted: a CSV file with a header row") from None
+    except IsADirectoryError:
+        raise UserError(f"--csv {path} is a folder; accepted: a CSV file with a header row, not a folder") from None
+    except OSError as error:
+        raise UserError(f"--csv {path} cannot be read ({error.strerror}); "
+                        "accepted: a CSV file with a header row that this user can read") from None
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
         raise UserError(f"--csv {path} cannot be read ({' '.join(str(error).split())}); "
                         "accepted: a comma-separated file with a header row") from None
+    if len(frame) == 0:
+        raise UserError(f"--csv {path} has a header row but no data rows; "
+                        "accepted: a CSV file with a header row and at least one data row")
+    return frame
+
+
+def read_samples(path: str, target: str | None, run: RunInputs):
+    """(X as the dataset gave it, the labels of column `target` or None) from a CSV file with a header; the
+    columns of run.categories one-hot encoded as the run's dataset encoded them; empty cells kept as NaN when the
+    run fills them, else refused; infinite values refused."""
+    import pandas as pd
+
+    frame = read_frame(path, target, run)
     if target is not None and target not in frame.columns:
         raise UserError(f"--target {target} is not a column of {path}; accepted: one of "
                         + ", ".join(map(str, frame.columns)))
     labels = frame[target] if target is not None else None
     features = frame.drop(columns=[target]) if target is not None else frame
-    if feature_names is not None:
-        missing = [name for name in feature_names if name not in features.columns]
+    if run.feature_names is not None:
+        missing = [name for name in run.feature_names if name not in features.columns]
         if missing:
             raise UserError(f"--csv {path} lacks the feature column(s) {', '.join(missing)}; accepted: a file "
-                            f"with the columns the run trained on: {', '.join(feature_names)}")
-        features = features[feature_names]
-        if categories:
+                            f"with the columns the run trained on: {', '.join(run.feature_names)}")
+        features = features[run.feature_names]
+        if run.categories:
             from plugins.datasets.csv import one_hot
 
             try:
-                features = one_hot(features, categories)
+                features = one_hot(features, run.categories)
             except ValueError as error:
                 raise UserError(f"--csv {path}: {error}") from None
-    elif features.shape[1] != n_features:
-        raise UserError(f"--csv {path} has {features.shape[1]} feature columns; accepted: {n_features}, "
+    elif features.shape[1] != run.n_features:
+        raise UserError(f"--csv {path} has {features.shape[1]} feature columns; accepted: {run.n_features}, "
                         "the run's features in its order (with --target naming a label column, if any)")
-    numbers = features.apply(pd.to_numeric, errors="coerce")
-    bad = np.argwhere((numbers.isna() & (features.notna() if fill else True)).to_numpy())
+    X = features.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+    empty = features.isna().to_numpy()
+    bad = np.argwhere(np.isinf(X) | (np.isnan(X) & ~(empty & (run.unfilled is None))))
     if len(bad):
         row, column = bad[0]
-        raise UserError(f"--csv {path}: column {features.columns[column]!r} holds {features.iat[row, column]!r} "
-                        f"at data row {row}; accepted: numbers in every feature column")
-    return numbers.to_numpy(dtype=np.float64), labels
+        value = features.iat[row, column]
+        if empty[row, column]:
+            shown, accepted = "a missing value", f"a value in every feature column (the run fills none: {run.unfilled})"
+        elif np.isinf(X[row, column]):
+            shown = repr(value) if isinstance(value, str) else str(float(value))
+            accepted = "finite numbers in every feature column (of magnitude below 1.8e308)"
+        else:
+            shown, accepted = repr(value), "numbers in every feature column"
+        raise UserError(f"--csv {path}: column {features.columns[column]!r} holds {shown} at data row {row}; "
+                        f"accepted: {accepted}")
+    return X, labels
 
 
 def encode(labels, classes: list, target: str) -> np.ndarray:
-    """The labels as the run's class indices; a label the run never saw is an error naming it."""
-    index = {str(name): k for k, name in enumerate(classes)}
-    unknown = [value for value in labels.astype(str) if value not in index]
-    if unknown:
-        raise UserError(f"--target {target} holds {unknown[0]!r}, a class the run never saw; accepted: "
-                        + ", ".join(map(str, classes)))
-    return np.array([index[value] for value in labels.astype(str)], dtype=np.int64)
+    """The labels as the run's class indices. Both are compared as `category_text` writes them, so a whole number
+    is one class however it is written (2, 2.0), as training read it, and text stays text. A missing label or one
+    the run never saw is an error naming it."""
+    import pandas as pd
+
+    from plugins.datasets.csv import category_text
+
+    names = list(category_text(pd.Series(classes, dtype=object)))
+    index = {name: k for k, name in enumerate(names)}
+    texts = category_text(labels)
+    missing = np.flatnonzero(labels.isna().to_numpy())
+    if len(missing):
+        raise UserError(f"--target {target} has a missing value at data row {missing[0]}; accepted: a label in "
+                        "every row")
+    unknown = np.flatnonzero(~texts.isin(index).to_numpy())
+    if len(unknown):
+        raise UserError(f"--target {target} holds {texts.iloc[unknown[0]]!r} at data row {unknown[0]}, a class the "
+                        "run never saw; accepted: " + ", ".join(names))
+    return texts.map(index).to_numpy(dtype=np.int64)
 
 
 def csv_feature_names(config: dict) -> list[str] | None:
@@ -155,8 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         name, part = splits.held_out()
         source, X, y = f"{name} part", part.X, part.y
     else:
-        raw, labels = read_samples(args.csv, args.target, csv_feature_names(config), splits.n_features,
-                                   getattr(setup.plugins["dataset"], "categories", None), splits.fill is not None)
+        raw, labels = read_samples(args.csv, args.target, run_inputs(config, setup))
         shift, factor = splits.scaling if splits.scaling is not None else (0.0, 1.0)
         X = ((apply_fill(raw, splits.fill) - shift) / factor).astype(dtype)
         y = encode(labels, splits.classes, args.target) if labels is not None else None

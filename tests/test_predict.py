@@ -174,6 +174,18 @@ def test_a_run_that_filled_missing_values_fills_new_rows_with_the_same_means(sto
                                                                                  "sepal_l"]),
     ("unknown class", ["{run}", "--csv", "{tmp}/rose.csv", "--target", "species"], ["holds 'rose'", "setosa"]),
     ("bad out", ["{run}", "--out", "{tmp}/empty.csv/x.csv"], ["--out", "cannot be written"]),
+    ("header only", ["{run}", "--csv", "{tmp}/header.csv"], ["header.csv has a header row but no data rows",
+                                                               "at least one data row"]),
+    ("header only, labelled", ["{run}", "--csv", "{tmp}/header.csv", "--target", "species"], ["no data rows"]),
+    ("a folder", ["{run}", "--csv", "{tmp}"], ["is a folder; accepted: a CSV file with a header row, not a folder"]),
+    ("inf", ["{run}", "--csv", "{tmp}/inf.csv"], ["column 'petal_l' holds inf at data row 1", "finite numbers"]),
+    ("-inf", ["{run}", "--csv", "{tmp}/-inf.csv"], ["column 'petal_l' holds -inf at data row 1", "finite numbers"]),
+    ("1e400", ["{run}", "--csv", "{tmp}/1e400.csv"], ["column 'petal_l' holds inf at data row 1", "finite numbers"]),
+    ("empty cell", ["{run}", "--csv", "{tmp}/gap.csv"], [
+        "column 'sepal_w' holds a missing value at data row 1; accepted: a value in every feature column (the run "
+        "fills none: its dataset.missing was error)"]),
+    ("empty label", ["{run}", "--csv", "{tmp}/nolabel.csv", "--target", "species"], [
+        "--target species has a missing value at data row 1; accepted: a label in every row"]),
 ])
 def test_bad_input_is_one_line_with_exit_code_2(store, iris_csv_run, tmp_path, case, args, words):
     run_id, frame = iris_csv_run
@@ -182,6 +194,12 @@ def test_bad_input_is_one_line_with_exit_code_2(store, iris_csv_run, tmp_path, c
     frame.head(3).astype({"sepal_w": object}).assign(sepal_w=["3.5", "wide", "3.2"]).to_csv(tmp_path / "text.csv",
                                                                                            index=False)
     frame.head(3).assign(species=["setosa", "rose", "setosa"]).to_csv(tmp_path / "rose.csv", index=False)
+    (tmp_path / "header.csv").write_text(",".join(frame.columns) + "\n")
+    for value in ("inf", "-inf", "1e400"):  # pandas reads 1e400 as inf
+        frame.head(3).astype({"petal_l": object}).assign(petal_l=["1.4", value, "1.3"]).to_csv(
+            tmp_path / f"{value}.csv", index=False)
+    frame.head(3).assign(sepal_w=[3.5, np.nan, 3.2]).to_csv(tmp_path / "gap.csv", index=False)
+    frame.head(3).assign(species=["setosa", np.nan, "setosa"]).to_csv(tmp_path / "nolabel.csv", index=False)
     args = [a.format(run=run_id, tmp=tmp_path) for a in args]
     result = store.module("runner.predict", *args)
     assert result.returncode == 2, (case, result.stdout, result.stderr)
@@ -196,3 +214,51 @@ def test_a_digits_run_takes_as_many_columns_as_features(store, digits_run, tmp_p
     result = store.module("runner.predict", run_id, "--csv", str(tmp_path / "short.csv"))
     assert result.returncode == 2
     assert "has 63 feature columns; accepted: 64" in result.stderr
+
+
+def test_an_unreadable_file_is_one_line(monkeypatch, tmp_path):
+    from runner.errors import UserError
+    from runner.predict import RunInputs, read_samples
+
+    def refuse(path, **_):  # as chmod 000 would, which root (the tests' user on some machines) reads through
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(pd, "read_csv", refuse)
+    with pytest.raises(UserError, match=r"x\.csv cannot be read \(Permission denied\); accepted: a CSV file with a "
+                                        "header row that this user can read"):
+        read_samples(str(tmp_path / "x.csv"), None, RunInputs(4))
+
+
+def test_whole_number_labels_are_one_class_however_they_are_written(store, digits_run, iris_csv_run, tmp_path):
+    run_id, _ = digits_run  # trained on labels 0 .. 9
+    digits = load_digits()
+    frame = pd.DataFrame(digits.data[:100]).assign(digit=digits.target[:100].astype(float))
+    frame.to_csv(tmp_path / "floats.csv", index=False)
+    assert "3.0" in (tmp_path / "floats.csv").read_text()
+    result = store.module("runner.predict", run_id, "--csv", str(tmp_path / "floats.csv"), "--target", "digit")
+    assert result.returncode == 0, result.stderr
+    assert float(re.search(r"accuracy\s+([0-9.]+)", result.stdout).group(1)) > 0.8
+    _, iris = iris_csv_run
+    numbered = iris.assign(species=iris["species"].map({"setosa": 1.0, "versicolor": 2.0, "virginica": 3.0}))
+    numbered.to_csv(tmp_path / "numbered.csv", index=False)  # labels written 1.0, 2.0, 3.0
+    float_run = run_id_of(store.cli("dataset=csv", f"dataset.path={tmp_path / 'numbered.csv'}",
+                                    "dataset.target=species", *RUN))
+    numbered.astype({"species": int}).to_csv(tmp_path / "ints.csv", index=False)  # the same labels written 1, 2, 3
+    result = store.module("runner.predict", float_run, "--csv", str(tmp_path / "ints.csv"), "--target", "species")
+    assert result.returncode == 0, result.stderr
+    assert float(re.search(r"accuracy\s+([0-9.]+)", result.stdout).group(1)) > 0.9
+    numbered.head(3).assign(species=[1, 2.5, 3]).to_csv(tmp_path / "half.csv", index=False)
+    half = store.module("runner.predict", float_run, "--csv", str(tmp_path / "half.csv"), "--target", "species")
+    assert half.returncode == 2 and half.stderr.strip().splitlines() == [
+        "error: --target species holds '2.5' at data row 1, a class the run never saw; accepted: 1, 2, 3"]
+
+
+def test_text_labels_stay_compared_as_written(tmp_path):
+    from runner.errors import UserError
+    from runner.predict import RunInputs, encode, read_samples
+
+    pd.DataFrame({"x": [1, 2], "kind": ["1.0", "1.0"]}).to_csv(tmp_path / "kinds.csv", index=False)
+    _, labels = read_samples(str(tmp_path / "kinds.csv"), "kind", RunInputs(1, text_labels=True))
+    assert list(encode(labels, ["1.0", "a"], "kind")) == [0, 0]  # a text class '1.0' is not the number 1
+    with pytest.raises(UserError, match="holds '1.0' at data row 0, a class the run never saw; accepted: 1, a"):
+        encode(labels, ["1", "a"], "kind")
