@@ -91,7 +91,25 @@ def sync(run_dir: Path, uri: str) -> str:
     tracker.finish(record["status"])
     record["synced_run_id"] = run_id
     record_path.write_text(json.dumps(record, indent=1))
+    if record.get("offline_run_id"):
+        end_original(tracker.client, record["offline_run_id"], run_id)
     return run_id
+
+
+def end_original(client, original_id: str, run_id: str) -> None:
+    """The run made before the store was lost, if this store holds it still RUNNING: ended FAILED with a reason
+    and a tag `synced_to` naming the run that now holds it whole."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        if client.get_run(original_id).info.status != "RUNNING":
+            return
+        client.set_tag(original_id, "synced_to", run_id)
+        client.set_tag(original_id, "failure_reason", "the tracking store stopped answering while this run trained; "
+                                                      f"runner.sync recorded it whole as run {run_id}")
+        client.set_terminated(original_id, "FAILED")
+    except MlflowException:  # another store, which never saw the run
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:

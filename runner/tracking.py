@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
+import re
 import time
 from pathlib import Path
 
@@ -22,6 +24,15 @@ MAX_PARAM_LENGTH = 6000
 RUN_FILES = ("weights.npz", "config.yaml", "metrics.csv", "confusion_matrix.csv", "class_scores.csv",
              "learning_curves.png", "hidden_weights.png", "decision_regions.png", "confusion_matrix.png", "layer_stats.png",
              "misclassified.png", "hidden_units.png", "regions_over_training.png", "cost_path.csv", "cost_path.png")
+
+
+def lost_reason(error: Exception) -> str:
+    """One line on why a store call failed: the database driver's own error when MLflow wraps one with its SQL and
+    parameters ('(sqlite3.OperationalError) attempt to write a readonly database'), else the message, shortened."""
+    driver = re.search(r"\(([\w.]+(?:Error|Exception))\) ([^\n\[]+)", str(error))
+    if driver:
+        return f"{driver[1]}: {driver[2].strip()}"
+    return " ".join(str(error).split())[:300] or type(error).__name__
 
 
 def flatten(config: dict, prefix: str = "") -> dict[str, str]:
@@ -113,10 +124,14 @@ class Tracker:
         """One call to the store; once the store is lost, calls stop and the run is kept locally."""
         if self.lost:
             return
-        try:
+        disabled = logging.root.manager.disable
+        logging.disable(logging.ERROR)  # MLflow's own log of a failing call, dozens of lines of tracebacks: the run
+        try:  # says what happened in one line
             call(*args, **kwargs)
         except Exception as error:  # the store went away mid-run: keep training, keep results here
-            self.lost = " ".join(str(error).split())[:300] or type(error).__name__
+            self.lost = lost_reason(error)
+        finally:
+            logging.disable(disabled)
 
     def flush(self) -> None:
         """Send the buffered metrics in batches of at most 1000."""

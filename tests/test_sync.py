@@ -53,3 +53,34 @@ def test_a_bad_metrics_file_leaves_no_run_in_the_store(tmp_path):
     assert [r.info.run_id for r in runs] == [run_id] and runs[0].info.status == "FINISHED"
     assert [m.value for m in client.get_metric_history(run_id, "train_cost")] == [0.5, 0.25]
     assert json.loads((good / "run.json").read_text())["synced_run_id"] == run_id
+
+
+def test_the_run_left_running_when_the_store_was_lost_is_ended_and_points_to_its_synced_copy(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(tracking_uri=uri)
+    original = client.create_run(client.create_experiment("backprop-lab")).info.run_id  # RUNNING: the store went
+    run_id = sync(folder(tmp_path, "kept", {**RECORD, "offline_run_id": original}), uri)
+    ended = client.get_run(original)
+    assert ended.info.status == "FAILED" and ended.data.tags["synced_to"] == run_id
+    assert ended.data.tags["failure_reason"].endswith(f"runner.sync recorded it whole as run {run_id}")
+    assert client.get_run(run_id).data.tags["original_run_id"] == original
+    elsewhere = sync(folder(tmp_path, "other", {**RECORD, "offline_run_id": "0" * 32}), uri)  # not in this store
+    assert client.get_run(elsewhere).info.status == "FINISHED"
+
+
+def test_a_store_lost_mid_run_is_one_line_and_mlflow_s_own_tracebacks_stay_out(tmp_path, capfd):
+    """Before, MLflow logged each failing call with two tracebacks (about 90 lines) and the warning carried the SQL."""
+    from runner.tracking import Tracker
+
+    (tmp_path / "db").mkdir()
+    tracker = Tracker(f"sqlite:///{tmp_path}/db/mlflow.db", "backprop-lab", tmp_path)
+    tracker.start("kept", {}, {})
+    capfd.readouterr()
+    for step in range(10):
+        tracker.metric("train_cost", 1.0 / (step + 1), step)
+    (tmp_path / "db").rename(tmp_path / "gone")  # the store's folder goes away: SQLite can no longer write
+    tracker.flush()
+    assert tracker.lost == "sqlite3.OperationalError: attempt to write a readonly database"
+    assert capfd.readouterr().err == ""
