@@ -60,7 +60,8 @@ def test_the_run_left_running_when_the_store_was_lost_is_ended_and_points_to_its
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     client = MlflowClient(tracking_uri=uri)
-    original = client.create_run(client.create_experiment("backprop-lab")).info.run_id  # RUNNING: the store went
+    experiment = client.create_experiment("backprop-lab", artifact_location=str(tmp_path / "artifacts"))
+    original = client.create_run(experiment).info.run_id  # RUNNING: the store went away
     run_id = sync(folder(tmp_path, "kept", {**RECORD, "offline_run_id": original}), uri)
     ended = client.get_run(original)
     assert ended.info.status == "FAILED" and ended.data.tags["synced_to"] == run_id
