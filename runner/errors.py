@@ -13,6 +13,10 @@ def one_line(error: BaseException) -> str:
         return f"{error.full_key} is missing; accepted: a value given as {error.full_key}=VALUE"
     if isinstance(error, OmegaConfBaseException) and getattr(error, "full_key", None):
         return f"{error.full_key}: {' '.join(str(error.msg).split())}"
+    from runner.sweep_checks import merge_error  # Hydra's "Error merging override KEY=VALUE": what KEY accepts
+
+    if line := merge_error(error):
+        return line
     text = str(error).split("Config search path")[0].replace("\n\t", ", ").replace(":,", ":")
     return " ".join(text.split())
 

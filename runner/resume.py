@@ -26,10 +26,24 @@ def relaunch_command(parent, sweep_id: str) -> list[str]:
     if not multirun.is_file():
         raise UserError(f"sweep {sweep_id}'s folder {sweep_dir} holds no multirun.yaml (moved, deleted, or on "
                         "another machine); accepted: a sweep whose folder is on this machine")
-    overrides = (yaml.safe_load(multirun.read_text()) or {}).get("hydra", {}).get("overrides", {})
-    hydra = [o for o in overrides.get("hydra", []) if not o.startswith(("hydra.mode=", "hydra.sweep.dir="))]
-    return [sys.executable, "-m", "runner", "-m", *hydra, *overrides.get("task", []),
+    hydra, task = saved_overrides(multirun, sweep_id)
+    hydra = [o for o in hydra if not o.startswith(("hydra.mode=", "hydra.sweep.dir="))]
+    return [sys.executable, "-m", "runner", "-m", *hydra, *task,
             f"hydra.sweep.dir='{sweep_dir}'"]
+
+
+def saved_overrides(multirun: Path, sweep_id: str) -> tuple[list[str], list[str]]:
+    """The hydra and task overrides the sweep was launched with, as Hydra saved them in its multirun.yaml."""
+    try:
+        overrides = (yaml.safe_load(multirun.read_text()) or {})["hydra"]["overrides"]
+        return list(overrides.get("hydra") or []), list(overrides.get("task") or [])
+    except (OSError, yaml.YAMLError) as error:
+        mark = getattr(error, "problem_mark", None)  # YAML's message spans lines: what went wrong, and where
+        reason = f"{error.problem}, line {mark.line + 1}" if mark else getattr(error, "strerror", None) or str(error)
+    except (KeyError, TypeError, AttributeError):
+        reason = "it holds no hydra.overrides"
+    raise UserError(f"sweep {sweep_id}'s {multirun} cannot be read ({reason}); accepted: the multirun.yaml Hydra "
+                    "wrote into the sweep's folder")
 
 
 def check_resumable(parent, sweep_id: str, force: bool) -> None:
@@ -62,7 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     experiment = client.get_experiment_by_name(args.experiment)
     if experiment is None:
         raise UserError(f"--experiment {args.experiment!r} is not in {uri}; accepted: the experiment the sweep ran in")
-    parent = find_parent(client, experiment.experiment_id, args.sweep)
+    try:
+        parent = find_parent(client, experiment.experiment_id, args.sweep)
+    except UserError:  # in runner.report's words, for its --sweep option; here the sweep is the argument
+        raise UserError(f"sweep {args.sweep!r} is not in experiment {args.experiment!r} of {uri}; accepted: a sweep "
+                        "id (tag sweep.id, printed when it started) or its parent run id, and --experiment NAME "
+                        "for a sweep of another experiment") from None
     sweep_id = parent.data.tags.get("sweep.id")
     if parent.data.tags.get("sweep.role") != "parent" or not sweep_id:
         raise UserError(f"run {args.sweep} is not a sweep's parent run; accepted: a sweep id or a parent run id")

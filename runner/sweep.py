@@ -104,7 +104,7 @@ class SweepCallback(Callback):
     def _start(self, config: DictConfig) -> None:
         """Make the store, the experiment and the parent run; write sweep.json."""
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        check_sweep_settings(config.hydra.launcher, config.hydra.sweeper, sweep_dir)
+        check_sweep_settings(config.hydra.launcher, config.hydra.sweeper, sweep_dir, list(config.hydra.overrides.task))
         # Next, a fork server imports the jobs' modules while this process sets the sweep up.
         worker_start = start_workers(config.get("workers") or {}, config.hydra.launcher)
         from runner.experiment import freeze_imported_objects, in_main_thread, raise_interrupted

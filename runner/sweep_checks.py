@@ -2,7 +2,9 @@
 
 Hydra hands them to the launcher and sweeper plugins as they are, and those meet a bad value with
 a traceback once the jobs are due, after the parent run was made: joblib, Optuna, a plugin that
-is not installed. `check_sweep_settings` turns each into one UserError first.
+is not installed, a swept value the sweeper cannot expand. `check_sweep_settings` turns each into one
+UserError first. A value a setting's schema cannot hold (n_jobs=abc) Hydra refuses before any of this;
+`merge_error` words that refusal with what the setting accepts (runner.errors.one_line calls it).
 """
 from __future__ import annotations
 
@@ -11,15 +13,31 @@ from pathlib import Path
 
 from runner.errors import UserError
 
+# What a setting accepts, said by the checks below and by merge_error when Hydra refuses a value of the wrong type.
+ACCEPTED = {
+    "hydra.launcher.n_jobs": "an integer >= 1, or -1 for every core, -2 for all but one, ...",
+    "hydra.launcher.timeout": "null (no limit) or seconds > 0",
+    "hydra.launcher.batch_size": "auto, or an integer >= 1 (the jobs a worker is sent at once)",
+    "hydra.launcher.pre_dispatch": "all, an integer >= 1, or an expression of n_jobs such as 2*n_jobs "
+                                   "(the jobs queued before the first returns)",
+    "hydra.sweeper.n_trials": "an integer >= 1",
+    "hydra.sweeper.n_jobs": "an integer >= 1",
+    "hydra.sweeper.max_failure_rate": "a number from 0 to 1",
+    "hydra.sweeper.sampler.seed": "null (a new seed each study) or an integer",
+}
+ONE_PER_SWEEP = {"tracking.experiment": ("experiment", "NAME"), "tracking.uri": ("store", "URI")}  # the parent's
 
-def check_sweep_settings(launcher, sweeper, sweep_dir: Path) -> None:
-    """Every check below; called first thing in a sweep (runner.sweep.SweepCallback)."""
+
+def check_sweep_settings(launcher, sweeper, sweep_dir: Path, overrides: list[str] = ()) -> None:
+    """Every check below, `overrides` being the command line's (hydra.overrides.task); called first thing in a
+    sweep (runner.sweep.SweepCallback)."""
     check_installed("launcher", launcher)
     check_installed("sweeper", sweeper)
     if str(launcher.get("_target_", "")).endswith("JoblibLauncher"):
         check_joblib(launcher)
     if str(sweeper.get("_target_", "")).endswith("OptunaSweeper"):
         check_optuna(sweeper)
+    check_sweep_space(sweeper, list(overrides))
     try:
         sweep_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -48,8 +66,7 @@ def check_joblib(launcher) -> None:
 
     n_jobs = launcher.get("n_jobs")
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0:
-        raise UserError(f"hydra.launcher.n_jobs={n_jobs!r} is invalid; accepted: an integer >= 1, "
-                        "or -1 for every core, -2 for all but one, ...")
+        raise UserError(f"hydra.launcher.n_jobs={n_jobs!r} is invalid; accepted: {ACCEPTED['hydra.launcher.n_jobs']}")
     for key, accepted in (("backend", [None, *BACKENDS]), ("prefer", VALID_BACKEND_HINTS),
                           ("require", VALID_BACKEND_CONSTRAINTS)):
         value = launcher.get(key)
@@ -58,7 +75,43 @@ def check_joblib(launcher) -> None:
                             f"{', '.join('null' if a is None else a for a in accepted)}")
     timeout = launcher.get("timeout")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
-        raise UserError(f"hydra.launcher.timeout={timeout!r} is invalid; accepted: null (no limit) or seconds > 0")
+        raise UserError(f"hydra.launcher.timeout={timeout!r} is invalid; "
+                        f"accepted: {ACCEPTED['hydra.launcher.timeout']}")
+    check_joblib_batches(launcher, n_jobs)
+
+
+def check_joblib_batches(launcher, n_jobs: int) -> None:
+    """batch_size and pre_dispatch as joblib.Parallel takes them: batch_size 'auto' or an int >= 1 (else a
+    ValueError); pre_dispatch 'all' or an int, or an expression of n_jobs it evaluates, that comes to >= 1 (0 starts
+    no job, and the sweep ends with none)."""
+    from joblib import effective_n_jobs
+    from joblib.parallel import eval_expr
+
+    batch_size = as_launched(launcher.get("batch_size", "auto"))
+    if batch_size != "auto" and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise UserError(f"hydra.launcher.batch_size={batch_size!r} is invalid; "
+                        f"accepted: {ACCEPTED['hydra.launcher.batch_size']}")
+    pre_dispatch = as_launched(launcher.get("pre_dispatch", "2*n_jobs"))
+    if pre_dispatch == "all":
+        return
+    cores, expression = effective_n_jobs(n_jobs), isinstance(pre_dispatch, str)
+    try:  # the jobs queued ahead, as joblib.Parallel computes them
+        ahead = int(eval_expr(pre_dispatch.replace("n_jobs", str(cores))) if expression else pre_dispatch)
+    except (TypeError, ValueError, OverflowError):
+        ahead = None
+    if ahead is None or ahead < 1:
+        comes_to = f" (it comes to {ahead} with n_jobs={cores})" if expression and ahead is not None else ""
+        raise UserError(f"hydra.launcher.pre_dispatch={pre_dispatch!r} is invalid{comes_to}; "
+                        f"accepted: {ACCEPTED['hydra.launcher.pre_dispatch']}")
+
+
+def as_launched(value):
+    """A value as Hydra's joblib launcher hands it to joblib: its schema holds strings, and a string of an
+    integer becomes that integer ('2' -> 2; '2*n_jobs' and 'auto' stay)."""
+    try:
+        return int(value) if isinstance(value, str) and value else value
+    except ValueError:
+        return value
 
 
 def check_optuna(sweeper) -> None:
@@ -73,7 +126,7 @@ def check_optuna(sweeper) -> None:
     for key in ("n_trials", "n_jobs"):
         value = sweeper.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise UserError(f"hydra.sweeper.{key}={value!r} is invalid; accepted: an integer >= 1")
+            raise UserError(f"hydra.sweeper.{key}={value!r} is invalid; accepted: {ACCEPTED['hydra.sweeper.' + key]}")
     storage = sweeper.get("storage")
     if storage is not None and not optuna_storage_works():
         raise UserError(f"hydra.sweeper.storage={storage!r} is not supported: the Optuna sweeper requires optuna < 3, "
@@ -81,7 +134,46 @@ def check_optuna(sweeper) -> None:
                         "study in memory; every trial is an MLflow run under the sweep's parent)")
     rate = sweeper.get("max_failure_rate")
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
-        raise UserError(f"hydra.sweeper.max_failure_rate={rate!r} is invalid; accepted: a number from 0 to 1")
+        raise UserError(f"hydra.sweeper.max_failure_rate={rate!r} is invalid; "
+                        f"accepted: {ACCEPTED['hydra.sweeper.max_failure_rate']}")
+
+
+def check_sweep_space(sweeper, overrides: list[str]) -> None:
+    """The swept values (the command line's and hydra.sweeper.params) a sweep cannot run: an experiment or a store
+    per job (the parent run is in one, and its summary would find no job), and under the basic sweeper an
+    interval() (it expands lists of values; Hydra's message came after the parent run was made)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    params = sweeper.get("params") or {}
+    given = [*overrides, *(f"{key}={value}" for key, value in params.items())]
+    basic = str(sweeper.get("_target_", "")).endswith("BasicSweeper")
+    for override in OverridesParser.create().parse_overrides(given):
+        if not override.is_sweep_override():
+            continue
+        key, line = override.key_or_group, override.input_line
+        if key in ONE_PER_SWEEP:
+            what, placeholder = ONE_PER_SWEEP[key]
+            raise UserError(f"{line} cannot be swept: a sweep's parent run and its jobs are recorded in one {what}; "
+                            f"accepted: one {what} per sweep (set {key}={placeholder} without a comma list)")
+        if basic and not override.is_discrete_sweep():
+            raise UserError(f"{line} cannot be swept by the basic sweeper, which runs lists of values; accepted: a "
+                            "comma list, range(), choice() or glob(), or hydra/sweeper=optuna for interval()")
+
+
+def merge_error(error: BaseException) -> str | None:
+    """Hydra's "Error merging override hydra.launcher.n_jobs=abc" (a value the setting's schema cannot hold) as
+    one line naming the value, Hydra's reason and what the setting accepts; None for any other error."""
+    from hydra.errors import ConfigCompositionException
+    from omegaconf.errors import ValidationError
+
+    cause = error.__cause__
+    if not isinstance(error, ConfigCompositionException) or not isinstance(cause, ValidationError) \
+            or not getattr(cause, "full_key", None):
+        return None
+    value = getattr(cause, "value", None)
+    accepted = ACCEPTED.get(cause.full_key, f"a value of the type {cause.object_type_str}.{cause.key} declares")
+    return (f"{cause.full_key}={'null' if value is None else repr(value)} is invalid "
+            f"({str(cause.msg).splitlines()[0]}); accepted: {accepted}")
 
 
 def optuna_storage_works() -> bool:

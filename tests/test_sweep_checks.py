@@ -1,18 +1,24 @@
 """A sweep's own settings (runner/sweep_checks.py): what joblib, Optuna or Hydra would meet with a
 traceback after the parent run is made becomes one UserError before it. The command-line side of
-these (exit code 2, one line, no run) is in tests/test_bad_input.py."""
+these (exit code 2, one line, no run) is in tests/test_bad_input.py, and for the later checks at the end here."""
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
 import pytest
+from hydra import initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.types import RunMode
 
-from runner.errors import UserError
-from runner.sweep_checks import check_installed, check_joblib, check_optuna, check_sweep_settings
+from conftest import PROJECT_ROOT
+from runner.errors import UserError, one_line
+from runner.sweep_checks import check_installed, check_joblib, check_optuna, check_sweep_settings, check_sweep_space
 
 JOBLIB = {"_target_": "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher", "n_jobs": 2,
-          "backend": None, "prefer": "processes", "require": None, "timeout": None}
+          "backend": None, "prefer": "processes", "require": None, "timeout": None, "batch_size": "auto",
+          "pre_dispatch": "2*n_jobs"}
 OPTUNA = {"_target_": "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper", "direction": "minimize",
           "n_trials": 20, "n_jobs": 2, "max_failure_rate": 0.0}
 BASIC_SWEEPER = {"_target_": "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"}
@@ -28,11 +34,23 @@ BASIC_SWEEPER = {"_target_": "hydra._internal.core_plugins.basic_sweeper.BasicSw
     ({"require": "private"}, "hydra.launcher.require='private' is invalid; accepted: sharedmem, null"),
     ({"timeout": 0}, "hydra.launcher.timeout=0 is invalid; accepted: null (no limit) or seconds > 0"),
     ({"timeout": -1.5}, "hydra.launcher.timeout=-1.5 is invalid"),
+    # Hydra's schema holds batch_size and pre_dispatch as strings; its launcher makes '0' the int 0 for joblib.
+    ({"batch_size": "0"}, "hydra.launcher.batch_size=0 is invalid; accepted: auto, or an integer >= 1"),
+    ({"batch_size": "-2"}, "hydra.launcher.batch_size=-2 is invalid"),
+    ({"batch_size": "1.5"}, "hydra.launcher.batch_size='1.5' is invalid"),
+    ({"batch_size": "abc"}, "hydra.launcher.batch_size='abc' is invalid"),
+    ({"pre_dispatch": "abc"}, "hydra.launcher.pre_dispatch='abc' is invalid; accepted: all, an integer >= 1, or an "
+                              "expression of n_jobs such as 2*n_jobs"),
+    ({"pre_dispatch": "0"}, "hydra.launcher.pre_dispatch=0 is invalid"),  # joblib starts no job, silently
+    ({"pre_dispatch": "n_jobs-2"}, "hydra.launcher.pre_dispatch='n_jobs-2' is invalid (it comes to 0 with n_jobs=2)"),
+    ({"pre_dispatch": ""}, "hydra.launcher.pre_dispatch='' is invalid"),
 ])
 def test_joblib_settings_joblib_would_refuse_are_user_errors(setting, message):
     check_joblib(JOBLIB)
     check_joblib({**JOBLIB, "n_jobs": -2, "backend": "loky", "prefer": "threads", "require": "sharedmem",
-                  "timeout": 0.5})
+                  "timeout": 0.5, "batch_size": "3", "pre_dispatch": "all"})
+    for pre_dispatch in ("3", "n_jobs", "1.5*n_jobs", "n_jobs + 1"):
+        check_joblib({**JOBLIB, "pre_dispatch": pre_dispatch})
     with pytest.raises(UserError, match=re.escape(message)):
         check_joblib({**JOBLIB, **setting})
 
@@ -84,3 +102,92 @@ def test_the_checks_are_of_the_plugin_in_use():
         check_sweep_settings({**JOBLIB, "n_jobs": 0}, BASIC_SWEEPER, Path("."))
     with pytest.raises(UserError, match="hydra.sweeper.n_trials=0"):
         check_sweep_settings(JOBLIB, {**OPTUNA, "n_trials": 0}, Path("."))
+
+
+BASIC_SPACE = ["hydra/launcher=joblib", "seed=0,1", "optimizer=sgd,adam", "regularization.lam=range(0,3)",
+               "architecture.hidden=choice([5],[8])", "dataset.path=glob(*.csv)", "tracking.experiment=one"]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("regularization.lam=interval(0,1)", "regularization.lam=interval(0,1) cannot be swept by the basic sweeper, "
+     "which runs lists of values; accepted: a comma list, range(), choice() or glob(), or hydra/sweeper=optuna for "
+     "interval()"),
+    ("tracking.experiment=qa_a,qa_b", "tracking.experiment=qa_a,qa_b cannot be swept: a sweep's parent run and its "
+     "jobs are recorded in one experiment; accepted: one experiment per sweep (set tracking.experiment=NAME without "
+     "a comma list)"),
+    ("tracking.uri=sqlite:///a.db,sqlite:///b.db", "tracking.uri=sqlite:///a.db,sqlite:///b.db cannot be swept: a "
+     "sweep's parent run and its jobs are recorded in one store; accepted: one store per sweep (set tracking.uri=URI"),
+])
+def test_a_swept_value_the_sweep_cannot_run_is_a_user_error(override, message):
+    """Before, the basic sweeper refused interval() only after the parent run was made, and jobs of a swept
+    experiment were recorded away from their parent, whose summary then found none of them."""
+    check_sweep_space(BASIC_SWEEPER, BASIC_SPACE)
+    with pytest.raises(UserError, match=re.escape(message)):
+        check_sweep_space(BASIC_SWEEPER, [*BASIC_SPACE, override])
+    key, _, values = override.partition("=")
+    with pytest.raises(UserError, match=re.escape(key)):  # the same, from the sweeper's params (the presets')
+        check_sweep_space({**BASIC_SWEEPER, "params": {key: values}}, BASIC_SPACE)
+
+
+def test_optuna_samples_an_interval_but_not_an_experiment():
+    check_sweep_space({**OPTUNA, "params": {"regularization.lam": "interval(0.0, 10.0)",
+                                            "optimizer.lr": "tag(log, interval(0.001, 1.0))"}}, ["seed=1"])
+    with pytest.raises(UserError, match=re.escape("tracking.experiment=choice(a,b) cannot be swept")):
+        check_sweep_space({**OPTUNA, "params": {"tracking.experiment": "choice(a,b)"}}, [])
+
+
+def hydra_config(*overrides: str):
+    """The config of `python -m runner -m OVERRIDES` with its hydra node, as the sweep's callback gets it."""
+    importlib.import_module("runner.app")  # registers the resolvers conf/config.yaml uses
+    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
+        return GlobalHydra.instance().hydra.compose_config("config", list(overrides), run_mode=RunMode.MULTIRUN)
+
+
+def test_the_sweep_checks_read_the_command_lines_overrides_as_the_sweep_passes_them(tmp_path):
+    config = hydra_config("seed=0,1", "tracking.experiment=a,b")
+    with pytest.raises(UserError, match=re.escape("tracking.experiment=a,b cannot be swept")):
+        check_sweep_settings(config.hydra.launcher, config.hydra.sweeper, tmp_path / "sweep",
+                             list(config.hydra.overrides.task))
+    assert not (tmp_path / "sweep").exists()  # nothing is made before the checks pass
+    config = hydra_config("+experiment=lambda_sweep", "seed=0,1")
+    check_sweep_settings(config.hydra.launcher, config.hydra.sweeper, tmp_path / "sweep",
+                         list(config.hydra.overrides.task))
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["hydra/launcher=joblib", "hydra.launcher.n_jobs=abc"], "hydra.launcher.n_jobs='abc' is invalid (Value 'abc' "
+     "of type 'str' could not be converted to Integer); accepted: an integer >= 1, or -1 for every core, -2 for all "
+     "but one, ..."),
+    (["hydra/launcher=joblib", "hydra.launcher.n_jobs=1.5"], "hydra.launcher.n_jobs=1.5 is invalid (Value '1.5' of "
+     "type 'float' could not be converted to Integer); accepted: an integer >= 1, or -1"),
+    (["hydra/launcher=joblib", "hydra.launcher.n_jobs=null"], "hydra.launcher.n_jobs=null is invalid (field "
+     "'hydra.launcher.n_jobs' is not Optional); accepted: an integer >= 1, or -1"),
+    (["hydra/launcher=joblib", "hydra.launcher.timeout=abc"], "hydra.launcher.timeout='abc' is invalid (Value 'abc' "
+     "of type 'str' could not be converted to Float); accepted: null (no limit) or seconds > 0"),
+    (["hydra/sweeper=optuna", "hydra.sweeper.n_trials=abc"], "hydra.sweeper.n_trials='abc' is invalid (Value 'abc' "
+     "of type 'str' could not be converted to Integer); accepted: an integer >= 1"),
+    (["hydra/sweeper=optuna", "hydra.sweeper.sampler.seed=abc"], "hydra.sweeper.sampler.seed='abc' is invalid "
+     "(Value 'abc' of type 'str' could not be converted to Integer); accepted: null (a new seed each study) or an "
+     "integer"),
+    (["hydra.job.chdir=abc"], "hydra.job.chdir='abc' is invalid (Value 'abc' is not a valid bool (type str)); "
+     "accepted: a value of the type JobConf.chdir declares"),
+])
+def test_a_value_hydras_schema_cannot_hold_names_what_the_setting_accepts(overrides, message):
+    """Before, Hydra's "Error merging override hydra.launcher.n_jobs=abc" was all the line said."""
+    with pytest.raises(Exception) as refused:
+        hydra_config(*overrides)
+    assert one_line(refused.value).startswith(message)
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    (["hydra/launcher=joblib", "hydra.launcher.batch_size=0"], "error: hydra.launcher.batch_size=0 is invalid"),
+    (["hydra/launcher=joblib", "hydra.launcher.pre_dispatch=abc"], "error: hydra.launcher.pre_dispatch='abc'"),
+    (["hydra/launcher=joblib", "hydra.launcher.n_jobs=abc"], "error: hydra.launcher.n_jobs='abc' is invalid (Value"),
+    (["regularization.lam=interval(0,1)"], "error: regularization.lam=interval(0,1) cannot be swept by the basic"),
+    (["tracking.experiment=qa_a,qa_b"], "error: tracking.experiment=qa_a,qa_b cannot be swept"),
+])
+def test_a_bad_sweep_setting_is_one_line_exit_2_and_no_parent_run(new_store, overrides, expected):
+    result = new_store.cli("-m", "dataset=iris", "optimizer.epochs=5", "seed=0,1", *overrides)
+    assert result.returncode == 2 and result.stderr.startswith(expected), result.stderr[-3000:]
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+    assert new_store.runs() == []

@@ -508,7 +508,7 @@ def test_resume_runs_again_only_the_jobs_of_a_stopped_sweep_that_did_not_finish(
     assert refused.returncode == 2 and refused.stderr.startswith(f"error: sweep {sweep_id} is RUNNING")
     client.update_run(parent_id, "FAILED")
     unknown = new_store.module("runner.resume", "20000101-000000-dead")
-    assert unknown.returncode == 2 and "is not a sweep of this experiment" in unknown.stderr
+    assert unknown.returncode == 2 and "'20000101-000000-dead' is not in experiment 'backprop-lab'" in unknown.stderr
 
     (new_store.root / "b.csv").write_text(table)
     resumed = new_store.module("runner.resume", sweep_id)
@@ -586,6 +586,26 @@ def test_resume_refuses_an_optuna_study_and_a_sweep_whose_folder_is_gone(new_sto
         "error: sweep 20260101-000000-aaaa ran the OptunaSweeper sweeper, whose jobs a new launch would not repeat")
     gone = new_store.module("runner.resume", "20260101-000000-bbbb")
     assert gone.returncode == 2 and "holds no multirun.yaml" in gone.stderr and len(gone.stderr.splitlines()) == 1
+
+
+def test_resume_names_a_corrupt_multirun_yaml_and_the_experiment_it_searched_in_one_line(new_store):
+    """Before, a corrupt multirun.yaml was a yaml ParserError traceback, and an unknown sweep's message named
+    runner.report's --sweep option, which runner.resume does not have, and not the experiment searched."""
+    client = new_store.client
+    run = client.create_run(client.create_experiment("backprop-lab"), tags={
+        "sweep.role": "parent", "sweep.id": "20260101-000000-cccc", "sweep.sweeper": "BasicSweeper",
+        "sweep.dir": str(new_store.root)})
+    client.set_terminated(run.info.run_id, "FAILED")
+    (new_store.root / "multirun.yaml").write_text("garbage: [\n")
+    corrupt = new_store.module("runner.resume", "20260101-000000-cccc")
+    assert corrupt.returncode == 2 and len(corrupt.stderr.splitlines()) == 1, corrupt.stderr
+    assert corrupt.stderr.startswith(f"error: sweep 20260101-000000-cccc's {new_store.root / 'multirun.yaml'} cannot "
+                                     "be read (expected the node content, but found '<stream end>', line 2); accepted")
+    unknown = new_store.module("runner.resume", "nosuch")
+    assert unknown.returncode == 2 and len(unknown.stderr.splitlines()) == 1, unknown.stderr
+    assert unknown.stderr.startswith(f"error: sweep 'nosuch' is not in experiment 'backprop-lab' of {new_store.uri}; "
+                                     "accepted: a sweep id") and "--experiment NAME" in unknown.stderr
+    assert "--sweep" not in unknown.stderr
 
 
 def test_a_resume_that_finds_a_new_best_job_keeps_the_first_best_param_and_says_so(new_store):
