@@ -454,3 +454,21 @@ def test_csv_infinite_feature_values_are_refused_naming_their_row(tmp_path):
     path = write_csv(tmp_path, "a,b,label\n1,2,x\n3,1e400,y\n5,6,x\n7,8,y\n")
     with pytest.raises(ValueError, match=r"feature column 'b' has the value inf at data row 1; accepted: finite "):
         CsvDataset(path, "label").load(rng())
+
+
+def test_csv_header_spaces_other_encodings_ragged_rows_and_an_empty_column_are_named(tmp_path):
+    spaced = write_csv(tmp_path, "a, b, label\n1, 2, x\n3, 4, y\n5, 6, x\n7, 8, y\n", "spaced.csv")
+    splits = CsvDataset(spaced, "label", val_fraction=0, test_fraction=0, scale="none").load(rng())
+    assert splits.classes == ["x", "y"] and splits.train.X.shape == (4, 2)  # ' x' read as 'x', ' 2' as 2
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("a,label\n1,caf\u00e9\n2,th\u00e9\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"path='.*latin.csv' is invalid \(it holds the byte 0xe9, which is not UTF-8\); "
+                                         r"accepted: a CSV file in UTF-8"):
+        CsvDataset(str(latin), "label").load(rng())
+    ragged = write_csv(tmp_path, "a,b,label\n1,2,x\n3,4,y,9,9\n", "ragged.csv")
+    with pytest.raises(ValueError, match=r"ragged.csv' is invalid \(Error tokenizing data.*\); accepted: a CSV file "
+                                         r"whose every row has as many fields as its header"):
+        CsvDataset(ragged, "label").load(rng())
+    empty = write_csv(tmp_path, "a,c,label\n" + "".join(f"{i},,{'xy'[i % 2]}\n" for i in range(12)), "empty.csv")
+    with pytest.raises(ValueError, match=r"feature column 'c' has no value in the \d+ training rows"):
+        CsvDataset(empty, "label", missing="mean").load(rng())

@@ -49,7 +49,7 @@ class SplitScaleDataset:
         y, classes = encode_labels(labels)
         train, val, test = split_rows(y, self.val_fraction, self.test_fraction, rng)
         train = first_rows(train, y, self.train_size)
-        fill = fit_fill(X[train])
+        fill = fit_fill(X[train], getattr(self, "column_names", None))
         X = apply_fill(X, fill)
         shift, factor = fit_scaling(X[train], self.scale)
 

@@ -74,15 +74,17 @@ def first_rows(train: np.ndarray, y: np.ndarray, train_size: int | None) -> np.n
     return rows
 
 
-def fit_fill(X_train: np.ndarray) -> np.ndarray | None:
+def fit_fill(X_train: np.ndarray, names: list[str] | None = None) -> np.ndarray | None:
     """Each feature's mean over the training rows that have it, the value a missing one (NaN) takes in every
-    part; None when nothing is missing. A ValueError names a feature the training rows never give."""
+    part; None when nothing is missing. A ValueError names a feature the training rows never give (by its column
+    name, given `names`)."""
     if not np.isnan(X_train).any():
         return None
     empty = np.flatnonzero(np.isnan(X_train).all(axis=0))
     if empty.size:
-        raise ValueError(f"feature {int(empty[0])} has no value in the {X_train.shape[0]} training rows; accepted: "
-                         "features with a value in some training row")
+        feature = f"feature column {names[empty[0]]!r}" if names else f"feature {int(empty[0])}"
+        raise ValueError(f"{feature} has no value in the {X_train.shape[0]} training rows; accepted: "
+                         "features with a value in some training row (dataset.features=[...] leaves a column out)")
     return np.nanmean(X_train, axis=0)
 
 

@@ -31,6 +31,7 @@ class CsvDataset(SplitScaleDataset):
     missing: str = "error"  # a missing feature value: error, drop (its row), mean (the training rows' mean)
     name: str = field(default="csv", init=False)
     categories: dict[str, list[str]] = field(default_factory=dict, init=False)  # each categorical column's values
+    column_names: list[str] = field(default_factory=list, init=False)  # X's columns, categories one-hot encoded
 
     def __post_init__(self):
         super().__post_init__()
@@ -59,10 +60,16 @@ class CsvDataset(SplitScaleDataset):
 
     def read(self) -> pd.DataFrame:
         """The file's rows; a ValueError if it has no header or no data rows."""
-        try:
-            frame = pd.read_csv(self.path)
+        try:  # skipinitialspace: a header written 'a, b, label' names its columns a, b and label
+            frame = pd.read_csv(self.path, skipinitialspace=True)
         except pd.errors.EmptyDataError:
             frame = pd.DataFrame()
+        except UnicodeDecodeError as error:
+            raise ValueError(f"path={str(self.path)!r} is invalid (it holds the byte {error.object[error.start]:#04x}, "
+                             "which is not UTF-8); accepted: a CSV file in UTF-8 (save it as UTF-8)") from None
+        except pd.errors.ParserError as error:
+            raise ValueError(f"path={str(self.path)!r} is invalid ({' '.join(str(error).split())}); accepted: a CSV "
+                             "file whose every row has as many fields as its header") from None
         require(len(frame) > 0, "path", str(self.path),
                 "a CSV file with a header row and at least one data row (this one is empty)")
         if frame.shape[1] == 1:
@@ -124,7 +131,9 @@ class CsvDataset(SplitScaleDataset):
                              "them with the training rows' mean)")
             features[column] = numeric
         self.categories = {c: sorted(category_text(features[c]).unique(), key=category_order) for c in self.categorical}
-        return one_hot(features, self.categories).to_numpy(dtype=np.float64), labels.to_numpy()
+        encoded = one_hot(features, self.categories)
+        self.column_names = [str(c) for c in encoded.columns]
+        return encoded.to_numpy(dtype=np.float64), labels.to_numpy()
 
 
 def category_text(values: pd.Series) -> pd.Series:
