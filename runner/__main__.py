@@ -78,9 +78,19 @@ def _run(debug: bool) -> int:
         import signal
 
         signum = getattr(interrupt, "signum", signal.SIGINT)  # runner.experiment.Interrupted carries SIGTERM
-        print(f"interrupted by {signal.Signals(signum).name}: the run was ended as KILLED", file=sys.stderr)
+        print(f"interrupted by {signal.Signals(signum).name}: {interrupted_what()}", file=sys.stderr)
         return 128 + signum  # the shell's convention: 130 after Ctrl-C, 143 after SIGTERM
     return 0
+
+
+def interrupted_what() -> str:
+    """What an interrupt ended: nothing yet, a run, or a sweep."""
+    tracking = sys.modules.get("runner.tracking")  # not imported yet: no run (importing it now takes a second)
+    if tracking is None or not tracking.Tracker.runs_started:
+        return "stopped before any run was recorded"
+    if "-m" in sys.argv or "--multirun" in sys.argv:
+        return "the sweep was stopped: its parent run ended FAILED, its running jobs KILLED"
+    return "the run was ended as KILLED"
 
 
 if __name__ == "__main__":

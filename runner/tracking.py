@@ -87,6 +87,8 @@ class Tracker:
                 return self.client.get_experiment_by_name(name).experiment_id
             raise unusable_store(self.uri, error) from None
 
+    runs_started = 0  # in this process: what an interrupt has to end (runner.__main__)
+
     def start(self, run_name: str, tags: dict[str, str], params: dict[str, str], parent_run_id: str | None = None) -> str:
         """Create the run (RUNNING) and record its params and tags."""
         from mlflow.entities import Param
@@ -96,6 +98,7 @@ class Tracker:
         self.record = {"experiment": self.experiment, "run_name": run_name, "tags": dict(tags), "params": params}
         run = self.client.create_run(self.experiment_id, tags=tags, run_name=run_name)
         self.run_id = run.info.run_id
+        Tracker.runs_started += 1
         items = [Param(k, v) for k, v in params.items()]
         for start in range(0, len(items), MAX_PARAMS_PER_BATCH):
             self.client.log_batch(self.run_id, params=items[start : start + MAX_PARAMS_PER_BATCH])

@@ -300,3 +300,17 @@ def test_a_server_lost_mid_run_keeps_the_results_locally_and_sync_uploads_them(t
         assert len(history) == len(local_steps)
         assert {"weights.npz", "metrics.csv", "config.yaml"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
         assert run.data.params["optimizer.lr"] == "1"
+
+
+def test_an_interrupt_says_what_it_ended(monkeypatch):
+    """Before, an interrupt during the imports said 'the run was ended as KILLED' of a run never made."""
+    from runner.__main__ import interrupted_what
+    from runner.tracking import Tracker
+
+    monkeypatch.setattr(Tracker, "runs_started", 0)
+    assert interrupted_what() == "stopped before any run was recorded"
+    monkeypatch.setattr(Tracker, "runs_started", 1)
+    monkeypatch.setattr(sys, "argv", ["runner"])
+    assert interrupted_what() == "the run was ended as KILLED"
+    monkeypatch.setattr(sys, "argv", ["runner", "-m", "seed=1,2"])
+    assert interrupted_what().startswith("the sweep was stopped: its parent run ended FAILED")
