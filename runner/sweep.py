@@ -28,8 +28,8 @@ from omegaconf import DictConfig, OmegaConf
 from runner.errors import UserError, one_line
 from runner.paths import code_tags
 from runner.sweep_checks import check_sweep_settings
-from runner.sweep_runs import (direction, end_orphans, override_key, set_aside_for_resume, summarize,
-                               sweep_children)
+from runner.sweep_runs import (direction, end_orphans, experiment_option, override_key, set_aside_for_resume,
+                               summarize, sweep_children)
 from runner.workers import start_workers
 
 SWEEP_FILE = "sweep.json"
@@ -170,7 +170,8 @@ class SweepCallback(Callback):
             sweep_id, resumable = self.sweep["id"], self.sweep.get("resumable", True)  # a resumed sweep is
             self._end("FAILED", "the sweep stopped before all its jobs returned")
             if resumable:
-                print(f"  resume: python -m runner.resume {sweep_id}  (runs the jobs that did not finish)", flush=True)
+                print(f"  resume: python -m runner.resume {sweep_id}{experiment_option(self.sweep['experiment'])}  "
+                      "(runs the jobs that did not finish)", flush=True)
 
     def _end(self, status: str, reason: str | None = None):
         """Record the summary of the children on the parent run and end it; the summary. Should the store
@@ -192,7 +193,7 @@ class SweepCallback(Callback):
             for key, value in summary.metrics().items():
                 tracker.metric(key, value, 0)
             stale = record_best_params(tracker.client, tracker.run_id, summary.best_params, "done" in sweep)
-            text = summary.text(sweep["id"], tracker.run_id)
+            text = summary.text(sweep["id"], tracker.run_id, sweep["experiment"])
             tracker.set_tags({**summary.tags(), **stale, **({"failure_reason": reason} if reason else {}),
                               "mlflow.note.content": f"```\n{text}\n```"})  # the run's description in the dashboard
             for name in ("multirun.yaml", "optimization_results.yaml"):

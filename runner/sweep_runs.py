@@ -3,10 +3,13 @@ those a stopped sweep left RUNNING, setting a resumed sweep's earlier attempts a
 summary recorded on the parent (runner/sweep.py)."""
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 
 from runner.errors import UserError
-from runner.settings import OBJECTIVES
+from runner.settings import OBJECTIVES, TrackingSettings
+
+DEFAULT_EXPERIMENT = TrackingSettings.experiment  # the commands a sweep prints name any other
 
 
 def direction(objective: str) -> str:
@@ -105,7 +108,7 @@ class Summary:
         return {"best.run_id": self.best_run_id, "best.run_name": self.best_run_name or "",
                 "best.overrides": " ".join(f"{k}={v}" for k, v in self.best_params.items())}
 
-    def text(self, sweep_id: str, parent_run_id: str) -> str:
+    def text(self, sweep_id: str, parent_run_id: str, experiment: str = DEFAULT_EXPERIMENT) -> str:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items())) or "no runs"
         lines = [f"sweep {sweep_id}: {sum(self.statuses.values())} of {self.jobs_launched} jobs recorded ({counts});"
                  f" parent run {parent_run_id}"]
@@ -116,8 +119,13 @@ class Summary:
             shares = ", ".join(f"{key} {share:.0%}" for key, share in self.importance)
             lines.append(f"  what moves {self.objective} (share of the jobs' order each swept key explains alone): "
                          + shares)
-        lines.append(f"  report: python -m runner.report --sweep {sweep_id}")
+        lines.append(f"  report: python -m runner.report --sweep {sweep_id}{experiment_option(experiment)}")
         return "\n".join(lines)
+
+
+def experiment_option(experiment: str) -> str:
+    """' --experiment NAME' for the commands a sweep prints, when it ran outside the default experiment."""
+    return "" if experiment == DEFAULT_EXPERIMENT else f" --experiment {shlex.quote(experiment)}"
 
 
 def summarize(children: list, objective: str) -> Summary:

@@ -580,6 +580,9 @@ def test_a_sweep_s_summary_says_what_moves_its_objective():
     assert "  what moves val_cost (share of the jobs' order each swept key explains alone): regularization.lam 71%, " \
            "seed 0%" in text.splitlines()
     assert summarize(children[:2], "val_cost").importance == []  # one value of lam: nothing to tell apart
+    assert text.splitlines()[-1] == "  report: python -m runner.report --sweep s1"
+    assert summary.text("s1", "p1", "my lab").splitlines()[-1] == \
+        "  report: python -m runner.report --sweep s1 --experiment 'my lab'"  # the command must find the sweep
 
 
 def test_the_report_page_escapes_its_text_and_orders_its_figures(tmp_path):
