@@ -139,7 +139,8 @@ class EpochRecorder:
         if tolerance is not None and not result.rel_error <= tolerance and self.failed_check is None:  # NaN fails
             self.failed_check = (f"gradient check failed at epoch {epoch}: relative error {result.rel_error:.3g} > "
                                  f"gradcheck.tolerance {tolerance:g} (backprop's D disagrees with the central "
-                                 "differences: a cost's delta or an activation's gradient, or relu's kink at 0)")
+                                 "differences: a cost's delta or an activation's gradient, or a kink at 0 that the "
+                                 "differences step across: relu's, or L1's at weights within gradcheck.eps of 0)")
         self.last_check = result
         self.checked_epochs.add(epoch)
         self.check_seconds += time.perf_counter() - started
