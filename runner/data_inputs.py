@@ -4,7 +4,8 @@ For each part (training, validation, test): the dataset's name, a digest of exac
 network saw (after the seeded split and the scaling, in the run's dtype), where the data came
 from, its shape and class counts. The dashboard shows them in its Dataset column; `data_digest`
 (one digest of all parts) lets `python -m runner.replay` tell a changed data file from a changed
-environment. Plain data only: runner.tracking turns the descriptions into MLflow entities.
+environment. Plain data only: runner.tracking turns the descriptions into MLflow entities. A run's recorded
+source also finds its CSV file again when predict or replay start elsewhere (`with_recorded_data_path`).
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+
+from runner.errors import UserError
 
 CONTEXTS = {"train": "training", "val": "validation", "test": "test"}  # MLflow's tag mlflow.data.context
 DIGEST_LENGTH = 16
@@ -64,3 +67,35 @@ def describe_parts(splits, plugin, dataset_config: dict) -> list[dict]:
                                                                   "targets": json.dumps(targets)}}),
                       "profile": json.dumps(profile)})
     return parts
+
+
+def recorded_data_path(client, run_id: str) -> str | None:
+    """The absolute path of the data file a run recorded as its dataset inputs' source, None if it recorded none
+    (data a plugin made, or a run recorded before dataset inputs)."""
+    inputs = getattr(client.get_run(run_id).inputs, "dataset_inputs", None) or []
+    for dataset_input in inputs:
+        try:
+            uri = json.loads(dataset_input.dataset.source).get("uri")
+        except (TypeError, ValueError, AttributeError):
+            continue
+        if isinstance(uri, str) and uri:
+            return uri
+    return None
+
+
+def with_recorded_data_path(client, run_id: str, config: dict) -> dict:
+    """The run's config, its relative dataset.path replaced by the absolute path the run recorded when the
+    relative one names no file from here (predict or replay started in another folder than the run) and the
+    recorded one does, with a line saying so; a UserError naming both places when neither does. A path that
+    names a file from here is kept, so the file used stays the one it names."""
+    dataset = config.get("dataset")
+    path = dataset.get("path") if isinstance(dataset, dict) else None
+    if not isinstance(path, str) or not path or Path(path).is_absolute() or Path(path).is_file():
+        return config
+    recorded = recorded_data_path(client, run_id)
+    if recorded is None or not Path(recorded).is_file():
+        where = f"at {recorded}, where the run found it" if recorded else "in the run's dataset inputs (none recorded)"
+        raise UserError(f"dataset.path={path!r} of run {run_id} is found neither from here ({Path.cwd() / path}) nor "
+                        f"{where}; accepted: the run's CSV file at one of those places")
+    print(f"dataset.path {path}: read from {recorded}, where the run found it")
+    return {**config, "dataset": {**dataset, "path": recorded}}

@@ -75,7 +75,8 @@ def read_frame(path: str, target: str | None, run: RunInputs):
     import pandas as pd
 
     try:
-        frame = pd.read_csv(path, dtype={target: str} if target is not None and run.text_labels else None)
+        frame = pd.read_csv(path, dtype={target: str} if target is not None and run.text_labels else None,
+                            skipinitialspace=True)  # as training reads CSV files: 'a, b' names columns a and b
     except FileNotFoundError:
         raise UserError(f"--csv {path} does not exist; accepted: a CSV file with a header row") from None
     except IsADirectoryError:
@@ -205,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from plugins.datasets._prepare import apply_fill
     from runner.core.network import theta_shapes
+    from runner.data_inputs import with_recorded_data_path
     from runner.instantiate import PROJECT_PLUGIN_PACKAGES, check_targets
     from runner.replay import load_logged_config
     from runner.setup import prepare
@@ -214,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     config = load_logged_config(client, args.run_id)
     allowed = PROJECT_PLUGIN_PACKAGES + tuple(args.allow)
     check_targets(config, allowed)
+    config = with_recorded_data_path(client, args.run_id, config)
     setup = prepare(config, allowed)
     Theta = load_weights(client, args.run_id, theta_shapes(setup.layer_sizes))
     splits, dtype = setup.splits, setup.splits.train.X.dtype

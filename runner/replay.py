@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"--tolerance {args.tolerance} is invalid; accepted: a number >= 0 (0: bitwise)")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
+    from runner.data_inputs import with_recorded_data_path
     from runner.experiment import run_experiment
     from runner.store import open_client, resolve_tracking_uri
 
@@ -112,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     config = load_logged_config(client, args.run_id)
     allowed = PROJECT_PLUGIN_PACKAGES + tuple(args.allow)
     check_targets(config, allowed)
+    config = with_recorded_data_path(client, args.run_id, config)
     run_dir = outputs_dir() / "replays" / args.run_id / time.strftime("%Y-%m-%d_%H-%M-%S")
     tags = {"replay_of": args.run_id, **code_tags("python -m runner.replay")}
     outcome = run_experiment(config, run_dir, tags, allowed=allowed)

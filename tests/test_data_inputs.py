@@ -3,13 +3,17 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
+from types import SimpleNamespace
 
 import numpy as np
 import yaml
 import pytest
 
 from runner.core.protocols import Split, Splits
-from runner.data_inputs import combined_digest, describe_parts, part_digest
+from runner.data_inputs import combined_digest, describe_parts, part_digest, with_recorded_data_path
+from runner.errors import UserError
 
 from conftest import FAST
 
@@ -138,3 +142,83 @@ def test_replay_explains_changed_data_apart_from_changed_code(changes, expected)
     text = "\n".join(explain_mismatch(changes, "abc"))
     assert expected in text
     assert ("the data are not" in text) == (changes[0][0] == "data_digest")
+
+
+class RecordedClient:
+    """As much of an MlflowClient as with_recorded_data_path reads: one run whose dataset inputs have `sources`."""
+
+    def __init__(self, *sources: str):
+        self.inputs = SimpleNamespace(dataset_inputs=[SimpleNamespace(dataset=SimpleNamespace(source=source))
+                                                      for source in sources])
+
+    def get_run(self, run_id):
+        return SimpleNamespace(inputs=self.inputs)
+
+
+def test_a_relative_data_path_missing_here_is_read_where_the_run_recorded_it(tmp_path, monkeypatch, capsys):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "data.csv").write_text("x,label\n1,a\n")
+    recorded = RecordedClient(json.dumps({"uri": str(tmp_path / "data.csv")}))
+    config = {"seed": 0, "dataset": {"_target_": "plugins.datasets.CsvDataset", "path": "data.csv", "target": "label"}}
+    monkeypatch.chdir(tmp_path / "sub")
+    found = with_recorded_data_path(recorded, "r1", config)
+    assert found == {**config, "dataset": {**config["dataset"], "path": str(tmp_path / "data.csv")}}
+    assert config["dataset"]["path"] == "data.csv"  # the logged config itself is left as it was
+    note = f"dataset.path data.csv: read from {tmp_path / 'data.csv'}, where the run found it\n"
+    assert capsys.readouterr().out == note
+
+    (tmp_path / "sub" / "data.csv").write_text("x,label\n2,b\n")  # a file of that name here is the one used
+    assert with_recorded_data_path(recorded, "r1", config) is config and capsys.readouterr().out == ""
+    moons = {"dataset": {"_target_": "plugins.datasets.Moons", "n_samples": 100}}
+    assert with_recorded_data_path(RecordedClient(), "r1", moons) is moons
+
+    (tmp_path / "sub" / "data.csv").unlink()
+    (tmp_path / "data.csv").unlink()
+    with pytest.raises(UserError) as gone:
+        with_recorded_data_path(recorded, "r1", config)
+    assert str(gone.value) == (f"dataset.path='data.csv' of run r1 is found neither from here "
+                               f"({tmp_path / 'sub' / 'data.csv'}) nor at {tmp_path / 'data.csv'}, where the run found "
+                               "it; accepted: the run's CSV file at one of those places")
+    with pytest.raises(UserError, match=r"nor in the run's dataset inputs \(none recorded\)"):
+        with_recorded_data_path(RecordedClient(json.dumps({"config": {}})), "r1", config)
+
+
+def in_folder(store, folder, module: str, *args: str) -> subprocess.CompletedProcess:
+    """`python -m MODULE ARGS` against the store, started in `folder` rather than the store's root."""
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=folder, env=store.env(), capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_predict_and_replay_from_another_folder_read_the_csv_file_the_run_recorded(new_store):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2))
+    path = new_store.root / "data.csv"
+    path.write_text("x1,x2,label\n" + "".join(f"{a},{b},{int(a + b > 0)}\n" for a, b in X))
+    run_id = run_id_of(new_store.cli("dataset=csv", "dataset.path=data.csv", "dataset.target=label", *FAST[2:]))
+    sub = new_store.root / "sub"
+    sub.mkdir()
+    note = f"dataset.path data.csv: read from {path.resolve()}, where the run found it"
+    predictions = new_store.root / "outputs" / "predictions" / f"{run_id}.csv"
+    here = new_store.module("runner.predict", run_id)  # from the run's own folder, data.csv is found as before
+    assert here.returncode == 0 and note not in here.stdout, here.stderr
+    expected = predictions.read_text()
+    predicted = in_folder(new_store, sub, "runner.predict", run_id)
+    assert predicted.returncode == 0, predicted.stderr
+    assert predicted.stdout.splitlines()[0] == note and predictions.read_text() == expected
+    replay = in_folder(new_store, sub, "runner.replay", run_id)
+    assert replay.returncode == 0 and "MISMATCH" not in replay.stdout, replay.stdout + replay.stderr
+    assert replay.stdout.splitlines()[0] == note
+
+    path.write_text(path.read_text().replace(f"{X[5, 0]},", f"{X[5, 0] + 0.5},", 1))  # the recorded file changed
+    changed = in_folder(new_store, sub, "runner.replay", run_id)
+    assert changed.returncode == 1 and note in changed.stdout, changed.stdout + changed.stderr
+    assert "the data are not the original run's" in changed.stdout
+
+    path.rename(new_store.root / "moved.csv")
+    for module in ("runner.predict", "runner.replay"):
+        gone = in_folder(new_store, sub, module, run_id)
+        assert gone.returncode == 2 and gone.stderr.strip().splitlines() == [
+            f"error: dataset.path='data.csv' of run {run_id} is found neither from here ({sub / 'data.csv'}) nor at "
+            f"{path.resolve()}, where the run found it; accepted: the run's CSV file at one of those places"], \
+            gone.stderr
