@@ -167,10 +167,10 @@ class SweepCallback(Callback):
     def _end_if_open(self) -> None:
         """At exit: a sweep stopped by an error never reaches on_multirun_end; its parent ends FAILED."""
         if self.sweep:
-            sweep_id, resumable = self.sweep["id"], self.sweep.get("resumable", True)  # a resumed sweep is
+            sweep = self.sweep  # _end empties it
             self._end("FAILED", "the sweep stopped before all its jobs returned")
-            if resumable:
-                print(f"  resume: python -m runner.resume {sweep_id}{experiment_option(self.sweep['experiment'])}  "
+            if sweep.get("resumable", True):
+                print(f"  resume: python -m runner.resume {sweep['id']}{experiment_option(sweep['experiment'])}  "
                       "(runs the jobs that did not finish)", flush=True)
 
     def _end(self, status: str, reason: str | None = None):
