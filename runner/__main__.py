@@ -35,6 +35,9 @@ def cli() -> int:
         os.environ["BACKPROP_LAB_DEBUG"] = "1"
     try:
         return _run(debug)
+    except KeyboardInterrupt:  # a Ctrl-C during _run's imports, before its own handler
+        print(f"interrupted by SIGINT: {interrupted_what()}", file=sys.stderr)
+        return 128 + 2
     finally:
         for key, value in saved.items():
             if value is None:
