@@ -15,11 +15,17 @@ the start method is the one of loky, the executor joblib's launcher uses.
 loky sets its workers' thread limits (OMP_NUM_THREADS, ...) under its own start method only, so
 the fork server is given the same ones; a job's BLAS limit is applied in the job itself as well
 (`workers.blas_threads`, runner/jobs.py).
+
+The server starts with SIGINT blocked, as multiprocessing's resource tracker does: a Ctrl-C, which
+the terminal sends to every process of the sweep, would otherwise stop it with a traceback while
+Python starts; runner.preload takes it over from there.
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import signal
 
 from runner.errors import UserError
 
@@ -59,7 +65,7 @@ def start_workers(workers: dict, launcher: dict) -> str | None:
 
 def _start_fork_server(n_jobs: int) -> None:
     """Start the server now, so that it imports runner.preload while this process sets the sweep up."""
-    from multiprocessing import forkserver
+    from multiprocessing import forkserver, resource_tracker
 
     from joblib import cpu_count, effective_n_jobs
     from joblib.externals.loky.backend.context import set_start_method
@@ -72,7 +78,19 @@ def _start_fork_server(n_jobs: int) -> None:
     added = {var: threads for var in THREAD_LIMITS if var not in os.environ}
     os.environ.update(added)
     try:
-        forkserver.ensure_running()  # the server takes the environment as it is now
+        resource_tracker.ensure_running()  # first: starting it unblocks SIGINT in this thread
+        with _sigint_held():  # the server inherits the blocked signal
+            forkserver.ensure_running()  # the server takes the environment as it is now
     finally:
         for var in added:
             del os.environ[var]
+
+
+@contextlib.contextmanager
+def _sigint_held():
+    """SIGINT blocked in this thread meanwhile; one that came is handled when the block ends."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

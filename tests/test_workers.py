@@ -5,15 +5,19 @@ with loky each is a fresh interpreter. Both must give the same runs; only the fi
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
 from conftest import FAST, PROJECT_ROOT
-from test_sweeps import JOBLIB, children, started
+from test_sweeps import JOBLIB, children, session_processes, started
 
 # An initializer plugin (outside the project) that writes down, per job, whether the process
 # running the job had runner.preload imported before the job began.
@@ -128,3 +132,42 @@ def test_a_bad_workers_start_fails_the_sweep_in_one_line(store):
     assert result.returncode == 2
     assert result.stderr.strip() == "error: workers.start='threads' is invalid; accepted: forkserver, loky"
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("to, after", [("group", 0), ("group", 0.3), ("sweep", 0.3)])
+def test_ctrl_c_while_the_fork_server_imports_prints_no_traceback_and_leaves_no_process(store, tmp_path, to, after):
+    """A terminal's Ctrl-C signals the whole process group: the fork server too, which spends its first seconds
+    importing (it printed a 40-line KeyboardInterrupt traceback). `kill -INT` signals the sweep's process alone:
+    the server, importing still, must end with it, not seconds later."""
+    with open(tmp_path / "stderr", "w") as stderr:  # a file: a pipe would stay open as long as the server
+        sweep = subprocess.Popen([sys.executable, "-m", "runner", "-m", *JOBLIB, *FAST, "regularization.lam=0,1,2,3"],
+                                 cwd=store.root, env=store.env(), start_new_session=True, stdout=subprocess.DEVNULL,
+                                 stderr=stderr)
+    try:
+        deadline = time.monotonic() + 120
+        while subprocess.run(["pgrep", "-s", str(sweep.pid), "-f", "multiprocessing.forkserver"],
+                             stdout=subprocess.DEVNULL).returncode:
+            assert time.monotonic() < deadline and sweep.poll() is None, "no fork server started"
+            time.sleep(0.02)
+        time.sleep(after)  # 0: Python starts in the server; 0.3: it imports runner.preload's modules, MLflow first
+        if to == "group":
+            os.killpg(sweep.pid, signal.SIGINT)
+        else:
+            sweep.send_signal(signal.SIGINT)
+        sweep.wait(timeout=120)
+        deadline = time.monotonic() + 1  # the server had 2 s of imports left
+        while session_processes(sweep.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = session_processes(sweep.pid)
+    finally:
+        sweep.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(sweep.pid, signal.SIGKILL)
+    stderr = (tmp_path / "stderr").read_text()
+    # -2: CPython ends with SIGINT itself when a KeyboardInterrupt went through an exec() of a string (dataclasses'
+    # while MLflow is imported), even one caught; a shell reports 130 for both
+    assert sweep.returncode in (128 + signal.SIGINT, -signal.SIGINT), stderr[-3000:]
+    assert "interrupted by SIGINT" in stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr[-3000:]
+    assert left == []
