@@ -49,8 +49,9 @@ def sweep_children(client, experiment_id: str, parent_run_id: str, narrower: str
 
 def set_aside_for_resume(client, experiment_id: str, parent_run_id: str, objective: str) -> dict[str, dict]:
     """Before a sweep resumes (runner.resume): its FINISHED jobs by config_hash, {hash: {run_id, value,
-    data_digest, job}}, which the resumed jobs skip unless their data changed (runner.jobs.earlier_attempt). Every other child (FAILED; KILLED; RUNNING, left by a sweep killed
-    outright, now ended KILLED) stays under the parent, tagged sweep.retried: its job runs again."""
+    data_digest, job}}, which the resumed jobs skip unless their config or data changed (runner.jobs.earlier_attempt).
+    Every other child (FAILED; KILLED; RUNNING, left by a sweep killed outright, now ended KILLED) stays under the
+    parent, tagged sweep.retried: its job runs again."""
     done = {}
     for run in sweep_children(client, experiment_id, parent_run_id):
         config_hash = run.data.tags.get("config_hash")

@@ -462,8 +462,8 @@ def test_csv_header_spaces_other_encodings_ragged_rows_and_an_empty_column_are_n
     assert splits.classes == ["x", "y"] and splits.train.X.shape == (4, 2)  # ' x' read as 'x', ' 2' as 2
     latin = tmp_path / "latin.csv"
     latin.write_bytes("a,label\n1,caf\u00e9\n2,th\u00e9\n".encode("latin-1"))
-    with pytest.raises(ValueError, match=r"path='.*latin.csv' is invalid \(it holds the byte 0xe9, which is not UTF-8\); "
-                                         r"accepted: a CSV file in UTF-8"):
+    with pytest.raises(ValueError, match=r"path='.*latin.csv' is invalid \(it holds the byte 0xe9, which is not "
+                                         r"UTF-8\); accepted: a CSV file in UTF-8"):
         CsvDataset(str(latin), "label").load(rng())
     ragged = write_csv(tmp_path, "a,b,label\n1,2,x\n3,4,y,9,9\n", "ragged.csv")
     with pytest.raises(ValueError, match=r"ragged.csv' is invalid \(Error tokenizing data.*\); accepted: a CSV file "
