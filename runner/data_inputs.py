@@ -34,8 +34,12 @@ def part_digest(X: np.ndarray, y: np.ndarray) -> str:
 
 def combined_digest(parts: list[dict]) -> str:
     """One digest of every part's (context, digest): the run's tag data_digest."""
-    text = ";".join(f"{part['context']}={part['digest']}" for part in parts)
-    return hashlib.sha256(text.encode()).hexdigest()[:DIGEST_LENGTH]
+    return text_digest(";".join(f"{part['context']}={part['digest']}" for part in parts))
+
+
+def text_digest(text: str, length: int = DIGEST_LENGTH) -> str:
+    """The first `length` hexadecimal digits of text's sha256."""
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
 def data_source(path, dataset_config: dict) -> tuple[str, str]:

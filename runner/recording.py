@@ -75,20 +75,15 @@ class EpochRecorder:
         """Train and validation cost and accuracy of Theta at this epoch; the divergence guard sees the
         cost, early stopping the validation cost (and may raise StoppedEarly, unless training is over)."""
         s = self.setup
-        J, train_accuracy = s.objective.value_and_accuracy(Theta, s.splits.train.y)
+        values = self.evaluate(Theta)
+        J, val_accuracy = values["train_cost"], values.get("val_accuracy")
         self.recorded_epoch = epoch
         self.tracker.metric("train_cost", J, epoch)
         self.guard.check(epoch, J)
         self.last_finite, self.finite_epoch = [T.copy() for T in Theta], epoch
-        self.tracker.metric("train_accuracy", train_accuracy, epoch)
-        val_accuracy = None
-        if s.splits.val is not None:
-            val = s.splits.val
-            if self.val_objective is None:
-                self.val_objective = validation_objective(s)
-            val_cost, val_accuracy = self.val_objective.value_and_accuracy(Theta, val.y)
-            self.tracker.metric("val_cost", val_cost, epoch)
-            self.tracker.metric("val_accuracy", val_accuracy, epoch)
+        for key in ("train_accuracy", "val_cost", "val_accuracy"):
+            if key in values:
+                self.tracker.metric(key, values[key], epoch)
         if s.settings.tracking.layer_stats:
             self.record_layers(epoch, Theta)
         optimizer = s.plugins["optimizer"]
@@ -96,22 +91,26 @@ class EpochRecorder:
             self.tracker.metric("lr", optimizer.rate if optimizer.rate is not None and epoch else optimizer.lr, epoch)
         self.progress.update(epoch, J, val_accuracy)
         if val_accuracy is not None:
-            self.stopping.check(epoch, val_cost, Theta, may_stop)
+            self.stopping.check(epoch, values["val_cost"], Theta, may_stop)
 
     def record_restored(self, Theta: list, epoch: int) -> None:
         """Log train_cost, train_accuracy, val_cost and val_accuracy of weights Theta kept from an earlier epoch
         (the best by val_cost, or the last finite before a divergence), and restored_epoch (that epoch), at step
         last_epoch + 1, as MLflow's Keras autologging logs restored weights: the last logged values describe
         the final weights."""
-        s, step = self.setup, self.last_epoch + 1
-        J, train_accuracy = s.objective.value_and_accuracy(Theta, s.splits.train.y)
-        values = [("train_cost", J), ("train_accuracy", train_accuracy)]
+        for key, value in (*self.evaluate(Theta).items(), ("restored_epoch", epoch)):
+            self.tracker.metric(key, value, self.last_epoch + 1)
+
+    def evaluate(self, Theta: list) -> dict[str, float]:
+        """train_cost (J, penalty included) and train_accuracy of Theta and, with a validation part, val_cost (the
+        data term alone) and val_accuracy."""
+        s = self.setup
+        values = dict(zip(("train_cost", "train_accuracy"), s.objective.value_and_accuracy(Theta, s.splits.train.y)))
         if s.splits.val is not None:
-            self.val_objective = self.val_objective or validation_objective(s)
-            val_cost, val_accuracy = self.val_objective.value_and_accuracy(Theta, s.splits.val.y)
-            values += [("val_cost", val_cost), ("val_accuracy", val_accuracy)]
-        for key, value in (*values, ("restored_epoch", epoch)):
-            self.tracker.metric(key, value, step)
+            if self.val_objective is None:
+                self.val_objective = validation_objective(s)
+            values["val_cost"], values["val_accuracy"] = self.val_objective.value_and_accuracy(Theta, s.splits.val.y)
+        return values
 
     def record_layers(self, epoch: int, Theta: list) -> None:
         """Per layer l, grad_rms_Theta<l>: the rms of D(l), the gradient of J on the whole training part

@@ -27,7 +27,6 @@ store, a thread pool of get_metric_history calls for an MLflow server.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 import tempfile
@@ -37,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from runner.data_inputs import text_digest
 from runner.errors import UserError, run_command
 from runner.report_figures import (natural_key, plot_bias_variance, plot_curves, plot_objective, plot_panels,
                                    plot_search_history, short_label)
@@ -199,7 +199,7 @@ def named_runs(client, experiment_id: str, args: argparse.Namespace, narrower: s
 
 def digest(text: str) -> str:
     """8 hexadecimal digits of text's sha256: a short, stable name for a selection of runs."""
-    return hashlib.sha256(text.encode()).hexdigest()[:8]
+    return text_digest(text, 8)
 
 
 def write_figures(client, uri: str, experiment_id: str, table: pd.DataFrame, varied: list[str], objective: str,
