@@ -54,6 +54,7 @@ def _run(debug: bool) -> int:
 
     from runner.app import main
     from runner.errors import UserError, one_line, output_closed
+    from runner.sweep_checks import null_node_error
 
     try:
         check_outputs_writable()
@@ -62,6 +63,11 @@ def _run(debug: bool) -> int:
         if debug:
             raise
         print(f"error: {one_line(error)}", file=sys.stderr)
+        return 2
+    except (AttributeError, AssertionError) as error:  # an override OmegaConf could not merge into a null node
+        if debug or (line := null_node_error(error)) is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `python -m runner | head`: the run is recorded, only its summary was cut short
         return output_closed()

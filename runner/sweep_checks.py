@@ -9,6 +9,7 @@ UserError first. A value a setting's schema cannot hold (n_jobs=abc) Hydra refus
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 
 from runner.errors import UserError
@@ -24,6 +25,10 @@ ACCEPTED = {
     "hydra.sweeper.n_jobs": "an integer >= 1",
     "hydra.sweeper.max_failure_rate": "a number from 0 to 1",
     "hydra.sweeper.sampler.seed": "null (a new seed each study) or an integer",
+    "hydra.sweeper.search_space": "hydra.sweeper.params={KEY: 'interval(0,1)', ...}, which the Optuna sweeper reads "
+                                  "instead (it deprecated search_space)",
+    "hydra.sweeper.params": "a map of swept keys to their values, hydra.sweeper.params={KEY: 'V1,V2', ...} (a dotted "
+                            "key is one key), or KEY=V1,V2 on the command line",
 }
 ONE_PER_SWEEP = {"tracking.experiment": ("experiment", "NAME"), "tracking.uri": ("store", "URI")}  # the parent's
 
@@ -31,8 +36,9 @@ ONE_PER_SWEEP = {"tracking.experiment": ("experiment", "NAME"), "tracking.uri": 
 def check_sweep_settings(launcher, sweeper, sweep_dir: Path, overrides: list[str] = ()) -> None:
     """Every check below, `overrides` being the command line's (hydra.overrides.task); called first thing in a
     sweep (runner.sweep.SweepCallback)."""
-    check_installed("launcher", launcher)
-    check_installed("sweeper", sweeper)
+    for kind, plugin in (("launcher", launcher), ("sweeper", sweeper)):
+        check_installed(kind, plugin)
+        check_known_settings(kind, plugin)
     if str(launcher.get("_target_", "")).endswith("JoblibLauncher"):
         check_joblib(launcher)
     if str(sweeper.get("_target_", "")).endswith("OptunaSweeper"):
@@ -56,6 +62,30 @@ def check_installed(kind: str, plugin) -> None:
         package = parts[1].replace("_", "-") if parts[0] == "hydra_plugins" and len(parts) > 1 else parts[0]
         raise UserError(f"hydra.{kind}._target_={target!r} cannot be imported ({error}); accepted: "
                         f"an installed plugin (pip install {package})") from None
+
+
+def check_known_settings(kind: str, plugin) -> None:
+    """Every key under hydra.<kind> is a setting its plugin takes ('+hydra.launcher.foo=1' made Hydra's
+    instantiation fail with a traceback after the parent run); joblib's launcher passes its keys to joblib.Parallel."""
+    import inspect
+
+    target = str(plugin.get("_target_", ""))
+    module, _, name = target.rpartition(".")
+    plugin_class = getattr(importlib.import_module(module), name, None)
+    if plugin_class is None:
+        return
+    parameters = inspect.signature(plugin_class.__init__).parameters
+    if name == "JoblibLauncher":
+        from joblib import Parallel
+
+        parameters = inspect.signature(Parallel).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return
+    known = sorted(set(parameters) - {"self"})
+    unknown = sorted(set(plugin) - set(known) - {"_target_"})
+    if unknown:
+        raise UserError(f"hydra.{kind}.{unknown[0]} is not a setting of {name}; accepted: "
+                        f"{', '.join(known) or 'no settings'}")
 
 
 def check_joblib(launcher) -> None:
@@ -132,6 +162,9 @@ def check_optuna(sweeper) -> None:
         raise UserError(f"hydra.sweeper.storage={storage!r} is not supported: the Optuna sweeper requires optuna < 3, "
                         "which cannot open a database under the SQLAlchemy 2 that MLflow needs; accepted: null (the "
                         "study in memory; every trial is an MLflow run under the sweep's parent)")
+    if sweeper.get("search_space") is not None:  # the sweeper would use hydra.sweeper.params, {} (conf/config.yaml)
+        raise UserError("hydra.sweeper.search_space is not read (the Optuna sweeper deprecated it for "
+                        "hydra.sweeper.params); accepted: the same space under hydra.sweeper.params")
     rate = sweeper.get("max_failure_rate")
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
         raise UserError(f"hydra.sweeper.max_failure_rate={rate!r} is invalid; "
@@ -171,9 +204,27 @@ def merge_error(error: BaseException) -> str | None:
             or not getattr(cause, "full_key", None):
         return None
     value = getattr(cause, "value", None)
-    accepted = ACCEPTED.get(cause.full_key, f"a value of the type {cause.object_type_str}.{cause.key} declares")
+    key = "hydra.sweeper.params" if cause.full_key.startswith("hydra.sweeper.params.") else cause.full_key
+    accepted = ACCEPTED.get(key, f"a value of the type {cause.object_type_str}.{cause.key} declares")
     return (f"{cause.full_key}={'null' if value is None else repr(value)} is invalid "
             f"({str(cause.msg).splitlines()[0]}); accepted: {accepted}")
+
+
+def null_node_error(error: BaseException) -> str | None:
+    """An override Hydra applied to a null node of its own config ('+hydra.sweeper.search_space={...}': OmegaConf
+    cannot merge into null and raises a bare AttributeError or AssertionError, which Hydra does not wrap) as one
+    line naming the override, the null key and what it accepts; None for any other error."""
+    import traceback
+
+    frames = [frame for frame, _ in traceback.walk_tb(error.__traceback__)]
+    override = next((frame.f_locals.get("override") for frame in frames
+                     if frame.f_code.co_name == "_apply_overrides_to_config"), None)
+    if not isinstance(error, (AttributeError, AssertionError)) or override is None:
+        return None
+    full_key = re.search(r"full_key: (\S+)", str(error))
+    key = full_key.group(1) if full_key else override.key_or_group.lstrip("+~").rpartition(".")[0]  # its parent
+    accepted = ACCEPTED.get(key, "the value in a config file, such as an experiment preset under conf/experiment/")
+    return f"{override.input_line} cannot be applied: {key} is null in Hydra's config; accepted: {accepted}"
 
 
 def optuna_storage_works() -> bool:

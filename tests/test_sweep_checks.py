@@ -14,7 +14,8 @@ from hydra.types import RunMode
 
 from conftest import PROJECT_ROOT
 from runner.errors import UserError, one_line
-from runner.sweep_checks import check_installed, check_joblib, check_optuna, check_sweep_settings, check_sweep_space
+from runner.sweep_checks import (check_installed, check_joblib, check_known_settings, check_optuna, check_sweep_settings,
+                                 check_sweep_space)
 
 JOBLIB = {"_target_": "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher", "n_jobs": 2,
           "backend": None, "prefer": "processes", "require": None, "timeout": None, "batch_size": "auto",
@@ -68,6 +69,9 @@ class Direction:  # stands for Hydra's enum, which is what hydra.sweeper.directi
     ({"max_failure_rate": 1.5}, "hydra.sweeper.max_failure_rate=1.5 is invalid; accepted: a number from 0 to 1"),
     ({"max_failure_rate": -0.1}, "hydra.sweeper.max_failure_rate=-0.1 is invalid"),
     ({"storage": "sqlite:///optuna.db"}, "hydra.sweeper.storage='sqlite:///optuna.db' is not supported"),
+    # with hydra.sweeper.params a map (conf/config.yaml), the sweeper would ignore a search_space without a word
+    ({"search_space": {"a": {"type": "float"}}}, "hydra.sweeper.search_space is not read (the Optuna sweeper "
+     "deprecated it for hydra.sweeper.params); accepted: the same space under hydra.sweeper.params"),
 ])
 def test_optuna_settings_the_sweeper_would_fail_on_are_user_errors(setting, message):
     check_optuna(OPTUNA)
@@ -95,9 +99,26 @@ def test_the_sweep_folder_is_made_or_named_in_the_error(tmp_path):
         check_sweep_settings(JOBLIB, BASIC_SWEEPER, tmp_path / "file" / "sweep")
 
 
+def test_a_key_the_plugin_does_not_take_is_a_user_error():
+    """Before, '+hydra.launcher.foo=1' failed Hydra's instantiation of the launcher, after the parent run was made."""
+    basic_launcher = {"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"}
+    check_known_settings("launcher", basic_launcher)
+    check_known_settings("sweeper", {**BASIC_SWEEPER, "max_batch_size": None, "params": {}})
+    check_known_settings("sweeper", OPTUNA)
+    check_known_settings("launcher", {**JOBLIB, "temp_folder": None})  # joblib.Parallel's own settings
+    with pytest.raises(UserError, match=re.escape("hydra.launcher.foo is not a setting of BasicLauncher; "
+                                                  "accepted: no settings")):
+        check_known_settings("launcher", {**basic_launcher, "foo": 1})
+    with pytest.raises(UserError, match=re.escape("hydra.sweeper.trials is not a setting of OptunaSweeper; accepted: "
+                                                  "custom_search_space, direction, max_failure_rate, n_jobs, n_trials")):
+        check_known_settings("sweeper", {**OPTUNA, "trials": 5})
+
+
 def test_the_checks_are_of_the_plugin_in_use():
-    basic_launcher = {"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher", "n_jobs": 0}
-    check_sweep_settings(basic_launcher, {**BASIC_SWEEPER, "n_trials": 0}, Path("."))
+    basic_launcher = {"_target_": "hydra._internal.core_plugins.basic_launcher.BasicLauncher"}
+    check_sweep_settings(basic_launcher, {**BASIC_SWEEPER, "params": {}}, Path("."))
+    with pytest.raises(UserError, match="hydra.launcher.n_jobs is not a setting of BasicLauncher"):  # not joblib's
+        check_sweep_settings({**basic_launcher, "n_jobs": 0}, BASIC_SWEEPER, Path("."))
     with pytest.raises(UserError, match="hydra.launcher.n_jobs=0"):
         check_sweep_settings({**JOBLIB, "n_jobs": 0}, BASIC_SWEEPER, Path("."))
     with pytest.raises(UserError, match="hydra.sweeper.n_trials=0"):
@@ -154,6 +175,17 @@ def test_the_sweep_checks_read_the_command_lines_overrides_as_the_sweep_passes_t
                          list(config.hydra.overrides.task))
 
 
+@pytest.mark.parametrize("sweeper", ["basic", "optuna"])
+def test_the_command_line_can_add_to_the_sweepers_params(sweeper):
+    """Hydra's params are null, and OmegaConf cannot merge a map into null: before conf/config.yaml made them an
+    empty map, '+hydra.sweeper.params={...}' ended in an AttributeError's traceback."""
+    config = hydra_config(f"hydra/sweeper={sweeper}", "+hydra.sweeper.params={regularization.lam: '0,1'}")
+    assert dict(config.hydra.sweeper.params) == {"regularization.lam": "0,1"}
+    config = hydra_config("+experiment=lambda_sweep", "+hydra.sweeper.params={seed: '0,1'}")
+    assert dict(config.hydra.sweeper.params) == {**hydra_config("+experiment=lambda_sweep").hydra.sweeper.params,
+                                                 "seed": "0,1"}
+
+
 @pytest.mark.parametrize("overrides, message", [
     (["hydra/launcher=joblib", "hydra.launcher.n_jobs=abc"], "hydra.launcher.n_jobs='abc' is invalid (Value 'abc' "
      "of type 'str' could not be converted to Integer); accepted: an integer >= 1, or -1 for every core, -2 for all "
@@ -185,6 +217,15 @@ def test_a_value_hydras_schema_cannot_hold_names_what_the_setting_accepts(overri
     (["hydra/launcher=joblib", "hydra.launcher.n_jobs=abc"], "error: hydra.launcher.n_jobs='abc' is invalid (Value"),
     (["regularization.lam=interval(0,1)"], "error: regularization.lam=interval(0,1) cannot be swept by the basic"),
     (["tracking.experiment=qa_a,qa_b"], "error: tracking.experiment=qa_a,qa_b cannot be swept"),
+    (["+hydra.launcher.foo=1"], "error: hydra.launcher.foo is not a setting of BasicLauncher"),
+    (["+hydra.sweeper.params.regularization.lam=1"], "error: hydra.sweeper.params.regularization={} is invalid "
+     "(Cannot convert 'dict' to string: '{}'); accepted: a map of swept keys to their values, hydra.sweeper.params="
+     "{KEY: 'V1,V2', ...} (a dotted key is one key), or KEY=V1,V2 on the command line"),
+    # OmegaConf cannot merge into a null node of Hydra's config, and raised a bare AttributeError or AssertionError
+    (["hydra/sweeper=optuna", "+hydra.sweeper.search_space={a: 1}"], "error: +hydra.sweeper.search_space={a: 1} "
+     "cannot be applied: hydra.sweeper.search_space is null in Hydra's config; accepted: hydra.sweeper.params="),
+    (["hydra.sweeper.params=null", "+hydra.sweeper.params.x=1"], "error: +hydra.sweeper.params.x=1 cannot be "
+     "applied: hydra.sweeper.params is null in Hydra's config; accepted: a map of swept keys"),
 ])
 def test_a_bad_sweep_setting_is_one_line_exit_2_and_no_parent_run(new_store, overrides, expected):
     result = new_store.cli("-m", "dataset=iris", "optimizer.epochs=5", "seed=0,1", *overrides)
