@@ -14,8 +14,8 @@ from hydra.types import RunMode
 
 from conftest import PROJECT_ROOT
 from runner.errors import UserError, one_line
-from runner.sweep_checks import (check_installed, check_joblib, check_known_settings, check_optuna, check_sweep_settings,
-                                 check_sweep_space)
+from runner.sweep_checks import (check_installed, check_joblib, check_known_settings, check_optuna,
+                                 check_sweep_settings, check_sweep_space)
 
 JOBLIB = {"_target_": "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher", "n_jobs": 2,
           "backend": None, "prefer": "processes", "require": None, "timeout": None, "batch_size": "auto",
@@ -109,8 +109,8 @@ def test_a_key_the_plugin_does_not_take_is_a_user_error():
     with pytest.raises(UserError, match=re.escape("hydra.launcher.foo is not a setting of BasicLauncher; "
                                                   "accepted: no settings")):
         check_known_settings("launcher", {**basic_launcher, "foo": 1})
-    with pytest.raises(UserError, match=re.escape("hydra.sweeper.trials is not a setting of OptunaSweeper; accepted: "
-                                                  "custom_search_space, direction, max_failure_rate, n_jobs, n_trials")):
+    with pytest.raises(UserError, match=re.escape("hydra.sweeper.trials is not a setting of OptunaSweeper; "
+                                                  "accepted: custom_search_space, direction, max_failure_rate")):
         check_known_settings("sweeper", {**OPTUNA, "trials": 5})
 
 
