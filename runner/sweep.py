@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import json
+import math
 import os
 import secrets
 import signal
@@ -50,6 +51,28 @@ def swept(config: DictConfig) -> tuple[list[str], list[str]]:
     given += [f"{key}={value}" for key, value in params.items()]
     specs = [o.input_line for o in OverridesParser.create().parse_overrides(given) if o.is_sweep_override()]
     return specs, [override_key(spec) for spec in specs]
+
+
+def planned_jobs(config: DictConfig) -> int | None:
+    """How many jobs the sweep will launch: the product of the swept lists' lengths under the basic sweeper (as
+    BasicSweeper.split_arguments), n_trials under Optuna; None when unknown ahead (glob(), another sweeper)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import ValueType
+
+    sweeper = str(config.hydra.sweeper._target_).rsplit(".", 1)[-1]
+    if sweeper == "OptunaSweeper":
+        return int(config.hydra.sweeper.n_trials)
+    if sweeper != "BasicSweeper":
+        return None
+    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
+    given = [*(f"{key}={value}" for key, value in params.items()), *config.hydra.overrides.task]
+    lengths = {}  # per key: the command line's value wins over the params', as in BasicSweeper.sweep
+    for override in OverridesParser.create().parse_overrides(given):
+        if override.value_type == ValueType.GLOB_CHOICE_SWEEP:
+            return None
+        swept = override.is_sweep_override()
+        lengths[override.get_key_element()] = len(list(override.sweep_string_iterator())) if swept else 1
+    return math.prod(lengths.values())
 
 
 def resume(tracker, sweep_dir: Path, sweep_id: str) -> dict:
@@ -146,7 +169,8 @@ class SweepCallback(Callback):
         parent_run_id = tracker.start(name, tags, {})
         sweep = {"id": sweep_id, "parent_run_id": parent_run_id, "swept_keys": keys, "space": tags["sweep.space"],
                  "dir": str(sweep_dir), "uri": tracker.uri, "experiment": str(config.tracking.experiment),
-                 "objective": objective, "local": tags["sweep.launcher"] in LOCAL_LAUNCHERS,
+                 "objective": objective, "planned": planned_jobs(config),
+                 "local": tags["sweep.launcher"] in LOCAL_LAUNCHERS,
                  "resumable": tags["sweep.sweeper"] in RESUMABLE_SWEEPERS}
         print(f"sweep {sweep_id}: parent run {parent_run_id} ({name})")
         return sweep
@@ -188,6 +212,7 @@ class SweepCallback(Callback):
             summary = summarize(sweep_children(tracker.client, tracker.experiment_id, tracker.run_id),
                                 sweep["objective"])
             summary.jobs_launched = len(list(Path(sweep["dir"]).glob("**/.hydra/overrides.yaml")))
+            summary.jobs_planned = sweep.get("planned")
             if summary.jobs_launched == 0:
                 reason = reason or "the sweep launched no job"
             for key, value in summary.metrics().items():

@@ -90,6 +90,7 @@ class Summary:
     best_value: float | None = None
     best_params: dict[str, str] = field(default_factory=dict)
     jobs_launched: int = 0
+    jobs_planned: int | None = None  # None: not known ahead (runner.sweep.planned_jobs)
     importance: list[tuple[str, float]] = field(default_factory=list)  # (swept key, epsilon squared of ranks)
 
     @property
@@ -98,6 +99,7 @@ class Summary:
 
     def metrics(self) -> dict[str, float]:
         values = {"jobs": sum(self.statuses.values()), "jobs_launched": self.jobs_launched,
+                  **({"jobs_planned": self.jobs_planned} if self.jobs_planned is not None else {}),
                   **{f"jobs_{s.lower()}": self.statuses.get(s, 0) for s in ("FINISHED", "FAILED", "KILLED")}}
         if self.best_value is not None:
             values[f"best_{self.objective}"] = self.best_value
@@ -111,8 +113,10 @@ class Summary:
 
     def text(self, sweep_id: str, parent_run_id: str, experiment: str = DEFAULT_EXPERIMENT) -> str:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items())) or "no runs"
-        lines = [f"sweep {sweep_id}: {sum(self.statuses.values())} of {self.jobs_launched} jobs recorded ({counts});"
-                 f" parent run {parent_run_id}"]
+        unlaunched = (self.jobs_planned or 0) - self.jobs_launched  # a sweep that stopped before its last job
+        lines = [f"sweep {sweep_id}: {sum(self.statuses.values())} of {self.jobs_launched} jobs recorded ({counts})"
+                 + (f", {unlaunched} of {self.jobs_planned} never launched" if unlaunched > 0 else "")
+                 + f"; parent run {parent_run_id}"]
         if self.best_run_id:
             params = " ".join(f"{k}={v}" for k, v in self.best_params.items()) or "(no swept parameters)"
             lines.append(f"  best {self.objective} {self.best_value:.6g}: {params} (run {self.best_run_id})")

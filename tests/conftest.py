@@ -168,6 +168,18 @@ def resolved_config(*overrides: str) -> dict:
     return OmegaConf.to_container(config, resolve=True, throw_on_missing=True)
 
 
+def multirun_config(*overrides: str):
+    """The config of `python -m runner -m OVERRIDES` with its hydra node, as the sweep's callback gets it."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.types import RunMode
+
+    import runner.app  # noqa: F401  (registers the resolvers conf/config.yaml uses)
+
+    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
+        return GlobalHydra.instance().hydra.compose_config("config", list(overrides), run_mode=RunMode.MULTIRUN)
+
+
 # Overrides for a run of a few seconds: 100 generated points, a 2-5-1 network, 12 epochs.
 FAST = ("dataset=moons", "dataset.n_samples=100", "optimizer=batch_gd", "optimizer.lr=1",
         "optimizer.epochs=12", "architecture.hidden=[5]", "tracking.progress=off")

@@ -3,16 +3,12 @@ traceback after the parent run is made becomes one UserError before it. The comm
 these (exit code 2, one line, no run) is in tests/test_bad_input.py, and for the later checks at the end here."""
 from __future__ import annotations
 
-import importlib
 import re
 from pathlib import Path
 
 import pytest
-from hydra import initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.types import RunMode
 
-from conftest import PROJECT_ROOT
+from conftest import multirun_config
 from runner.errors import UserError, one_line
 from runner.sweep_checks import (check_installed, check_joblib, check_known_settings, check_optuna,
                                  check_sweep_settings, check_sweep_space)
@@ -157,20 +153,13 @@ def test_optuna_samples_an_interval_but_not_an_experiment():
         check_sweep_space({**OPTUNA, "params": {"tracking.experiment": "choice(a,b)"}}, [])
 
 
-def hydra_config(*overrides: str):
-    """The config of `python -m runner -m OVERRIDES` with its hydra node, as the sweep's callback gets it."""
-    importlib.import_module("runner.app")  # registers the resolvers conf/config.yaml uses
-    with initialize_config_dir(config_dir=str(PROJECT_ROOT / "conf"), version_base="1.3"):
-        return GlobalHydra.instance().hydra.compose_config("config", list(overrides), run_mode=RunMode.MULTIRUN)
-
-
 def test_the_sweep_checks_read_the_command_lines_overrides_as_the_sweep_passes_them(tmp_path):
-    config = hydra_config("seed=0,1", "tracking.experiment=a,b")
+    config = multirun_config("seed=0,1", "tracking.experiment=a,b")
     with pytest.raises(UserError, match=re.escape("tracking.experiment=a,b cannot be swept")):
         check_sweep_settings(config.hydra.launcher, config.hydra.sweeper, tmp_path / "sweep",
                              list(config.hydra.overrides.task))
     assert not (tmp_path / "sweep").exists()  # nothing is made before the checks pass
-    config = hydra_config("+experiment=lambda_sweep", "seed=0,1")
+    config = multirun_config("+experiment=lambda_sweep", "seed=0,1")
     check_sweep_settings(config.hydra.launcher, config.hydra.sweeper, tmp_path / "sweep",
                          list(config.hydra.overrides.task))
 
@@ -179,10 +168,10 @@ def test_the_sweep_checks_read_the_command_lines_overrides_as_the_sweep_passes_t
 def test_the_command_line_can_add_to_the_sweepers_params(sweeper):
     """Hydra's params are null, and OmegaConf cannot merge a map into null: before conf/config.yaml made them an
     empty map, '+hydra.sweeper.params={...}' ended in an AttributeError's traceback."""
-    config = hydra_config(f"hydra/sweeper={sweeper}", "+hydra.sweeper.params={regularization.lam: '0,1'}")
+    config = multirun_config(f"hydra/sweeper={sweeper}", "+hydra.sweeper.params={regularization.lam: '0,1'}")
     assert dict(config.hydra.sweeper.params) == {"regularization.lam": "0,1"}
-    config = hydra_config("+experiment=lambda_sweep", "+hydra.sweeper.params={seed: '0,1'}")
-    assert dict(config.hydra.sweeper.params) == {**hydra_config("+experiment=lambda_sweep").hydra.sweeper.params,
+    config = multirun_config("+experiment=lambda_sweep", "+hydra.sweeper.params={seed: '0,1'}")
+    assert dict(config.hydra.sweeper.params) == {**multirun_config("+experiment=lambda_sweep").hydra.sweeper.params,
                                                  "seed": "0,1"}
 
 
@@ -207,7 +196,7 @@ def test_the_command_line_can_add_to_the_sweepers_params(sweeper):
 def test_a_value_hydras_schema_cannot_hold_names_what_the_setting_accepts(overrides, message):
     """Before, Hydra's "Error merging override hydra.launcher.n_jobs=abc" was all the line said."""
     with pytest.raises(Exception) as refused:
-        hydra_config(*overrides)
+        multirun_config(*overrides)
     assert one_line(refused.value).startswith(message)
 
 

@@ -21,7 +21,7 @@ from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
 import runner.app  # noqa: F401  (registers the resolvers conf/config.yaml uses)
-from conftest import FAST, PROJECT_ROOT, Store
+from conftest import FAST, PROJECT_ROOT, Store, multirun_config
 
 
 # FAST without its optimizer, for sweeps that choose it: moons, 100 points, a 2-5-1 network.
@@ -481,6 +481,22 @@ def test_a_job_past_the_launchers_timeout_stops_the_sweep_in_one_line(store):
     assert jobs and {run.info.status for run in jobs} == {"KILLED"}
 
 
+@pytest.mark.parametrize("overrides, planned", [
+    (["seed=0,1", "optimizer=sgd,adam"], 4),
+    (["seed=range(0,3)", "regularization.lam=1"], 3),
+    (["+experiment=lambda_sweep"], 10),
+    (["+experiment=lambda_sweep", "regularization.lam=0,1"], 2),  # the command line's list wins, as in Hydra
+    (["+experiment=lambda_sweep", "seed=0,1"], 20),
+    (["hydra/sweeper=optuna", "+experiment=optuna_search", "hydra.sweeper.n_trials=7"], 7),
+    (["dataset.path=glob(*.csv)", "seed=0,1"], None),  # glob() is expanded by the sweeper, against files
+])
+def test_a_sweep_knows_how_many_jobs_it_plans(overrides, planned):
+    """Before, a sweep stopped at its third of six jobs said "2 of 3 jobs recorded", as if it had run whole."""
+    from runner.sweep import planned_jobs
+
+    assert planned_jobs(multirun_config(*overrides)) == planned
+
+
 def test_resume_runs_again_only_the_jobs_of_a_stopped_sweep_that_did_not_finish(new_store):
     """A sweep stops at its third job, whose CSV file is missing; after the file appears,
     `python -m runner.resume` skips the job that FINISHED, runs the FAILED one again (its earlier run set
@@ -498,6 +514,7 @@ def test_resume_runs_again_only_the_jobs_of_a_stopped_sweep_that_did_not_finish(
     assert stopped.returncode == 2 and "dataset.path='b.csv' is invalid" in stopped.stderr
     sweep_id, parent_id = re.search(r"^sweep (\S+): parent run (\w+)", stopped.stdout, re.MULTILINE).groups()
     assert f"resume: python -m runner.resume {sweep_id}" in stopped.stdout
+    assert "2 of 3 jobs recorded (1 FAILED, 1 FINISHED), 1 of 4 never launched; parent run" in stopped.stdout
     client = new_store.client
     first = {(r.data.params["dataset.path"], r.data.params["optimizer.lr"]): r for r in children(client, parent_id)}
     assert {key: r.info.status for key, r in first.items()} == {("a.csv", "1"): "FINISHED", ("a.csv", big): "FAILED"}
@@ -525,8 +542,10 @@ def test_resume_runs_again_only_the_jobs_of_a_stopped_sweep_that_did_not_finish(
     parent = client.get_run(parent_id)
     assert parent.info.status == "FINISHED" and "failure_reason" not in parent.data.tags
     assert parent.data.tags["sweep.resumes"] == "1"
-    assert {k: parent.data.metrics[k] for k in ("jobs", "jobs_launched", "jobs_finished", "jobs_failed")} == \
-        {"jobs": 4, "jobs_launched": 4, "jobs_finished": 2, "jobs_failed": 2}
+    assert {k: parent.data.metrics[k] for k in ("jobs", "jobs_launched", "jobs_planned", "jobs_finished",
+                                                 "jobs_failed")} == \
+        {"jobs": 4, "jobs_launched": 4, "jobs_planned": 4, "jobs_finished": 2, "jobs_failed": 2}
+    assert "never launched" not in resumed.stdout
     report = new_store.module("runner.report", "--sweep", sweep_id)
     assert report.returncode == 0 and f"{sweep_id}: 4 runs ranked" in report.stdout
 
