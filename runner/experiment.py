@@ -89,13 +89,15 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
                              stopping=EarlyStopping(stopping.patience, stopping.min_delta, stopping.restore_best),
                              snapshots={} if settings.tracking.figures and setup.splits.n_features == 2 else None)
     status, reason, stopped_early, restored, Theta, blas = "FINISHED", None, None, None, setup.Theta0, None
-    failure_tags = {}
+    failure_tags, train_started = {}, None
     previous_sigterm = signal.signal(signal.SIGTERM, raise_interrupted) if in_main_thread() else None
     try:
         warm_up = getattr(setup.plugins["optimizer"], "prepare", None)
         if warm_up is not None:  # code the optimizer loads (plugins.optimizers): before the clock, and before
             warm_up(setup.objective, setup.Theta0)  # the BLAS limit, which covers only the libraries loaded
         blas = limit_blas_threads(config.get("workers") or {}, setup.layer_sizes, setup.objective.m)
+        # Before training, so that a run stopped midway (KILLED) records what a replay of it must match too.
+        tracker.set_tags({"blas_threads": blas.description, **environment_tags()})
         train_started = time.perf_counter()
         try:
             Theta = train(setup.objective, setup.Theta0, setup.plugins["optimizer"], setup.optimizer_rng, recorder)
@@ -128,8 +130,8 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
         weights = save_weights(Theta, run_dir / "weights.npz")
         tracker.flush()
         backend = getattr(setup.plugins["optimizer"], "backend_used", None)
-        tracker.set_tags({"blas_threads": blas.description, **environment_tags(),
-                          **({"optimizer.backend": backend} if backend else {})})
+        if backend:
+            tracker.set_tags({"optimizer.backend": backend})
         write_artifacts(tracker, setup, Theta, run_dir, run_name(setup.plugins),
                         recorder.snapshot_panels(Theta, final_epoch))
         said = "; ".join(filter(None, (reason or stopped_early, restored))) or None
@@ -141,11 +143,15 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
     except KeyboardInterrupt:
         progress.close()
         save_weights(recorder.last_finite or setup.Theta0, run_dir / "weights.npz")
-        _finish_quietly(tracker, "KILLED", "interrupted by the user (SIGINT/SIGTERM)", run_dir)
+        reason = "interrupted by the user (SIGINT/SIGTERM)"
+        _finish_quietly(tracker, "KILLED", reason, run_dir,
+                        stopped_description(setup, recorder, "KILLED", reason, train_started))
         raise
     except BaseException as error:
         progress.close()
-        _finish_quietly(tracker, "FAILED", f"{type(error).__name__}: {error}")
+        reason = f"{type(error).__name__}: {error}"
+        _finish_quietly(tracker, "FAILED", reason, None,
+                        stopped_description(setup, recorder, "FAILED", reason, train_started))
         raise
     finally:
         if blas is not None:
@@ -171,10 +177,22 @@ def freeze_imported_objects() -> None:
 _frozen = False
 
 
-def _finish_quietly(tracker: Tracker, status: str, reason: str, run_dir: Path | None = None) -> None:
+def stopped_description(setup, recorder: EpochRecorder, status: str, reason: str,
+                        train_started: float | None) -> str:
+    """The dashboard description of a run stopped midway: how it ended, the metrics and gradient check it last
+    recorded, and its epochs (recording.run_description; no test metrics, which come after training)."""
+    return run_description(run_name(setup.plugins), status, f"{reason[:500]}; last recorded at epoch "
+                           f"{max(recorder.recorded_epoch, 0)}", recorder.last_values, recorder.last_check,
+                           recorder.last_epoch, time.perf_counter() - train_started if train_started else 0.0,
+                           step_unit(setup.plugins["optimizer"]) + "s")
+
+
+def _finish_quietly(tracker: Tracker, status: str, reason: str, run_dir: Path | None = None,
+                    description: str | None = None) -> None:
     """End the run with `status`, keeping its buffered metrics (and weights), without masking the error."""
     try:
-        tracker.set_tags({"failure_reason": reason[:5000]})
+        tracker.set_tags({"failure_reason": reason[:5000],
+                          **({"mlflow.note.content": description} if description else {})})
         tracker.flush()
         if run_dir is not None:  # weights.npz, metrics.csv and what runner.predict and replay need: config.yaml
             tracker.write_metrics_csv()

@@ -39,6 +39,7 @@ class EpochRecorder:
     last_finite: list | None = None  # the weights of the last recorded epoch whose cost was finite
     finite_epoch: int = 0  # that epoch
     last_check: GradCheck | None = None
+    last_values: dict = field(default_factory=dict)  # the metrics of the last recorded epoch (evaluate)
     checked_epochs: set = field(default_factory=set)
     check_seconds: float = 0.0
     failed_check: str | None = None  # the first check above gradcheck.tolerance, said in one line
@@ -77,7 +78,7 @@ class EpochRecorder:
         s = self.setup
         values = self.evaluate(Theta)
         J, val_accuracy = values["train_cost"], values.get("val_accuracy")
-        self.recorded_epoch = epoch
+        self.recorded_epoch, self.last_values = epoch, values
         self.tracker.metric("train_cost", J, epoch)
         self.guard.check(epoch, J)
         self.last_finite, self.finite_epoch = [T.copy() for T in Theta], epoch

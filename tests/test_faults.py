@@ -121,6 +121,12 @@ def test_an_interrupt_mid_training_ends_the_run_killed_with_its_metrics_and_weig
     assert "KILLED" in stderr and "Traceback" not in stderr
     (run,) = new_store.runs()
     assert run.info.status == "KILLED"
+    # What a replay must match, and the dashboard's description: before, only a run that ended recorded them.
+    assert {"python_version", "numpy_version", "blas", "blas_threads", "cpu", "platform"} <= set(run.data.tags)
+    description = run.data.tags["mlflow.note.content"]
+    assert re.match(r"\*\*.+\*\*: KILLED \(interrupted by the user \(SIGINT/SIGTERM\); last recorded at epoch \d+\)",
+                    description), description
+    assert "| accuracy | 0." in description and "| - |" in description  # train and val recorded, no test yet
     history = histories(new_store.client, run.info.run_id)["train_cost"]
     assert len(history) > 10 and [s for s, _ in history] == list(range(len(history)))
     artifacts = {a.path for a in new_store.client.list_artifacts(run.info.run_id)}
