@@ -55,8 +55,8 @@ def job_line(outcome: Outcome, number: int, name: str, objective: str) -> str:
     its objective and test accuracy, its time and its run; the sweep's summary follows the last."""
     m = outcome.metrics
     parts = [f"job {number} {name}: {outcome.status}" + (f" ({outcome.reason})" if outcome.reason else "")]
-    value = m.get(objective, m.get(objective.replace("val_", "train_")))
-    parts += [f"{objective} {value:.4g}"] if value is not None else []
+    shown = objective if objective in m else objective.replace("val_", "train_")  # no validation part: its kind
+    parts += [f"{shown} {m[shown]:.4g}"] if shown in m else []
     parts += [f"test {m['test_accuracy']:.4f}"] if "test_accuracy" in m else []
     parts += [f"{outcome.seconds:.2f} s", f"run {outcome.run_id}"]
     return "\n".join(["  ".join(parts)] + store_lost_warning(outcome))

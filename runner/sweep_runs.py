@@ -138,9 +138,10 @@ def summarize(children: list, objective: str) -> Summary:
     statuses: dict[str, int] = {}
     for run in children:
         statuses[run.info.status] = statuses.get(run.info.status, 0) + 1
-    summary = Summary(objective, statuses)
     finished = sorted((run for run in children if run.info.status == "FINISHED"), key=lambda run: run.info.start_time)
-    scored = [(objective_of(run.data.metrics, objective), run) for run in finished]  # ties: the earliest job
+    metric = ranked_metric([run.data.metrics for run in finished], objective)
+    summary = Summary(metric, statuses)
+    scored = [(run.data.metrics.get(metric), run) for run in finished]  # ties: the earliest job
     scored = [(value, run) for value, run in scored if value is not None]
     if scored:
         sign = 1.0 if direction(objective) == "minimize" else -1.0
@@ -148,8 +149,14 @@ def summarize(children: list, objective: str) -> Summary:
         overrides = best.data.tags.get("sweep.job_overrides", "").split()
         summary.best_run_id, summary.best_run_name, summary.best_value = best.info.run_id, best.info.run_name, value
         summary.best_params = {override_key(o): o.split("=", 1)[1] for o in overrides if "=" in o}
-        summary.importance = swept_importance(finished, objective)
+        summary.importance = swept_importance(finished, metric)
     return summary
+
+
+def ranked_metric(metrics: list[dict[str, float]], objective: str) -> str:
+    """The metric runs are ranked by, as runner.report ranks them: the objective when any run logged it (a run
+    without it, having no validation part, ranks after them), else the train metric of the same kind."""
+    return objective if any(objective in m for m in metrics) or not metrics else objective.replace("val_", "train_")
 
 
 def swept_importance(finished: list, objective: str) -> list[tuple[str, float]]:
@@ -159,7 +166,7 @@ def swept_importance(finished: list, objective: str) -> list[tuple[str, float]]:
 
     from runner.report_tables import importance
 
-    rows = [{"status": "FINISHED", objective: objective_of(run.data.metrics, objective),
+    rows = [{"status": "FINISHED", objective: run.data.metrics.get(objective),
              **{override_key(o): o.split("=", 1)[1] for o in run.data.tags.get("sweep.job_overrides", "").split()
                 if "=" in o}} for run in finished]
     table = pd.DataFrame(rows)

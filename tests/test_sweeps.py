@@ -481,6 +481,28 @@ def test_a_job_past_the_launchers_timeout_stops_the_sweep_in_one_line(store):
     assert jobs and {run.info.status for run in jobs} == {"KILLED"}
 
 
+def test_a_job_without_a_validation_part_ranks_after_those_with_one_in_the_sweep_as_in_the_report(new_store):
+    """Before, the sweep ranked a job without a validation part by its train_cost under the name val_cost, so its
+    best (that job: 0.02 < 10.5) contradicted the report's rank 1; the job's line, too, called 0.02 val_cost."""
+    result = new_store.cli("-m", "dataset=iris", "optimizer.epochs=100", "regularization.lam=0",
+                           "dataset.val_fraction=0,0.2", "tracking.figures=false")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert re.search(r"^job 0 dataset.val_fraction=0: FINISHED  train_cost \S+  test", result.stdout, re.MULTILINE)
+    sweep_id, parent_id = re.search(r"^sweep (\S+): parent run (\w+)", result.stdout, re.MULTILINE).groups()
+    (no_val, with_val) = children(new_store.client, parent_id)
+    assert no_val.data.metrics["train_cost"] < with_val.data.metrics["val_cost"]  # what fooled the summary
+    best = new_store.client.get_run(parent_id).data.tags["best.run_id"]
+    assert best == with_val.info.run_id and "best_val_cost" in new_store.client.get_run(parent_id).data.metrics
+    report = new_store.module("runner.report", "--sweep", sweep_id)
+    assert report.returncode == 0, report.stderr
+    ranking = (new_store.root / "outputs" / "reports" / sweep_id / "ranking.csv").read_text().splitlines()
+    assert ranking[1].endswith(best)  # rank 1, its run_id last
+
+    alone = new_store.cli("-m", "dataset=iris", "optimizer.epochs=20", "dataset.val_fraction=0",
+                          "regularization.lam=0,1", "tracking.figures=false")
+    assert re.search(r"^  best train_cost \S+: regularization.lam=", alone.stdout, re.MULTILINE), alone.stdout
+
+
 @pytest.mark.parametrize("overrides, planned", [
     (["seed=0,1", "optimizer=sgd,adam"], 4),
     (["seed=range(0,3)", "regularization.lam=1"], 3),
