@@ -17,7 +17,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from runner.errors import UserError, one_line
 from runner.experiment import Outcome, objective_value, run_experiment, worst_value
-from runner.paths import PROJECT_ROOT, code_tags, outputs_dir
+from runner.paths import PROJECT_ROOT, code_tags, command_line, outputs_dir
 from runner.store import dashboard_command, open_client, resolve_tracking_uri
 from runner.jobs import earlier_attempt, job_context
 
@@ -29,7 +29,7 @@ def run_tags(config: dict, hydra_cfg) -> dict[str, str]:
     resolved = OmegaConf.to_yaml(OmegaConf.create(config), sort_keys=True)
     tags = {"config_hash": hashlib.sha256(resolved.encode()).hexdigest()[:16],
             "overrides": " ".join(hydra_cfg.overrides.task) or "(none)",
-            "command": "python -m runner " + " ".join(hydra_cfg.overrides.task)}
+            "command": command_line("python -m runner", hydra_cfg.overrides.hydra, hydra_cfg.overrides.task)}
     tags.update({f"choice.{group}": str(choice) for group, choice in hydra_cfg.runtime.choices.items()
                  if not group.startswith("hydra/") and choice is not None})
     tags.update(code_tags("python -m runner"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import getpass
 import os
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -43,6 +44,19 @@ def git_state() -> tuple[str, bool] | None:
         return None
     changes = _git("status", "--porcelain", "--untracked-files=no")
     return commit, bool(changes)
+
+
+SWEEP_SETTINGS = ("hydra.mode", "hydra.sweep.", "hydra.sweeper", "hydra/sweeper", "hydra.launcher", "hydra/launcher",
+                  "hydra.run.dir")  # Hydra overrides of how and where a sweep runs: not a job's to repeat
+
+
+def command_line(entry: str, hydra_overrides, task_overrides, keep_sweep_settings: bool = False) -> str:
+    """The shell command that runs it again: `entry`, then Hydra's own overrides (hydra.searchpath, which finds a
+    user's config files, ...) and the task's, each quoted for the shell. Without keep_sweep_settings, those
+    of SWEEP_SETTINGS are left out (a sweep job's command is a single run's); hydra.mode always is (-m says it)."""
+    kept = [o for o in hydra_overrides if not o.lstrip("+~").startswith("hydra.mode")
+            and (keep_sweep_settings or not o.lstrip("+~").startswith(SWEEP_SETTINGS))]
+    return " ".join([entry, *(shlex.quote(str(o)) for o in [*kept, *task_overrides])])
 
 
 def code_tags(entry: str) -> dict[str, str]:

@@ -27,7 +27,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from runner.errors import UserError, one_line
-from runner.paths import code_tags
+from runner.paths import code_tags, command_line
 from runner.sweep_checks import check_sweep_settings
 from runner.sweep_runs import (direction, end_orphans, experiment_option, override_key, set_aside_for_resume,
                                summarize, sweep_children)
@@ -156,14 +156,14 @@ class SweepCallback(Callback):
         specs, keys = swept(config)
         sweep_id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
         overrides = " ".join(config.hydra.overrides.task)
-        hydra_overrides = [o for o in config.hydra.overrides.hydra if not o.startswith("hydra.mode=")]
         tags = {"sweep.id": sweep_id, "sweep.role": "parent", "sweep.dir": str(sweep_dir),
                 "sweep.overrides": overrides or "(none)", "sweep.space": " ".join(specs) or "(none)",
                 "sweep.sweeper": str(config.hydra.sweeper._target_).rsplit(".", 1)[-1],
                 "sweep.launcher": str(config.hydra.launcher._target_).rsplit(".", 1)[-1],
                 **({"sweep.worker_start": worker_start} if worker_start else {}),
                 "sweep.objective": objective, "sweep.direction": direction(objective),
-                "command": " ".join(["python -m runner -m", *hydra_overrides, *config.hydra.overrides.task]),
+                "command": command_line("python -m runner -m", config.hydra.overrides.hydra,
+                                        config.hydra.overrides.task, keep_sweep_settings=True),
                 **code_tags("python -m runner -m")}
         name = ("sweep " + (" ".join(specs) or overrides))[:MAX_RUN_NAME]
         parent_run_id = tracker.start(name, tags, {})

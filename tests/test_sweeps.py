@@ -503,6 +503,44 @@ def test_a_job_without_a_validation_part_ranks_after_those_with_one_in_the_sweep
     assert re.search(r"^  best train_cost \S+: regularization.lam=", alone.stdout, re.MULTILINE), alone.stdout
 
 
+def test_a_command_tag_quotes_its_overrides_and_keeps_hydras_own_but_not_the_sweeps():
+    from runner.paths import command_line
+
+    hydra = ["hydra.mode=MULTIRUN", "hydra.searchpath=[file:///my confs]", "hydra/launcher=joblib",
+             "hydra.launcher.n_jobs=2", "hydra.sweep.dir=/tmp/s", "hydra.run.dir=/tmp/r", "hydra.job.chdir=true"]
+    task = ["tracking.experiment=my\\ exp", "seed=1"]
+    assert command_line("python -m runner", hydra, task) == \
+        "python -m runner 'hydra.searchpath=[file:///my confs]' hydra.job.chdir=true " \
+        "'tracking.experiment=my\\ exp' seed=1"
+    assert command_line("python -m runner -m", hydra, task, keep_sweep_settings=True) == \
+        "python -m runner -m 'hydra.searchpath=[file:///my confs]' hydra/launcher=joblib hydra.launcher.n_jobs=2 " \
+        "hydra.sweep.dir=/tmp/s hydra.run.dir=/tmp/r hydra.job.chdir=true 'tracking.experiment=my\\ exp' seed=1"
+
+
+def test_a_jobs_command_tag_runs_it_again_with_the_users_config_files(new_store, tmp_path):
+    """Before, the tag dropped hydra.searchpath (the run again: "Could not find 'initializer/mine'") and did not
+    quote a value with a space (`tracking.experiment=my exp`: "missing EQUAL")."""
+    import shlex
+
+    (tmp_path / "confs" / "initializer").mkdir(parents=True)
+    (tmp_path / "confs" / "initializer" / "mine.yaml").write_text(
+        (PROJECT_ROOT / "conf" / "initializer" / "epsilon_uniform.yaml").read_text())
+    sweep = new_store.cli("-m", *FAST, f"hydra.searchpath=[file://{tmp_path}/confs]", "initializer=mine",
+                          "tracking.experiment=my exp", "seed=0,1")
+    assert sweep.returncode == 0, sweep.stderr[-3000:]
+    client = new_store.client
+    experiment = client.get_experiment_by_name("my exp").experiment_id
+    job = next(run for run in client.search_runs([experiment]) if run.data.tags.get("sweep.role") != "parent"
+               and run.data.params["seed"] == "1")
+    command = shlex.split(job.data.tags["command"])
+    assert command[:3] == ["python", "-m", "runner"], command
+    again = new_store.cli(*command[3:])
+    assert again.returncode == 0, again.stderr[-3000:]
+    rerun = max(client.search_runs([experiment]), key=lambda run: run.info.start_time)
+    assert rerun.info.run_id != job.info.run_id and rerun.data.tags["config_hash"] == job.data.tags["config_hash"]
+    assert rerun.data.metrics["train_cost"] == job.data.metrics["train_cost"]
+
+
 @pytest.mark.parametrize("overrides, planned", [
     (["seed=0,1", "optimizer=sgd,adam"], 4),
     (["seed=range(0,3)", "regularization.lam=1"], 3),
