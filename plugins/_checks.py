@@ -38,5 +38,12 @@ def positive_integer(name: str, value) -> None:
     require(is_integer(value) and value >= 1, name, value, "an integer >= 1")
 
 
+def is_one_of(value, choices) -> bool:
+    """Whether value equals one of choices (a tuple, or a dict's keys). Compared by == and never hashed: a list or
+    a map given on the command line (activation=[sigmoid]) is none of them, where `value in a_dict` raises
+    TypeError (unhashable type: 'list')."""
+    return any(value == choice for choice in choices)
+
+
 def one_of(name: str, value, choices) -> None:
-    require(value in choices, name, value, "one of " + ", ".join(map(str, choices)))
+    require(is_one_of(value, choices), name, value, "one of " + ", ".join(map(str, choices)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from plugins._checks import is_integer, require
+from plugins._checks import is_integer, is_one_of, require
 from runner.core.activations import ACTIVATIONS
 
 
@@ -25,7 +25,7 @@ class FeedForward:
         require(isinstance(self.hidden, list) and len(self.hidden) > 0
                 and all(is_integer(s) and s >= 1 for s in self.hidden),
                 "hidden", self.hidden, "a non-empty list of integers >= 1, e.g. [25] or [25, 25]")
-        require(self.activation in ACTIVATIONS, "activation", self.activation, ", ".join(ACTIVATIONS))
+        require(is_one_of(self.activation, ACTIVATIONS), "activation", self.activation, ", ".join(ACTIVATIONS))
 
     def layer_sizes(self, n_features: int, n_classes: int) -> list[int]:
         """[s_1, ..., s_L] = [n_features, *hidden, 1 if n_classes == 2 else n_classes]."""

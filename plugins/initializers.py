@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import zipfile
 from dataclasses import dataclass, field
 
@@ -114,10 +115,14 @@ def load_weights(path: str) -> list[np.ndarray]:
                      "it is empty" if not start else "it is not an .npz file")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            names = sorted((k for k in npz.files if k.startswith("Theta")), key=lambda k: int(k[5:] or 0))
-            arrays = {k: npz[k] for k in names}
+            arrays = {k: npz[k] for k in npz.files if k.startswith("Theta")}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         raise refuse("it holds pickled objects" if "pickle" in str(error) else "it is not a readable .npz") from None
+    misnamed = next((k for k in arrays if not re.fullmatch(r"Theta[1-9][0-9]*", k)), None)
+    if misnamed is not None:
+        raise refuse(f"it holds an array named {misnamed!r}, not Theta and a layer number from 1")
+    names = sorted(arrays, key=lambda k: int(k[5:]))
+    arrays = {k: arrays[k] for k in names}
     kinds = next((f"{k} holds {a.dtype}" for k, a in arrays.items() if a.dtype.kind not in "biuf"), None)
     if kinds:
         raise refuse(kinds)

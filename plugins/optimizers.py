@@ -118,7 +118,11 @@ class _PlainSteps(_GradientSteps):
         one_of("backend", self.backend, BACKENDS)
 
     def _epoch_for(self, objective, Theta):
-        """The compiled epoch when `backend` and the network's size allow it, else None (numpy's loop)."""
+        """The compiled epoch when `backend` and the network's size allow it, else None (numpy's loop).
+        batch_size null is the whole batch, as for Momentum and Adam: one step an epoch on all m rows, the
+        matrix products numpy's loop makes (BatchGD's update)."""
+        if self.batch_size is None:
+            return None
         work = self.batch_size * sum(T.size for T in Theta)
         compiled = self.backend == "numba" and (self.batch_size == 1 or work <= COMPILED_BATCH_WORK)
         return compiled_epoch(objective) if compiled else None
@@ -188,11 +192,12 @@ class SGD(_PlainSteps):
 
 @dataclass
 class MiniBatch(_PlainSteps):
-    """Mini-batch gradient descent: updates from the mean gradient of batch_size samples."""
+    """Mini-batch gradient descent: updates from the mean gradient of batch_size samples (null: all m, one
+    update an epoch, as Momentum and Adam read it)."""
 
     lr: float = 0.5
     epochs: int = 100
-    batch_size: int = 32
+    batch_size: int | None = 32
     name: str = field(default="minibatch", init=False)
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from plugins._checks import is_one_of
 from runner.core.gradcheck import MODES
 from runner.errors import UserError
 
 PLUGIN_GROUPS = ("dataset", "architecture", "initializer", "optimizer", "cost", "regularization")
+RUNNER_KEYS = ("workers",)  # top-level keys read elsewhere: workers by runner/jobs.py and runner/workers.py
 DTYPES = ("float64", "float32")
 OBJECTIVES = {"val_cost": "minimize", "val_accuracy": "maximize", "train_cost": "minimize",
               "train_accuracy": "maximize", "test_accuracy": "maximize", "test_f1_macro": "maximize"}
@@ -42,7 +44,7 @@ class GradcheckSettings:
     def __post_init__(self):
         _check(_is_int(self.every) and self.every >= 0, "gradcheck.every", self.every,
                "an integer >= 0 (0: check only at the start and the end)")
-        _check(self.mode in ("auto", *MODES), "gradcheck.mode", self.mode, "auto, " + ", ".join(MODES))
+        _check(is_one_of(self.mode, ("auto", *MODES)), "gradcheck.mode", self.mode, "auto, " + ", ".join(MODES))
         _check(_is_number(self.eps) and self.eps > 0, "gradcheck.eps", self.eps, "a number > 0")
         _check(_is_int(self.coordinates) and self.coordinates >= 1, "gradcheck.coordinates",
                self.coordinates, "an integer >= 1")
@@ -91,8 +93,8 @@ class TrackingSettings:
         _check(isinstance(self.experiment, str) and self.experiment.strip() != "", "tracking.experiment",
                self.experiment, "a non-empty name")
         _check(self.uri is None or isinstance(self.uri, str), "tracking.uri", self.uri, "a tracking URI or null")
-        _check(self.progress in ("auto", "on", "off"), "tracking.progress", self.progress, "auto, on, off")
-        _check(self.objective in OBJECTIVES, "tracking.objective", self.objective, ", ".join(OBJECTIVES))
+        _check(is_one_of(self.progress, ("auto", "on", "off")), "tracking.progress", self.progress, "auto, on, off")
+        _check(is_one_of(self.objective, OBJECTIVES), "tracking.objective", self.objective, ", ".join(OBJECTIVES))
         _check(self.every == "auto" or (_is_int(self.every) and self.every >= 1), "tracking.every", self.every,
                "auto or an integer >= 1 (1: every epoch)")
         _check(isinstance(self.figures, bool), "tracking.figures", self.figures, "true or false")
@@ -116,17 +118,25 @@ class RunSettings:
 
     @classmethod
     def from_dict(cls, cfg: dict) -> "RunSettings":
-        """Build and validate from the resolved config (plain dict); unknown keys are rejected."""
+        """Build and validate from the resolved config (plain dict); unknown keys are rejected, at the top
+        level too (a `+seeed=1` typo would otherwise run with the default seed and log the typo as a param)."""
+        accepted = (*PLUGIN_GROUPS, *cls.__dataclass_fields__, *RUNNER_KEYS)
+        for key in cfg:
+            if not is_one_of(key, accepted):
+                raise UserError(f"unknown key {key}; accepted top-level keys: {', '.join(accepted)}")
         _check(_is_int(cfg.get("seed")) and cfg["seed"] >= 0, "seed", cfg.get("seed"), "an integer >= 0")
-        _check(cfg.get("dtype", "float64") in DTYPES, "dtype", cfg.get("dtype"), ", ".join(DTYPES))
-        return cls(cfg["seed"], _section(GradcheckSettings, "gradcheck", cfg.get("gradcheck") or {}),
-                   _section(TrackingSettings, "tracking", cfg.get("tracking") or {}), cfg.get("dtype", "float64"),
-                   _section(EarlyStoppingSettings, "early_stopping", cfg.get("early_stopping") or {}))
+        _check(is_one_of(cfg.get("dtype", "float64"), DTYPES), "dtype", cfg.get("dtype"), ", ".join(DTYPES))
+        return cls(cfg["seed"], _section(GradcheckSettings, "gradcheck", cfg.get("gradcheck")),
+                   _section(TrackingSettings, "tracking", cfg.get("tracking")), cfg.get("dtype", "float64"),
+                   _section(EarlyStoppingSettings, "early_stopping", cfg.get("early_stopping")))
 
 
-def _section(kind, name: str, values: dict):
+def _section(kind, name: str, values: dict | None):
+    """kind(**values) for the config section `name` (null: its defaults), every key known to kind."""
     known = kind.__dataclass_fields__
-    for key in values:
-        if key not in known:
+    _check(values is None or isinstance(values, dict), name, values,
+           f"a section of keys ({', '.join(known)}), e.g. {name}.{next(iter(known))}=VALUE")
+    for key in values or {}:
+        if not is_one_of(key, known):
             raise UserError(f"unknown key {name}.{key}; accepted keys: {', '.join(known)}")
-    return kind(**values)
+    return kind(**(values or {}))

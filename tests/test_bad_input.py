@@ -37,6 +37,9 @@ def files(tmp_path_factory):
         "text_csv": _write(d / "text.csv", "a,b,label\n1,2,x\n3,hello,y\n5,6,x\n7,8,y\n"),
         "no_target_csv": _write(d / "no_target.csv", "a,b,klass\n1,2,x\n3,4,y\n"),
         "one_class_csv": _write(d / "one_class.csv", "a,b,label\n1,2,x\n3,4,x\n5,6,x\n"),
+        "one_number_csv": _write(d / "one_number.csv", "a,b,label\n1,2,1\n3,4,1\n5,6,1\n"),
+        "na_text_csv": _write(d / "na_text.csv", "a,b,label\n1,2,x\n3,NA,y\n5,6,x\n7,8,y\n"),
+        "number_csv": _write(d / "number.csv", "a,b,1e3\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n"),
         "not_a_file": _write(d / "plain.txt", "x"),
     }
     np.savez(d / "wrong_shapes.npz", Theta1=np.zeros((3, 3)), Theta2=np.zeros((1, 4)))
@@ -47,6 +50,8 @@ def files(tmp_path_factory):
         d / "empty.npz", "")
     made["wrong_shapes"] = str(d / "wrong_shapes.npz")
     made["pickled"] = str(d / "pickled.npz")
+    np.savez(d / "theta_x.npz", Theta1=np.zeros((25, 65)), Theta2=np.zeros((10, 26)), ThetaX=np.zeros(3))
+    made["theta_x"] = str(d / "theta_x.npz")
     made["missing_csv"] = str(d / "missing.csv")
     return made
 
@@ -89,6 +94,16 @@ CASES = [
      ["early_stopping.restore_best=true needs a validation part", "early_stopping.restore_best=false"]),
     ("gradcheck tolerance zero", ["gradcheck.tolerance=0"], {}, ["gradcheck.tolerance=0", "a number > 0", "null"]),
     ("seed negative", ["seed=-1"], {}, ["seed=-1"]),
+    ("a list for a named choice", ["architecture.activation=[sigmoid]"], {},
+     ["architecture.activation=['sigmoid'] is invalid; accepted: sigmoid, tanh, relu"]),
+    ("a map for a named choice", ["architecture.activation={{a:1}}"], {},  # {{ }}: _fill formats the overrides
+     ["architecture.activation={{'a': 1}} is invalid; accepted: sigmoid, tanh, relu"]),
+    ("a list for the objective", ["tracking.objective=[val_cost]"], {},
+     ["tracking.objective=['val_cost'] is invalid; accepted: val_cost, val_accuracy"]),
+    ("unknown top-level key (added)", ["+seeed=1", "optimizer.epochs=3"], {},
+     ["unknown key seeed; accepted top-level keys: dataset, architecture", "seed", "early_stopping, workers"]),
+    ("unknown top-level section (added)", ["+early_stop.patience=3"], {},
+     ["unknown key early_stop; accepted top-level keys: ", "early_stopping"]),
     ("csv path missing", ["dataset=csv"], {}, ["dataset.path"]),
     ("csv missing file", [*CSV, "dataset.path={missing_csv}"], {}, ["missing.csv"]),
     ("csv empty", [*CSV, "dataset.path={empty_csv}"], {}, ["empty.csv"]),
@@ -100,6 +115,11 @@ CASES = [
      ["dataset.features='a'", "a list of column names"]),
     ("csv no target column", [*CSV, "dataset.path={no_target_csv}"], {}, ["label", "klass"]),
     ("csv one class", [*CSV, "dataset.path={one_class_csv}"], {}, ["label"]),
+    ("csv one class of numbers", [*CSV, "dataset.path={one_number_csv}"], {}, ["(it holds only 1)"]),
+    ("csv NA in a numeric feature", [*CSV, "dataset.path={na_text_csv}"], {},
+     ["feature column 'b' has the value 'NA' at data row 1", "where a missing value is an empty cell, not 'NA'"]),
+    ("csv target read as a number", ["dataset=csv", "dataset.path={number_csv}", "dataset.target=1e3"], {},
+     ["dataset.target='1000.0'", "a, b, 1e3", "quote it as the header writes it"]),
     ("npz wrong shapes", ["initializer=from_file", "initializer.path={wrong_shapes}"], {}, ["wrong_shapes.npz", "(25, 65)"]),
     ("npz pickled", ["initializer=from_file", "initializer.path={pickled}"], {}, ["pickled.npz", "pickle"]),
     ("npz not a zip", ["initializer=from_file", "initializer.path={not_a_file}"], {},
@@ -108,6 +128,8 @@ CASES = [
      ["(it is one .npy array, not an .npz)"]),
     ("npz empty", ["initializer=from_file", "initializer.path={empty_npz}"], {}, ["empty.npz", "(it is empty)"]),
     ("npz complex", ["initializer=from_file", "initializer.path={complex}"], {}, ["(Theta1 holds complex128)"]),
+    ("npz misnamed array", ["initializer=from_file", "initializer.path={theta_x}"], {},
+     ["theta_x.npz", "(it holds an array named 'ThetaX', not Theta and a layer number from 1)", "Theta1 .. ThetaN"]),
     ("joblib n_jobs zero", ["-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=0", "seed=1,2"], {},
      ["hydra.launcher.n_jobs=0", "-1 for every core"]),
     ("joblib backend unknown", ["-m", "hydra/launcher=joblib", "hydra.launcher.backend=dask", "seed=1,2"], {},
@@ -192,6 +214,25 @@ def test_a_launcher_whose_plugin_is_not_installed_is_one_line(store, monkeypatch
         pytest.skip("hydra-submitit-launcher is installed here")
     code, stderr = _in_process(store, monkeypatch, ["-m", "hydra/launcher=submitit_slurm", "seed=1,2"], {})
     _check(code, stderr, ["hydra_submitit_launcher", "pip install hydra-submitit-launcher"], store)
+
+
+@pytest.mark.parametrize("sweep", [False, True], ids=["run", "sweep"])
+def test_a_deleted_experiment_is_one_line_and_no_run(new_store, monkeypatch, sweep):
+    """MLflow keeps a deleted experiment's name and makes no run in it: a traceback before (and in a sweep, no
+    parent and a warning about sweep.json from each job); now one line saying how to restore it."""
+    from mlflow.entities import ViewType
+
+    client = new_store.client
+    experiment_id = client.create_experiment("qa_deleted")
+    client.delete_experiment(experiment_id)
+    overrides = ["tracking.experiment=qa_deleted", "optimizer.epochs=3"]
+    overrides = ["-m", *overrides, "regularization.lam=0,1"] if sweep else overrides
+    code, stderr = _in_process(new_store, monkeypatch, overrides, {})
+    _check(code, stderr, [f"tracking.experiment='qa_deleted' is deleted in the store {new_store.uri} (experiment "
+                          f"{experiment_id}); accepted:", f"mlflow experiments restore --experiment-id {experiment_id}",
+                          "tracking.experiment=NAME"], new_store)
+    assert not client.search_runs([experiment_id], run_view_type=ViewType.ALL)
+    assert client.get_experiment(experiment_id).lifecycle_stage == "deleted"
 
 
 SUBPROCESS_CASES = ["unknown plugin", "wrong type", "csv text feature", "npz pickled", "unreachable tracking"]

@@ -21,7 +21,7 @@ from runner.core.network import theta_shapes
 from runner.errors import UserError, one_line
 from runner.paths import PROJECT_ROOT
 from runner.artifacts import save_weights
-from runner.settings import PLUGIN_GROUPS, POINTS_PER_CURVE, TrackingSettings
+from runner.settings import PLUGIN_GROUPS, POINTS_PER_CURVE, RunSettings, TrackingSettings
 from runner.setup import prepare, run_name
 
 CONF = PROJECT_ROOT / "conf"
@@ -176,6 +176,49 @@ def test_a_bad_value_is_one_user_error_naming_it(overrides, named):
         prepare(config)
     message = one_line(caught.value)
     assert named in message and "accepted" in message and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["architecture.activation=[sigmoid]"], "activation=['sigmoid'] is invalid; accepted: sigmoid, tanh, relu"),
+    (["architecture.activation={a:1}"], "activation={'a': 1} is invalid; accepted: sigmoid, tanh, relu"),
+    (["tracking.objective=[val_cost]"], "tracking.objective=['val_cost'] is invalid; accepted: val_cost, val_accuracy"),
+    (["tracking.progress={a:1}"], "tracking.progress={'a': 1} is invalid; accepted: auto, on, off"),
+    (["gradcheck.mode=[full]"], "gradcheck.mode=['full'] is invalid; accepted: auto, full"),
+    (["dtype={a:1}"], "dtype={'a': 1} is invalid; accepted: float64, float32"),
+    (["optimizer=minibatch", "optimizer.backend=[numba]"], "optimizer.backend=['numba'] is invalid; accepted: one of"),
+    (["tracking=5"], "tracking=5 is invalid; accepted: a section of keys (experiment, uri"),
+    (["gradcheck=abc"], "gradcheck='abc' is invalid; accepted: a section of keys (every, mode"),
+])
+def test_a_list_or_map_where_a_name_is_expected_is_one_user_error(overrides, message):
+    """A list or a map for a key checked against a table of names was `TypeError: unhashable type` (a traceback);
+    a scalar for a whole section was `TypeError: 'int' object is not iterable`."""
+    with pytest.raises(UserError) as caught:
+        prepare(compose(*overrides))
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("overrides, key", [(["+seeed=1", "optimizer.epochs=3"], "seeed"),
+                                            (["+early_stop.patience=3"], "early_stop")])
+def test_an_unknown_top_level_key_is_one_user_error_listing_the_accepted(overrides, key):
+    """A typo added with + ran with the default and logged the typo as a param; now it is refused as an unknown
+    key inside a section is."""
+    with pytest.raises(UserError) as caught:
+        prepare(compose(*overrides))
+    assert str(caught.value) == (f"unknown key {key}; accepted top-level keys: dataset, architecture, initializer, "
+                                 "optimizer, cost, regularization, seed, gradcheck, tracking, dtype, early_stopping, "
+                                 "workers")
+
+
+@pytest.mark.parametrize("preset", [None, *PRESETS])
+def test_every_top_level_key_the_config_composes_is_accepted(preset):
+    """The keys RunSettings.from_dict accepts at the top level are all that conf/ composes (presets are
+    `# @package _global_`): none refused, none accepted that no config has."""
+    config = compose(*([f"+experiment={preset}"] if preset else []))
+    with pytest.raises(UserError) as caught:
+        RunSettings.from_dict({**config, "zzz": 1})
+    accepted = str(caught.value).split("accepted top-level keys: ")[1].split(", ")
+    assert set(config) == set(accepted)
+    assert RunSettings.from_dict(config).seed == config["seed"]
 
 
 def test_a_wrong_shaped_weights_file_is_a_user_error(tmp_path):

@@ -349,6 +349,7 @@ BAD_CSV = [  # file text, target, words the message must hold
     ("a,b,label\n1,2,x\n3,oops,y\n5,6,x\n", "label", ["path", "'b'", "oops", "row 1"]),
     ("a,b,label\n1,2,x\n3,4,y\n,6,x\n", "label", ["path", "'a'", "missing", "row 2"]),
     ("a,label\n1,x\n2,x\n3,x\n", "label", ["target", "label", "2 classes", "'x'"]),
+    ("a,label\n1,1\n2,1\n3,1\n", "label", ["(it holds only 1)"]),  # the number, not np.int64(1)
     ("a,label\n1,x\n2,\n3,y\n", "label", ["path", "'label'", "missing", "row 1"]),
     ("label\nx\ny\n", "label", ["path", "feature columns"]),
     ("a;b;label\n1;2;x\n3;4;y\n", "a;b;label", ["path", "comma-separated", "';'"]),
@@ -472,3 +473,54 @@ def test_csv_header_spaces_other_encodings_ragged_rows_and_an_empty_column_are_n
     empty = write_csv(tmp_path, "a,c,label\n" + "".join(f"{i},,{'xy'[i % 2]}\n" for i in range(12)), "empty.csv")
     with pytest.raises(ValueError, match=r"feature column 'c' has no value in the \d+ training rows"):
         CsvDataset(empty, "label", missing="mean").load(rng())
+
+
+def test_csv_only_an_empty_cell_is_a_missing_value(tmp_path):
+    """pandas would read NA, N/A, null, None and nan as missing; here they are text like any other."""
+    words = ["NA", "N/A", "null", "None", "nan"]
+    rows = [f"{i},{words[i % 5]},{'EU' if i % 3 else 'NA'},{'' if i == 7 else i}" for i in range(30)]
+    path = write_csv(tmp_path, "a,region,kind,b\n" + "\n".join(rows) + "\n")
+    dataset = CsvDataset(path, "kind", categorical=["region"], missing="drop", val_fraction=0, test_fraction=0)
+    splits = dataset.load(rng())
+    assert splits.classes == ["EU", "NA"] and splits.train.m == 29  # only row 7, whose b is empty, is dropped
+    assert dataset.categories == {"region": sorted(words)}
+    assert CsvDataset(path, "region", features=["a"], val_fraction=0, test_fraction=0).load(rng()).classes == \
+        sorted(words)
+    filled = CsvDataset(path, "kind", categorical=["region"], missing="mean", val_fraction=0, test_fraction=0)
+    assert filled.load(rng()).train.m == 30  # the empty cell is still filled
+    text = write_csv(tmp_path, "a,b,label\n1,2,x\n3,NA,y\n5,,x\n7,8,y\n", "text.csv")
+    for missing in ("error", "drop", "mean"):
+        with pytest.raises(ValueError, match=r"^path='.*text.csv': feature column 'b' has the value 'NA' at data "
+                                             r"row 1; accepted: numeric feature columns, where a missing value is "
+                                             r"an empty cell, not 'NA' \(dataset.categorical=\[b\]"):
+            CsvDataset(text, "label", missing=missing).load(rng())
+
+
+def test_csv_column_names_given_as_numbers_match_the_header(tmp_path):
+    """The command line reads dataset.target=3 as the number 3; the header's 3 is the text '3'."""
+    rows = [f"{i},{i % 3},{i * 0.5},{i % 2}" for i in range(20)]
+    path = write_csv(tmp_path, "x,2,2.5,3\n" + "\n".join(rows) + "\n")
+    dataset = CsvDataset(path, 3, features=[2.5, 2, "x"], categorical=[2], val_fraction=0, test_fraction=0,
+                         scale="none")
+    splits = dataset.load(rng())
+    assert dataset.target == "3" and splits.classes == [0, 1] and dataset.categories == {"2": ["0", "1", "2"]}
+    assert dataset.column_names == ["2.5", "2=0", "2=1", "2=2", "x"]
+    with pytest.raises(ValueError, match=r"^target='1000.0' is invalid; accepted: a column of .*: x, 2, 2.5, 3 \(a "
+                                         r"name that looks like a number is read as one, 1e3 as 1000.0: quote it"):
+        CsvDataset(path, 1e3).load(rng())
+    with pytest.raises(ValueError, match=r"^features=\['4'\] is invalid; accepted: .*\(it has no '4'\).* quote it"):
+        CsvDataset(path, 3, features=[4]).load(rng())
+    with pytest.raises(ValueError, match=r"^target=None is invalid; accepted: the name of a column of the CSV file "
+                                         r"\(quote a name the command line reads as null, true or false"):
+        CsvDataset(path, None)
+
+
+def test_csv_an_unnamed_empty_column_of_trailing_commas_is_left_out(tmp_path):
+    """An Excel export ends every line with a comma: pandas reads a last column 'Unnamed: 3' with no value."""
+    rows = [f"{i},{i % 3},{i % 2}," for i in range(20)]
+    path = write_csv(tmp_path, "a,b,label,\r\n" + "\r\n".join(rows) + "\r\n")
+    dataset = CsvDataset(path, "label", val_fraction=0, test_fraction=0, scale="none")
+    assert dataset.load(rng()).n_features == 2 and dataset.column_names == ["a", "b"]
+    valued = write_csv(tmp_path, "a,,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20)), "valued.csv")
+    dataset = CsvDataset(valued, "label", val_fraction=0, test_fraction=0)
+    assert dataset.load(rng()).n_features == 2 and dataset.column_names == ["a", "Unnamed: 1"]  # a value: kept

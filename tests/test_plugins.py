@@ -373,6 +373,19 @@ def test_batch_size_larger_than_m_is_rejected_when_minimizing(small, make):
         optimizer.minimize(obj, problem.Theta, np.random.default_rng(0), lambda e, T: None)
 
 
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_minibatch_batch_size_null_is_the_whole_batch_as_for_momentum_and_adam(small, backend):
+    """batch_size null (None) means all m rows, one step an epoch, as _GradientSteps reads it for Momentum and
+    Adam: the same steps as BatchGD's, prepared and trained on either backend (a TypeError before)."""
+    problem, obj = small
+    optimizer = MiniBatch(lr=0.4, epochs=3, batch_size=None, backend=backend)
+    optimizer.prepare(obj, problem.Theta)
+    Theta = optimizer.minimize(obj, problem.Theta, np.random.default_rng(0), lambda e, T: None)
+    assert optimizer.steps_per_epoch(obj.m) == 1 and optimizer.backend_used == "numpy"
+    expected = BatchGD(lr=0.4, epochs=3).minimize(obj, problem.Theta, None, lambda e, T: None)
+    assert_weights_equal(Theta, expected, tol=0)
+
+
 # --- 7. initializers -------------------------------------------------------------------------------
 
 RANDOM_INITIALIZERS = [EpsilonUniform(), EpsilonUniform(eps=0.05), GlorotNormal(), HeNormal()]
@@ -482,6 +495,16 @@ def test_from_file_unreadable_or_misnamed(tmp_path, content):
         FromFile(str(path))([2, 2, 1], np.random.default_rng(0))
 
 
+@pytest.mark.parametrize("name", ["ThetaX", "Theta", "Theta0", "Theta01"])
+def test_from_file_names_an_array_that_is_not_theta_and_a_layer_number(tmp_path, name):
+    path = tmp_path / "weights.npz"
+    np.savez(path, Theta1=np.zeros((2, 3)), Theta2=np.zeros((1, 3)), **{name: np.zeros(3)})
+    with pytest.raises(ValueError, match=rf"^path='.*weights.npz' is invalid \(it holds an array named '{name}', not "
+                                         r"Theta and a layer number from 1\); accepted: an .npz of numeric arrays "
+                                         r"Theta1 .. ThetaN$"):
+        FromFile(str(path))([2, 2, 1], np.random.default_rng(0))
+
+
 # --- 9. every plugin rejects bad arguments on construction --------------------------------------
 
 BAD_ARGUMENTS = [
@@ -518,6 +541,18 @@ def test_defaults_construct_and_satisfy_their_protocols(plugin):
     protocol = {"optimizers": Optimizer, "architecture": Architecture, "regularization": Regularization,
                 "initializers": Initializer, "costs": Cost}[plugin.__module__.split(".")[-1]]
     assert isinstance(instance, protocol)
+
+
+CHOICES_GIVEN_AS_LIST_OR_MAP = [(FeedForward, "activation", ["sigmoid"]), (FeedForward, "activation", {"a": 1}),
+                                (MiniBatch, "backend", ["numba"]), (SGD, "lr_decay_per", {"epoch": 1})]
+
+
+@pytest.mark.parametrize("plugin, argument, value", CHOICES_GIVEN_AS_LIST_OR_MAP,
+                         ids=[f"{p.__name__}-{a}={v!r}" for p, a, v in CHOICES_GIVEN_AS_LIST_OR_MAP])
+def test_a_list_or_map_for_a_named_choice_is_a_value_error_not_unhashable(plugin, argument, value):
+    """activation=[sigmoid] on the command line: `value in ACTIVATIONS` (a dict) raised TypeError: unhashable."""
+    with pytest.raises(ValueError, match=re.escape(f"{argument}={value!r} is invalid; accepted: ")):
+        plugin(**{argument: value})
 
 
 def test_architecture_layer_sizes():

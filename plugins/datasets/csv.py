@@ -3,6 +3,7 @@ column, or those named in `features`), and categorical ones one-hot encoded (`ca
 values refused, dropped, or filled with the training means (`missing`)."""
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from plugins.datasets._base import SplitScaleDataset
 
 MANY_CLASSES = 10  # more distinct labels than this and than half the rows: not classes
 MISSING = ("error", "drop", "mean")  # what a missing feature value does: refused, its row dropped, filled
+MISSING_WORDS = ("na", "n/a", "nan", "null", "none")  # other programs' words for a missing value; here, text
 
 
 @dataclass
@@ -37,8 +39,10 @@ class CsvDataset(SplitScaleDataset):
         super().__post_init__()
         require(isinstance(self.path, (str, os.PathLike)) and Path(self.path).is_file(),
                 "path", self.path, f"the path of an existing CSV file (relative ones start at {os.getcwd()})")
+        self.target = column_name(self.target)
         require(isinstance(self.target, str) and self.target != "", "target", self.target,
-                "the name of a column of the CSV file")
+                "the name of a column of the CSV file (quote a name the command line reads as null, true or "
+                "false: dataset.target=\"'null'\")")
         if self.features is not None:
             self.features = self._columns("features", self.features, "such as [age,height], or null for every "
                                                                      "column but target")
@@ -52,6 +56,7 @@ class CsvDataset(SplitScaleDataset):
         """`value` as a list of distinct column names other than the target; a one-line ValueError otherwise."""
         require(isinstance(value, Sequence) and not isinstance(value, str), name, value,
                 f"a list of column names {example}")
+        value = [column_name(c) for c in value]
         require(all(isinstance(c, str) and c for c in value) and len(set(value)) == len(value), name, value,
                 "a list of distinct column names")
         require(self.target not in value, name, value,
@@ -60,8 +65,8 @@ class CsvDataset(SplitScaleDataset):
 
     def read(self) -> pd.DataFrame:
         """The file's rows; a ValueError if it has no header or no data rows."""
-        try:  # skipinitialspace: a header written 'a, b, label' names its columns a, b and label
-            frame = pd.read_csv(self.path, skipinitialspace=True)
+        try:
+            frame = read_table(self.path)
         except pd.errors.EmptyDataError:
             frame = pd.DataFrame()
         except UnicodeDecodeError as error:
@@ -83,11 +88,11 @@ class CsvDataset(SplitScaleDataset):
         frame = self.read()
         where = f"path={str(self.path)!r}"
         require(self.target in frame.columns, "target", self.target,
-                f"a column of {self.path}: " + ", ".join(map(str, frame.columns)))
+                f"a column of {self.path}: " + ", ".join(map(str, frame.columns)) + quoting([self.target]))
         labels = frame[self.target]
         reject_first(labels, labels.isna(), f"{where}: target column {self.target!r}", "a label in every row")
         require(labels.nunique() >= 2, "target", self.target,
-                f"a column with at least 2 classes (it holds only {labels.iloc[0]!r})")
+                f"a column with at least 2 classes (it holds only {plain(labels.iloc[0])!r})")
         numbers = pd.to_numeric(labels, errors="coerce")
         if numbers.notna().all():  # numeric labels must be whole numbers: a measurement is not a class
             reject_first(labels, numbers != np.round(numbers), f"{where}: target column {self.target!r}",
@@ -100,12 +105,13 @@ class CsvDataset(SplitScaleDataset):
             unknown = [c for c in self.features if c not in features.columns]
             require(not unknown, "features", self.features,
                     f"columns of {self.path} (it has no {', '.join(map(repr, unknown))}): " + ", ".join(
-                        map(str, features.columns)))
+                        map(str, features.columns)) + quoting(unknown))
             features = features[self.features]
         require(features.shape[1] > 0, "path", str(self.path), "a CSV file with feature columns besides target")
         unknown = [c for c in self.categorical if c not in features.columns]
         require(not unknown, "categorical", self.categorical,
-                "feature columns of " + str(self.path) + ": " + ", ".join(map(str, features.columns)))
+                "feature columns of " + str(self.path) + ": " + ", ".join(map(str, features.columns))
+                + quoting(unknown))
         if self.missing == "drop":
             kept = features.notna().all(axis=1).to_numpy()
             require(kept.any(), "missing", self.missing, f"a file with some row that has every feature ({self.path} "
@@ -120,9 +126,12 @@ class CsvDataset(SplitScaleDataset):
                 continue
             numeric = pd.to_numeric(features[column], errors="coerce")
             hint = "" if self.features else "; dataset.features=[...] names the columns to use"
-            reject_first(features[column], numeric.isna() & features[column].notna(), f"{where}: feature column "
-                         f"{column!r}", f"numeric feature columns (dataset.categorical=[{column}] one-hot encodes a "
-                                        f"column of categories{hint})")
+            text = numeric.isna() & features[column].notna()
+            word = next((v for v in features[column][text] if str(v).lower() in MISSING_WORDS), None)
+            empty = "" if word is None else f", where a missing value is an empty cell, not {word!r}"
+            reject_first(features[column], text, f"{where}: feature column {column!r}",
+                         f"numeric feature columns{empty} (dataset.categorical=[{column}] one-hot encodes a "
+                         f"column of categories{hint})")
             reject_first(features[column], np.isinf(numeric), f"{where}: feature column {column!r}",
                          "finite numbers (1e400 reads as infinite)")
             if self.missing == "error":
@@ -134,6 +143,35 @@ class CsvDataset(SplitScaleDataset):
         encoded = one_hot(features, self.categories)
         self.column_names = [str(c) for c in encoded.columns]
         return encoded.to_numpy(dtype=np.float64), labels.to_numpy()
+
+
+def read_table(path, **options) -> pd.DataFrame:
+    """A CSV file's rows as pandas reads them, except that only an empty cell is a missing value (pandas' default
+    also takes NA, N/A, null, None, nan: a region 'NA' or a label 'None' would be lost) and a column with neither a
+    header name nor a value is left out: the trailing comma of every line of an Excel export. skipinitialspace: a
+    header written 'a, b, label' names its columns a, b and label."""
+    frame = pd.read_csv(path, skipinitialspace=True, keep_default_na=False, na_values=[""], **options)
+    unnamed = [c for i, c in enumerate(frame.columns) if c == f"Unnamed: {i}" and frame[c].isna().all()]
+    return frame.drop(columns=unnamed)
+
+
+def column_name(value):
+    """A column name as the header writes it: the command line reads dataset.target=3 as the number 3."""
+    return str(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else value
+
+
+def quoting(names: list[str]) -> str:
+    """A hint when a name that is not in the file looks like a number: the command line read it as one, and
+    its text (1000.0 for 1e3) may not be the header's."""
+    if not any(pd.notna(pd.to_numeric(name, errors="coerce")) for name in names):
+        return ""
+    return " (a name that looks like a number is read as one, 1e3 as 1000.0: quote it as the header writes it, " \
+           "e.g. dataset.target=\"'1e3'\")"
+
+
+def plain(value):
+    """A numpy scalar as the Python value it holds, so a message shows 1, not np.int64(1)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def category_text(values: pd.Series) -> pd.Series:
@@ -172,7 +210,6 @@ def reject_first(values: pd.Series, bad: pd.Series, what: str, accepted: str) ->
     rows = np.flatnonzero(bad.to_numpy())
     if len(rows):
         row = int(rows[0])
-        value = values.iloc[row]
-        value = value.item() if isinstance(value, np.generic) else value  # 0.5, not np.float64(0.5)
+        value = plain(values.iloc[row])
         shown = "a missing value" if pd.isna(value) else f"the value {value!r}"
         raise ValueError(f"{what} has {shown} at data row {row}; accepted: {accepted}")
