@@ -19,6 +19,7 @@ from runner.errors import UserError, one_line
 from runner.experiment import Outcome, objective_value, run_experiment, worst_value
 from runner.paths import PROJECT_ROOT, code_tags, command_line, outputs_dir
 from runner.store import dashboard_command, open_client, resolve_tracking_uri
+from runner.tracking import canonical_numbers
 from runner.jobs import earlier_attempt, job_context
 
 OmegaConf.register_new_resolver("blab.outputs", lambda: str(outputs_dir()), replace=True)
@@ -26,7 +27,7 @@ OmegaConf.register_new_resolver("blab.outputs", lambda: str(outputs_dir()), repl
 
 def run_tags(config: dict, hydra_cfg) -> dict[str, str]:
     """Tags that make a run findable and re-runnable: choices, config hash, the code (git commit), overrides."""
-    resolved = OmegaConf.to_yaml(OmegaConf.create(config), sort_keys=True)
+    resolved = OmegaConf.to_yaml(OmegaConf.create(canonical_numbers(config)), sort_keys=True)  # 1 and 1.0: one hash
     tags = {"config_hash": hashlib.sha256(resolved.encode()).hexdigest()[:16],
             "overrides": " ".join(hydra_cfg.overrides.task) or "(none)",
             "command": command_line("python -m runner", hydra_cfg.overrides.hydra, hydra_cfg.overrides.task)}

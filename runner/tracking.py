@@ -15,6 +15,7 @@ import re
 import time
 from pathlib import Path
 
+from runner.errors import UserError
 from runner.paths import default_artifact_root
 from runner.store import RetryingClient, check_reachable, store_lock, unusable_store
 
@@ -36,15 +37,30 @@ def lost_reason(error: Exception) -> str:
 
 
 def flatten(config: dict, prefix: str = "") -> dict[str, str]:
-    """{'optimizer': {'lr': 0.1}} -> {'optimizer.lr': '0.1'}; lists stay whole ('[25, 25]')."""
+    """{'optimizer': {'lr': 0.1}} -> {'optimizer.lr': '0.1'}; lists stay whole ('[25, 25]'); numbers as
+    canonical_numbers writes them."""
     flat = {}
     for key, value in config.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict) and value:
             flat.update(flatten(value, name + "."))
         else:
-            flat[name] = str(value)[:MAX_PARAM_LENGTH]
+            flat[name] = str(canonical_numbers(value))[:MAX_PARAM_LENGTH]
     return flat
+
+
+def canonical_numbers(value):
+    """value with every whole float as its int (1.0 -> 1, 1e6 -> 1000000), through dicts and lists: one text and
+    one config_hash for a number however it was typed (regularization.lam=1 on the command line, 1.0 the
+    default), so a filter params.`regularization.lam` = '1' finds both. Where 1 and 1.0 behave differently,
+    the plugins refuse the float (an integer setting), so nothing that runs differently shares a hash."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2 ** 53:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: canonical_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [canonical_numbers(item) for item in value]
+    return value
 
 
 class Tracker:
@@ -74,18 +90,25 @@ class Tracker:
         self.history: list[tuple[str, float, int]] = []
 
     def _experiment_id(self, name: str) -> str:
+        """The id of experiment `name`, created when the store has none. One deleted in the store (mlflow ui, `mlflow
+        experiments delete`) is refused: MLflow makes no run in it, and its name stays taken until it is restored."""
         try:
             found = self.client.get_experiment_by_name(name)
-            if found is not None:
-                return found.experiment_id
-            local = not self.uri.startswith(("http://", "https://", "databricks"))
-            return self.client.create_experiment(name, artifact_location=default_artifact_root() if local else None)
+            if found is None:
+                local = not self.uri.startswith(("http://", "https://", "databricks"))
+                return self.client.create_experiment(name, artifact_location=default_artifact_root() if local else None)
         except Exception as error:  # any failure to reach or create the store is the user's setup
             from mlflow.exceptions import MlflowException
 
-            if isinstance(error, MlflowException) and "already exists" in str(error):
-                return self.client.get_experiment_by_name(name).experiment_id
-            raise unusable_store(self.uri, error) from None
+            if not (isinstance(error, MlflowException) and "already exists" in str(error)):
+                raise unusable_store(self.uri, error) from None
+            found = self.client.get_experiment_by_name(name)  # another process created it first
+        if found.lifecycle_stage == "deleted":
+            raise UserError(f"tracking.experiment={name!r} is deleted in the store {self.uri} (experiment "
+                            f"{found.experiment_id}); accepted: an active experiment: restore it (MLFLOW_TRACKING_URI="
+                            f"{self.uri} mlflow experiments restore --experiment-id {found.experiment_id}), "
+                            "or choose another name (tracking.experiment=NAME)")
+        return found.experiment_id
 
     runs_started = 0  # in this process: what an interrupt has to end (runner.__main__)
 

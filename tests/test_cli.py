@@ -66,13 +66,29 @@ def test_run_finishes_with_a_descriptive_name_and_a_summary(store, fast_run):
     assert "Traceback" not in result.stderr
 
 
+def test_a_number_has_one_text_and_one_config_hash_however_it_was_typed(new_store):
+    """Before, regularization.lam=1 on the command line logged '1' and another config_hash than the default 1.0
+    (logged '1.0'), and a filter params.`regularization.lam` = '1' missed every run with the default."""
+    from runner.tracking import canonical_numbers, flatten
+
+    assert canonical_numbers({"a": 1.0, "b": [2.0, 0.5], "c": {"d": 1e6, "e": True, "f": "1.0"}, "g": 1e300}) == \
+        {"a": 1, "b": [2, 0.5], "c": {"d": 1000000, "e": True, "f": "1.0"}, "g": 1e300}
+    assert flatten({"optimizer": {"lr": 1e6, "decay": 1e-3}}) == {"optimizer.lr": "1000000", "optimizer.decay": "0.001"}
+    for overrides in ([], ["regularization.lam=1"], ["regularization.lam=1.0"]):
+        assert new_store.cli(*FAST, *overrides).returncode == 0
+    runs = new_store.runs()
+    assert len(runs) == 3 and {run.data.params["regularization.lam"] for run in runs} == {"1"}
+    assert len({run.data.tags["config_hash"] for run in runs}) == 1
+    assert len({run.data.metrics["train_cost"] for run in runs}) == 1
+
+
 def test_params_are_the_config_flattened_to_dotted_keys(fast_run):
     params = fast_run[1].data.params
     assert params["optimizer.lr"] == "1"
     assert params["optimizer.epochs"] == "12"
     assert params["optimizer._target_"] == "plugins.optimizers.BatchGD"
     assert params["architecture.hidden"] == "[5]"
-    assert params["regularization.lam"] == "1.0"
+    assert params["regularization.lam"] == "1"  # the default 1.0, canonical_numbers' text of it
     assert params["seed"] == "0"
     assert params["dataset.n_samples"] == "100"
     assert params["gradcheck.every"] == "5"
@@ -113,8 +129,11 @@ def test_tags_make_the_run_findable_and_rerunnable(store, fast_run):
     assert tags["plugin.dataset"] == tags["choice.dataset"] == "moons"
     assert tags["choice.initializer"] == "epsilon_uniform"
     assert tags["overrides"] == " ".join(OVERRIDES)
-    # config_hash identifies the resolved config: recomputed from the recorded config.yaml.
-    resolved = OmegaConf.to_yaml(OmegaConf.create(run_config(store, fast_run[1].info.run_id)), sort_keys=True)
+    # config_hash identifies the resolved config: recomputed from the recorded config.yaml, whole floats as ints.
+    from runner.tracking import canonical_numbers
+
+    config = canonical_numbers(run_config(store, fast_run[1].info.run_id))
+    resolved = OmegaConf.to_yaml(OmegaConf.create(config), sort_keys=True)
     assert tags["config_hash"] == hashlib.sha256(resolved.encode()).hexdigest()[:16]
     if (PROJECT_ROOT / ".git").exists():
         # Compared with git itself, not HEAD: others may commit while the tests run.
@@ -348,6 +367,21 @@ def test_a_decaying_learning_rate_is_logged_as_lr_at_each_recorded_epoch(new_sto
     m = 60  # moons' 100 samples, 20 for validation and 20 for test: 3 steps an epoch
     assert history(new_store, new_store.runs()[-1].info.run_id, "lr") == [
         (0, 1.0), *((t, 1 / (1 + 0.5 * (t * m // 20 - 1))) for t in (4, 8, 12))]  # each epoch's last step
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+def test_minibatch_with_batch_size_null_trains_on_the_whole_batch_like_batch_gd(new_store, backend):
+    """batch_size null is the whole batch (as for momentum and adam): a run that FINISHED with batch_gd's
+    metrics, where it crashed with a TypeError's traceback before."""
+    quiet = (*FAST, "tracking.figures=false")
+    result = new_store.cli(*quiet, "optimizer=minibatch", "optimizer.batch_size=null", "optimizer.lr=1",
+                           "optimizer.epochs=12", f"optimizer.backend={backend}")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert new_store.cli(*quiet).returncode == 0
+    minibatch, batch_gd = new_store.runs()
+    assert minibatch.info.status == "FINISHED" and minibatch.data.params["optimizer.batch_size"] == "None"
+    assert history(new_store, minibatch.info.run_id, "train_cost") == history(new_store, batch_gd.info.run_id,
+                                                                              "train_cost")
 
 
 def test_digits_without_a_validation_split(new_store):
