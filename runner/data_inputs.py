@@ -6,6 +6,8 @@ from, its shape and class counts. The dashboard shows them in its Dataset column
 (one digest of all parts) lets `python -m runner.replay` tell a changed data file from a changed
 environment. Plain data only: runner.tracking turns the descriptions into MLflow entities. A run's recorded
 source also finds its CSV file again when predict or replay start elsewhere (`with_recorded_data_path`).
+A run whose initializer reads a weights file (initializer=from_file) records that file's digest and place too
+(`initial_weights_tags`), which replay compares and finds it by (`with_recorded_init_path`).
 """
 from __future__ import annotations
 
@@ -40,6 +42,16 @@ def combined_digest(parts: list[dict]) -> str:
 def text_digest(text: str, length: int = DIGEST_LENGTH) -> str:
     """The first `length` hexadecimal digits of text's sha256."""
     return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def initial_weights_tags(initializer) -> dict[str, str]:
+    """For an initializer that reads its weights from a file (its `path`, as initializer=from_file): the tags
+    init_digest (sha256 of the file's bytes, short as data_digest) and init_path (its absolute path); else none."""
+    path = getattr(initializer, "path", None)
+    if not isinstance(path, str) or not Path(path).is_file():
+        return {}
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:DIGEST_LENGTH]
+    return {"init_digest": digest, "init_path": str(Path(path).resolve())}
 
 
 def data_source(path, dataset_config: dict) -> tuple[str, str]:
@@ -92,14 +104,28 @@ def with_recorded_data_path(client, run_id: str, config: dict) -> dict:
     relative one names no file from here (predict or replay started in another folder than the run) and the
     recorded one does, with a line saying so; a UserError naming both places when neither does. A path that
     names a file from here is kept, so the file used stays the one it names."""
-    dataset = config.get("dataset")
-    path = dataset.get("path") if isinstance(dataset, dict) else None
+    return _with_recorded_path(config, "dataset", run_id, lambda: recorded_data_path(client, run_id),
+                               "in the run's dataset inputs (none recorded)", "the run's CSV file")
+
+
+def with_recorded_init_path(client, run_id: str, config: dict) -> dict:
+    """As with_recorded_data_path, for the initial weights file of initializer.path, recorded as tag init_path."""
+    return _with_recorded_path(config, "initializer", run_id,
+                               lambda: client.get_run(run_id).data.tags.get("init_path"),
+                               "in the run's tag init_path (none recorded)", "the run's initial weights file")
+
+
+def _with_recorded_path(config: dict, group: str, run_id: str, recorded_path, none_recorded: str, what: str) -> dict:
+    """config with {group}.path, when relative and naming no file from here, replaced by recorded_path() (called
+    only then), the absolute path the run recorded."""
+    node = config.get(group)
+    path = node.get("path") if isinstance(node, dict) else None
     if not isinstance(path, str) or not path or Path(path).is_absolute() or Path(path).is_file():
         return config
-    recorded = recorded_data_path(client, run_id)
+    recorded = recorded_path()
     if recorded is None or not Path(recorded).is_file():
-        where = f"at {recorded}, where the run found it" if recorded else "in the run's dataset inputs (none recorded)"
-        raise UserError(f"dataset.path={path!r} of run {run_id} is found neither from here ({Path.cwd() / path}) nor "
-                        f"{where}; accepted: the run's CSV file at one of those places")
-    print(f"dataset.path {path}: read from {recorded}, where the run found it")
-    return {**config, "dataset": {**dataset, "path": recorded}}
+        where = f"at {recorded}, where the run found it" if recorded else none_recorded
+        raise UserError(f"{group}.path={path!r} of run {run_id} is found neither from here ({Path.cwd() / path}) nor "
+                        f"{where}; accepted: {what} at one of those places")
+    print(f"{group}.path {path}: read from {recorded}, where the run found it")
+    return {**config, group: {**node, "path": recorded}}

@@ -17,7 +17,7 @@ from runner.artifacts import save_weights, write_artifacts
 from runner.blas import limit_blas_threads
 from runner.core.gradcheck import GradCheck, GradientCheckFailed
 from runner.core.training import Diverged, EarlyStopping, StoppedEarly, train
-from runner.data_inputs import combined_digest, describe_parts
+from runner.data_inputs import combined_digest, describe_parts, initial_weights_tags
 from runner.progress import Progress
 from runner.recording import EpochRecorder, environment_tags, final_metrics, run_description
 from runner.settings import OBJECTIVES, PLUGIN_GROUPS
@@ -79,7 +79,8 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
                    for group in PLUGIN_GROUPS}
     data = describe_parts(setup.splits, setup.plugins["dataset"], config.get("dataset") or {})
     run_id = tracker.start(name or run_name(setup.plugins),
-                           {**plugin_tags, "data_digest": combined_digest(data), **(tags or {})}, flatten(config),
+                           {**plugin_tags, "data_digest": combined_digest(data),
+                            **initial_weights_tags(setup.plugins["initializer"]), **(tags or {})}, flatten(config),
                            parent_run_id)
     tracker.log_datasets(data)
     progress = Progress(setup.plugins["optimizer"].epochs, settings.tracking.progress)

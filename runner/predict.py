@@ -74,9 +74,10 @@ def read_frame(path: str, target: str | None, run: RunInputs):
     """The CSV file's rows, at least one; the target column read as written when the run's labels are text."""
     import pandas as pd
 
-    try:
-        frame = pd.read_csv(path, dtype={target: str} if target is not None and run.text_labels else None,
-                            skipinitialspace=True)  # as training reads CSV files: 'a, b' names columns a and b
+    from plugins.datasets.csv import read_table
+
+    try:  # as training reads CSV files: only an empty cell is missing, an unnamed empty column left out
+        frame = read_table(path, dtype={target: str} if target is not None and run.text_labels else None)
     except FileNotFoundError:
         raise UserError(f"--csv {path} does not exist; accepted: a CSV file with a header row") from None
     except IsADirectoryError:
@@ -169,9 +170,9 @@ def csv_feature_names(config: dict) -> list[str] | None:
         return None
     if dataset.get("features"):
         return [str(c) for c in dataset["features"]]
-    import pandas as pd
+    from plugins.datasets.csv import read_table
 
-    return [str(c) for c in pd.read_csv(dataset["path"], nrows=0).columns if c != dataset["target"]]
+    return [str(c) for c in read_table(dataset["path"]).columns if c != str(dataset["target"])]
 
 
 def predictions_table(Theta, X, setup, y=None):
@@ -191,6 +192,28 @@ def predictions_table(Theta, X, setup, y=None):
     return table
 
 
+def weights_epoch(ending) -> str:
+    """What a stopped run's saved weights are, unless its reason says (a FAILED run's does, when they are not its
+    last): those of the last epoch it recorded."""
+    if ending.status == "FAILED":
+        return ""
+    return f": its weights are those of epoch {ending.epoch}" if ending.epoch is not None else \
+        ": its weights are the initial ones"
+
+
+def warn_if_other_data(client, run_id: str, config: dict, setup) -> None:
+    """One line on stderr when the data remade from the run's config are not those it recorded (tag data_digest):
+    its own parts are then not what it was judged on (a data file edited since), though they are still classified."""
+    from runner.data_inputs import combined_digest, describe_parts
+
+    recorded = client.get_run(run_id).data.tags.get("data_digest")
+    here = combined_digest(describe_parts(setup.splits, setup.plugins["dataset"], config.get("dataset") or {}))
+    if recorded is not None and recorded != here:
+        print(f"warning: the data are not run {run_id}'s (data_digest {recorded} recorded, {here} now: a changed "
+              "data file, or a dataset plugin that now makes other data); its parts below are remade from them, "
+              "so the accuracy is not the run's", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runner.predict", description=__doc__.splitlines()[0])
     parser.add_argument("run_id")
@@ -208,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     from runner.core.network import theta_shapes
     from runner.data_inputs import with_recorded_data_path
     from runner.instantiate import PROJECT_PLUGIN_PACKAGES, check_targets
-    from runner.replay import load_logged_config
+    from runner.replay import load_logged_config, run_ending
     from runner.setup import prepare
     from runner.store import open_client, resolve_tracking_uri
 
@@ -217,10 +240,14 @@ def main(argv: list[str] | None = None) -> int:
     allowed = PROJECT_PLUGIN_PACKAGES + tuple(args.allow)
     check_targets(config, allowed)
     config = with_recorded_data_path(client, args.run_id, config)
-    setup = prepare(config, allowed)
+    setup = prepare(config, allowed, initialize=False)  # the trained weights, not the start they came from
     Theta = load_weights(client, args.run_id, theta_shapes(setup.layer_sizes))
+    ending = run_ending(client, args.run_id)
+    if ending is not None:
+        print(f"note: run {args.run_id} ended {ending}" + weights_epoch(ending), file=sys.stderr)
     splits, dtype = setup.splits, setup.splits.train.X.dtype
     if args.csv is None:
+        warn_if_other_data(client, args.run_id, config, setup)
         name, part = splits.held_out()
         source, X, y = f"{name} part", part.X, part.y
     else:

@@ -12,6 +12,7 @@ import re
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -21,10 +22,15 @@ from runner.instantiate import PROJECT_PLUGIN_PACKAGES, check_targets
 from runner.paths import code_tags, outputs_dir
 
 TIMING_METRICS = {"train_seconds", "epochs_per_second"}
-# the tags that decide every number: the data (runner.data_inputs), then the code and what decides the last bits
-# (runner.recording.environment_tags, runner.app.run_tags)
-ENVIRONMENT_TAGS = ("data_digest", "git_commit", "git_dirty", "python_version", "numpy_version", "scipy_version",
-                    "numba_version", "blas", "cpu", "platform")
+# the tags that decide every number: the data and the initial weights (runner.data_inputs), then the code and what
+# decides the last bits (runner.recording.environment_tags, runner.app.run_tags)
+ENVIRONMENT_TAGS = ("data_digest", "init_digest", "git_commit", "git_dirty", "python_version", "numpy_version",
+                    "scipy_version", "numba_version", "blas", "cpu", "platform")
+# what the replay shares with the original, since it runs the same config (runner.app.run_tags), besides choice.*
+RERUN_TAGS = ("command", "overrides", "config_hash")
+# the digests of the inputs a run read, and what each names when it differs
+INPUT_DIGESTS = {"data_digest": ("the data", "a changed data file"),
+                 "init_digest": ("the initial weights", "a changed initializer.path file")}
 
 
 def load_logged_config(client, run_id: str) -> dict:
@@ -44,19 +50,56 @@ def load_logged_config(client, run_id: str) -> dict:
     return config
 
 
-def compare_histories(client, original_id: str, replay_id: str, tolerance: float) -> list[tuple[str, int, bool, str]]:
-    """Per metric: (key, steps, matches, detail), comparing every logged step's value."""
+def compare_histories(client, original_id: str, replay_id: str, tolerance: float,
+                      reached_only: bool = False) -> list[tuple[str, int, bool, str]]:
+    """Per metric: (key, steps, matches, detail), comparing every logged step's value; with reached_only (an
+    original stopped midway) the replay's steps past those the original recorded are left out."""
     original = client.get_run(original_id).data.metrics
     rows = []
     for key in sorted(set(original) - TIMING_METRICS):
         before = {m.step: m.value for m in client.get_metric_history(original_id, key)}
         after = {m.step: m.value for m in client.get_metric_history(replay_id, key)}
-        if set(before) != set(after):
-            rows.append((key, len(before), False, f"steps differ ({len(before)} vs {len(after)})"))
+        only_before, only_after = set(before) - set(after), set() if reached_only else set(after) - set(before)
+        if only_before or only_after:
+            differ = [f"{steps_text(steps)} only in the {run}" for run, steps in
+                      (("original", only_before), ("replay", only_after)) if steps]
+            rows.append((key, len(before), False, "steps differ: " + ", ".join(differ)))
             continue
         worst = max((abs(before[s] - after[s]) for s in before), default=0.0)
         rows.append((key, len(before), worst <= tolerance, f"max |difference| {worst:.3g}"))
     return rows
+
+
+def steps_text(steps: set[int]) -> str:
+    """'step 12', 'steps 5, 7, 9' or, for more, 'steps 6, 7, ..., 228 (223 steps)'."""
+    s = sorted(steps)
+    if len(s) <= 3:
+        return ("step " if len(s) == 1 else "steps ") + ", ".join(map(str, s))
+    return f"steps {s[0]}, {s[1]}, ..., {s[-1]} ({len(s)} steps)"
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a run that did not finish ended: its status, its failure_reason and the last epoch it recorded (None:
+    none), whose weights a KILLED run saved (a FAILED one's reason says which it saved)."""
+
+    status: str
+    reason: str
+    epoch: int | None
+
+    def __str__(self) -> str:
+        at = ("" if self.status == "FAILED" else f" at epoch {self.epoch}" if self.epoch is not None
+              else " before its first epoch")
+        return f"{self.status}{at} ({self.reason})"
+
+
+def run_ending(client, run_id: str) -> Ending | None:
+    """The Ending of a run that did not end FINISHED (KILLED, FAILED, or still RUNNING); None for one that did."""
+    run = client.get_run(run_id)
+    if run.info.status == "FINISHED":
+        return None
+    steps = [m.step for m in client.get_metric_history(run_id, "train_cost")]
+    return Ending(run.info.status, run.data.tags.get("failure_reason", "no reason recorded"), max(steps, default=None))
 
 
 def environment_changes(client, original_id: str, replay_id: str) -> list[tuple[str, str, str]]:
@@ -79,6 +122,9 @@ def explain_mismatch(changes: list[tuple[str, str, str]], run_id: str) -> list[s
     if any(key == "data_digest" for key, _, _ in changes):
         lines.append("  the data are not the original run's (its Dataset inputs give each part's digest and source): "
                      "a changed data file, or a dataset plugin that now makes other data")
+    if any(key == "init_digest" for key, _, _ in changes):
+        lines.append("  the initial weights are not the original run's (its tag init_path gives the file): "
+                     "a changed initializer.path file")
     blas = {key: (before, after) for key, before, after in changes}.get("blas", ("", ""))
     recorded, here = (openblas_kernel(tag) for tag in blas)
     if recorded and here and recorded != here:
@@ -86,6 +132,16 @@ def explain_mismatch(changes: list[tuple[str, str, str]], run_id: str) -> list[s
                      f"kernel (if this CPU runs it): OPENBLAS_CORETYPE={recorded} python -m runner.replay {run_id}")
     lines.append("  or accept the differences up to a size: --tolerance X")
     return lines
+
+
+def copy_hydra_files(client, run_id: str, run_dir: Path) -> None:
+    """The original's .hydra/ files (how its config was composed) into run_dir, which the replay uploads as its own;
+    nothing for a run that has none (one recorded by run_experiment alone)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        client.download_artifacts(run_id, ".hydra", str(run_dir))
+    except Exception:
+        pass
 
 
 def openblas_kernel(blas_tag: str) -> str | None:
@@ -105,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"--tolerance {args.tolerance} is invalid; accepted: a number >= 0 (0: bitwise)")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
-    from runner.data_inputs import with_recorded_data_path
+    from runner.data_inputs import with_recorded_data_path, with_recorded_init_path
     from runner.experiment import run_experiment
     from runner.store import open_client, resolve_tracking_uri
 
@@ -113,20 +169,27 @@ def main(argv: list[str] | None = None) -> int:
     config = load_logged_config(client, args.run_id)
     allowed = PROJECT_PLUGIN_PACKAGES + tuple(args.allow)
     check_targets(config, allowed)
-    config = with_recorded_data_path(client, args.run_id, config)
+    config = with_recorded_init_path(client, args.run_id, with_recorded_data_path(client, args.run_id, config))
+    ending = run_ending(client, args.run_id)
+    if ending is not None:  # what it recorded before it stopped is still comparable, step by step
+        print(f"the original run ended {ending}: only the metric steps it recorded are compared")
     run_dir = outputs_dir() / "replays" / args.run_id / time.strftime("%Y-%m-%d_%H-%M-%S")
-    tags = {"replay_of": args.run_id, **code_tags("python -m runner.replay")}
+    copy_hydra_files(client, args.run_id, run_dir)
+    original_tags = client.get_run(args.run_id).data.tags
+    tags = {**{key: value for key, value in original_tags.items() if key in RERUN_TAGS or key.startswith("choice.")},
+            "replay_of": args.run_id, **code_tags("python -m runner.replay")}
     outcome = run_experiment(config, run_dir, tags, allowed=allowed)
-    rows = compare_histories(client, args.run_id, outcome.run_id, args.tolerance)
+    rows = compare_histories(client, args.run_id, outcome.run_id, args.tolerance, reached_only=ending is not None)
     print(f"replay of {args.run_id} -> run {outcome.run_id} ({outcome.status})")
     for key, steps, matches, detail in rows:
         print(f"  {'match   ' if matches else 'MISMATCH'} {key:<22} {steps:>5} steps  {detail}")
     changes = environment_changes(client, args.run_id, outcome.run_id)
     if rows and all(matches for _, _, matches, _ in rows):
-        data = next((f"{before} -> {after}" for key, before, after in changes if key == "data_digest"), None)
-        if data:  # a change that moved no logged number (a test row's value, say) is still another experiment
-            print(f"  every metric matches, but the data are not the original run's (data_digest {data}): a changed "
-                  "data file")
+        for key, before, after in changes:  # a change that moved no logged number (a test row's value, say) is
+            if key in INPUT_DIGESTS:  # still another experiment
+                what, cause = INPUT_DIGESTS[key]
+                print(f"  every metric matches, but {what} are not the original run's ({key} {before} -> {after}): "
+                      f"{cause}")
         return 0
     print("\n".join(explain_mismatch(changes, args.run_id)))
     return 1

@@ -21,19 +21,22 @@ class Setup:
     plugins: dict
     splits: object
     layer_sizes: list[int]
-    Theta0: list
+    Theta0: list | None  # None when prepared without the initializer (runner.predict reads trained weights)
     objective: NetworkObjective
     optimizer_rng: np.random.Generator
     check_rng: np.random.Generator
 
 
-def prepare(config: dict, allowed: tuple[str, ...] | None = None) -> Setup:
-    """Validate settings, instantiate every plugin, load the data and make Theta0 (seeded)."""
+def prepare(config: dict, allowed: tuple[str, ...] | None = None, initialize: bool = True) -> Setup:
+    """Validate settings, instantiate every plugin, load the data and make Theta0 (seeded). initialize=False
+    neither builds nor calls the initializer (Theta0 None): what classifies with trained weights needs no start,
+    nor the file or module a start came from."""
     settings = RunSettings.from_dict(config)
     for group in PLUGIN_GROUPS:
         if group not in config:
             raise UserError(f"config group {group} is missing; accepted: a config with {', '.join(PLUGIN_GROUPS)}")
-    plugins = {group: build(group, config[group], allowed) for group in PLUGIN_GROUPS}
+    plugins = {group: build(group, config[group], allowed) for group in PLUGIN_GROUPS
+               if initialize or group != "initializer"}
     data_rng, init_rng, optimizer_rng, check_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence(settings.seed).spawn(4))
     try:
@@ -57,14 +60,14 @@ def prepare(config: dict, allowed: tuple[str, ...] | None = None) -> Setup:
         raise UserError(f"tracking.objective={objective} needs a test part, and dataset.test_fraction is 0; accepted: "
                         "dataset.test_fraction > 0, or a val_ or train_ objective")
     try:
-        Theta0 = plugins["initializer"](layer_sizes, init_rng)
+        Theta0 = plugins["initializer"](layer_sizes, init_rng) if initialize else None
     except (ValueError, OSError) as error:
         raise UserError(qualify("initializer", error)) from None
     K = layer_sizes[-1]
     dtype = np.dtype(settings.dtype)  # cast once: every epoch then runs in it, nothing is copied per epoch
     splits = replace(splits, **{part: replace(getattr(splits, part), X=getattr(splits, part).X.astype(dtype))
                                 for part in ("train", "val", "test") if getattr(splits, part) is not None})
-    Theta0 = [T.astype(dtype) for T in Theta0]
+    Theta0 = [T.astype(dtype) for T in Theta0] if initialize else None
     objective = NetworkObjective(splits.train.X, one_hot(splits.train.y, K).astype(dtype),
                                  get_activation(plugins["architecture"].activation),
                                  plugins["cost"], plugins["regularization"])

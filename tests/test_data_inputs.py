@@ -222,3 +222,81 @@ def test_predict_and_replay_from_another_folder_read_the_csv_file_the_run_record
             f"error: dataset.path='data.csv' of run {run_id} is found neither from here ({sub / 'data.csv'}) nor at "
             f"{path.resolve()}, where the run found it; accepted: the run's CSV file at one of those places"], \
             gone.stderr
+
+
+def test_a_from_file_initializer_records_its_files_digest_and_absolute_path(tmp_path, monkeypatch):
+    import hashlib
+
+    from plugins.initializers import EpsilonUniform, FromFile
+    from runner.data_inputs import initial_weights_tags
+
+    monkeypatch.chdir(tmp_path)
+    np.savez("w0.npz", Theta1=np.ones((2, 3)))
+    tags = initial_weights_tags(FromFile("w0.npz"))
+    assert tags == {"init_digest": hashlib.sha256((tmp_path / "w0.npz").read_bytes()).hexdigest()[:16],
+                    "init_path": str(tmp_path / "w0.npz")}
+    np.savez("w0.npz", Theta1=np.ones((2, 3)) + 1e-12)
+    assert initial_weights_tags(FromFile("w0.npz"))["init_digest"] != tags["init_digest"]
+    assert initial_weights_tags(EpsilonUniform()) == {}  # drawn from the seed, which the config records
+
+
+def test_a_relative_initial_weights_path_missing_here_is_read_where_the_run_recorded_it(tmp_path, monkeypatch,
+                                                                                       capsys):
+    from runner.data_inputs import with_recorded_init_path
+
+    class Tagged:
+        def __init__(self, **tags):
+            self.tags = tags
+
+        def get_run(self, run_id):
+            return SimpleNamespace(data=SimpleNamespace(tags=self.tags))
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "w0.npz").write_bytes(b"")
+    config = {"initializer": {"_target_": "plugins.initializers.FromFile", "path": "w0.npz"}}
+    monkeypatch.chdir(tmp_path / "sub")
+    found = with_recorded_init_path(Tagged(init_path=str(tmp_path / "w0.npz")), "r1", config)
+    assert found == {"initializer": {**config["initializer"], "path": str(tmp_path / "w0.npz")}}
+    note = f"initializer.path w0.npz: read from {tmp_path / 'w0.npz'}, where the run found it\n"
+    assert capsys.readouterr().out == note
+    with pytest.raises(UserError, match=r"^initializer.path='w0.npz' of run r1 is found neither from here .* nor in "
+                                        r"the run's tag init_path \(none recorded\); accepted: the run's initial "
+                                        "weights file at one of those places$"):
+        with_recorded_init_path(Tagged(), "r1", config)
+
+
+def test_replay_explains_changed_initial_weights_rather_than_blaming_reproducibility():
+    from runner.replay import ENVIRONMENT_TAGS, explain_mismatch
+
+    assert "init_digest" in ENVIRONMENT_TAGS
+    text = "\n".join(explain_mismatch([("init_digest", "a" * 16, "b" * 16)], "abc"))
+    assert f"init_digest     {'a' * 16} -> {'b' * 16}" in text and "the initial weights are not the original" in text
+    assert "please report it" not in text
+
+
+@pytest.mark.slow
+def test_a_from_file_run_replays_from_another_folder_and_a_changed_weights_file_is_named(new_store):
+    """Before, nothing recorded the initial weights: replay from another folder failed on initializer.path, and
+    after the file changed it blamed reproducibility."""
+    from conftest import resolved_config
+    from runner.setup import prepare
+
+    Theta0 = prepare(resolved_config(*FAST)).Theta0
+    w0 = new_store.root / "w0.npz"
+    np.savez(w0, **{f"Theta{l + 1}": T for l, T in enumerate(Theta0)})
+    run_id = run_id_of(new_store.cli(*FAST, "initializer=from_file", "initializer.path=w0.npz"))
+    tags = new_store.client.get_run(run_id).data.tags
+    assert tags["init_path"] == str(w0.resolve()) and re.fullmatch(r"[0-9a-f]{16}", tags["init_digest"])
+    sub = new_store.root / "sub"
+    sub.mkdir()
+    replay = in_folder(new_store, sub, "runner.replay", run_id)
+    assert replay.returncode == 0 and "MISMATCH" not in replay.stdout, replay.stdout + replay.stderr
+    assert replay.stdout.splitlines()[0] == f"initializer.path w0.npz: read from {w0.resolve()}, where the run found it"
+
+    np.savez(w0, **{f"Theta{l + 1}": T + 0.01 for l, T in enumerate(Theta0)})
+    changed = in_folder(new_store, sub, "runner.replay", run_id)
+    assert changed.returncode == 1 and "MISMATCH" in changed.stdout, changed.stdout + changed.stderr
+    assert re.search(rf"init_digest\s+{tags['init_digest']} -> (?!{tags['init_digest']})[0-9a-f]{{16}}",
+                     changed.stdout), changed.stdout
+    assert "the initial weights are not the original run's" in changed.stdout
+    assert "please report it" not in changed.stdout

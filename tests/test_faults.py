@@ -320,3 +320,86 @@ def test_an_interrupt_says_what_it_ended(monkeypatch):
     assert interrupted_what() == "the run was ended as KILLED"
     monkeypatch.setattr(sys, "argv", ["runner", "-m", "seed=1,2"])
     assert interrupted_what().startswith("the sweep was stopped: its parent run ended FAILED")
+
+
+class StoredHistories:
+    """As much of an MlflowClient as compare_histories reads: {run id: {metric: {step: value}}}."""
+
+    def __init__(self, runs: dict[str, dict[str, dict[int, float]]]):
+        self.runs = runs
+
+    def get_run(self, run_id):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(data=SimpleNamespace(metrics={key: 0.0 for key in self.runs[run_id]}))
+
+    def get_metric_history(self, run_id, key):
+        from types import SimpleNamespace
+
+        return [SimpleNamespace(step=step, value=value) for step, value in self.runs[run_id].get(key, {}).items()]
+
+
+def test_replay_names_the_steps_that_differ_rather_than_their_counts():
+    """Before, two different sets of two steps each printed 'steps differ (2 vs 2)'."""
+    from runner.replay import compare_histories
+
+    client = StoredHistories({
+        "a": {"gradcheck_rel_error": {0: 1e-9, 12: 2e-9}, "train_cost": dict.fromkeys(range(228), 1.0)},
+        "b": {"gradcheck_rel_error": {0: 1e-9, 5: 2e-9}, "train_cost": dict.fromkeys(range(6), 1.0)}})
+    rows = {key: (steps, matches, detail) for key, steps, matches, detail in compare_histories(client, "a", "b", 0.0)}
+    assert rows["gradcheck_rel_error"] == (2, False, "steps differ: step 12 only in the original, step 5 only in the "
+                                                     "replay")
+    assert rows["train_cost"] == (228, False, "steps differ: steps 6, 7, ..., 227 (222 steps) only in the original")
+    reached = {key: matches for key, _, matches, _ in compare_histories(client, "b", "a", 0.0, reached_only=True)}
+    assert reached == {"gradcheck_rel_error": False, "train_cost": True}  # the replay's later steps left out only
+
+
+def test_replay_of_a_killed_run_says_so_and_compares_the_steps_it_recorded(new_store, monkeypatch):
+    """Before, it trained every epoch and printed MISMATCH for each metric the killed run had not reached."""
+    from conftest import resolved_config
+    from runner.experiment import Interrupted, run_experiment
+    from runner.recording import EpochRecorder
+
+    for key, value in new_store.env().items():
+        monkeypatch.setenv(key, value)
+    record = EpochRecorder.__call__
+
+    def stopped_at_6(self, epoch, Theta):  # as SIGTERM at epoch 6 would: 0 .. 5 recorded, their weights saved
+        if epoch == 6:
+            raise Interrupted()
+        record(self, epoch, Theta)
+
+    monkeypatch.setattr(EpochRecorder, "__call__", stopped_at_6)
+    with pytest.raises(Interrupted):
+        run_experiment(resolved_config(*FAST, "tracking.every=1"), new_store.root / "killed")
+    monkeypatch.setattr(EpochRecorder, "__call__", record)
+    (killed,) = new_store.runs()
+    assert killed.info.status == "KILLED"
+    run_id = killed.info.run_id
+    replay = new_store.module("runner.replay", run_id)
+    assert replay.returncode == 0 and "MISMATCH" not in replay.stdout, replay.stdout + replay.stderr
+    assert replay.stdout.splitlines()[0] == ("the original run ended KILLED at epoch 5 (interrupted by the user "
+                                             "(SIGINT/SIGTERM)): only the metric steps it recorded are compared")
+    assert re.search(r"match    train_cost\s+6 steps", replay.stdout), replay.stdout
+    assert new_store.runs()[1].info.status == "FINISHED"  # the replay trained all 12 epochs
+    predicted = new_store.module("runner.predict", run_id)
+    assert predicted.returncode == 0 and "samples of test part classified" in predicted.stdout, predicted.stderr
+    assert predicted.stderr.strip().splitlines() == [
+        f"note: run {run_id} ended KILLED at epoch 5 (interrupted by the user (SIGINT/SIGTERM)): its weights are "
+        "those of epoch 5"]
+
+
+def test_a_replay_carries_the_originals_rerun_command_config_hash_and_choices(new_store):
+    """Before, the replay run had no command, overrides, config_hash, choice.* tags nor .hydra/ files."""
+    original = new_store.cli(*FAST, "optimizer.epochs=3")
+    assert original.returncode == 0, original.stderr
+    replay = new_store.module("runner.replay", run_id_of(original))
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    before, after = new_store.runs()
+    kept = [key for key in before.data.tags if key in ("command", "overrides", "config_hash") or
+            key.startswith("choice.")]
+    assert len(kept) > 6 and {key: after.data.tags.get(key) for key in kept} == {key: before.data.tags[key]
+                                                                                  for key in kept}
+    assert after.data.tags["replay_of"] == before.info.run_id
+    assert after.data.tags["mlflow.source.name"] == "python -m runner.replay"  # its own code, not the original's
+    assert ".hydra" in {a.path for a in new_store.client.list_artifacts(after.info.run_id)}

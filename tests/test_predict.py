@@ -4,6 +4,8 @@ CSV runs by column name, and one-line errors for every kind of bad input."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -11,6 +13,7 @@ import pytest
 from sklearn.datasets import load_digits, load_iris
 from sklearn.preprocessing import StandardScaler
 
+from conftest import FAST, resolved_config
 from runner.setup import prepare
 
 pytestmark = pytest.mark.slow
@@ -262,3 +265,76 @@ def test_text_labels_stay_compared_as_written(tmp_path):
     assert list(encode(labels, ["1.0", "a"], "kind")) == [0, 0]  # a text class '1.0' is not the number 1
     with pytest.raises(UserError, match="holds '1.0' at data row 0, a class the run never saw; accepted: 1, a"):
         encode(labels, ["1", "a"], "kind")
+
+
+def test_new_rows_are_read_as_training_reads_them(tmp_path):
+    """Only an empty cell is missing (a category 'NA', a label 'None' stay), and the unnamed empty column of
+    trailing commas is left out, also when the run's feature columns come from its training file's header."""
+    from runner.errors import UserError
+    from runner.predict import RunInputs, csv_feature_names, read_samples
+
+    (tmp_path / "train.csv").write_text("a,3,city,\n1,x,NA,\n2,y,EU,\n")
+    config = {"dataset": {"_target_": "plugins.datasets.CsvDataset", "path": str(tmp_path / "train.csv"),
+                          "target": 3}}  # as the command line gives dataset.target=3
+    assert csv_feature_names(config) == ["a", "city"]
+    (tmp_path / "new.csv").write_text("city,a,kind,\r\nNA,1.5,None,\r\nEU,2,NA,\r\n")
+    run = RunInputs(3, ["a", "city"], {"city": ["EU", "NA"]}, text_labels=True)
+    X, labels = read_samples(str(tmp_path / "new.csv"), "kind", run)
+    np.testing.assert_array_equal(X, [[1.5, 0, 1], [2, 1, 0]])
+    assert list(labels) == ["None", "NA"]
+    (tmp_path / "na.csv").write_text("a,city\n1,EU\nNA,EU\n")
+    with pytest.raises(UserError, match=r"na.csv: column 'a' holds 'NA' at data row 1; accepted: numbers"):
+        read_samples(str(tmp_path / "na.csv"), None, run)
+
+
+def test_predict_needs_neither_the_initial_weights_file_nor_the_initializer_plugin(new_store):
+    """Before, predict built the run's initializer: from another folder a relative initializer.path, or a plugin
+    module importable only where the run started, failed it, though it reads only the trained weights."""
+    root = new_store.root
+    Theta0 = prepare(resolved_config(*FAST)).Theta0
+    np.savez(root / "w0.npz", **{f"Theta{l + 1}": T for l, T in enumerate(Theta0)})
+    (root / "my_plugins").mkdir()
+    (root / "my_plugins" / "__init__.py").write_text(
+        "import numpy as np\nfrom runner.core.network import theta_shapes\n\n\nclass ScaledUniform:\n"
+        "    name = 'scaled_uniform'\n\n    def __call__(self, layer_sizes, rng):\n"
+        "        return [rng.uniform(-0.05, 0.05, shape) for shape in theta_shapes(layer_sizes)]\n")
+    from_file = run_id_of(new_store.cli(*FAST, "initializer=from_file", "initializer.path=w0.npz"))
+    plugin = run_id_of(new_store.cli(*FAST, "initializer=glorot_normal",
+                                     "initializer._target_=my_plugins.ScaledUniform", PYTHONPATH=str(root)))
+    (root / "w0.npz").unlink()  # gone, as a scratch file may be
+    (root / "sub").mkdir()
+    for run_id, allow in ((from_file, []), (plugin, ["--allow", "my_plugins"])):
+        result = subprocess.run([sys.executable, "-m", "runner.predict", run_id, *allow], cwd=root / "sub",
+                                env=new_store.env(), capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0 and "samples of test part classified" in result.stdout, result.stderr
+    assert prepare(resolved_config(*FAST, "initializer=from_file", "initializer.path=none.npz"),
+                   initialize=False).Theta0 is None
+
+
+def test_predict_on_the_runs_own_data_warns_when_the_data_file_changed_since(store, tmp_path):
+    """Before, an edited data file gave other samples and another accuracy with no word of it (replay said so)."""
+    X = np.random.default_rng(0).normal(size=(60, 2))
+    path = tmp_path / "points.csv"
+    path.write_text("x1,x2,label\n" + "".join(f"{a},{b},{int(a + b > 0)}\n" for a, b in X))
+    run_id = run_id_of(store.cli("dataset=csv", f"dataset.path={path}", "dataset.target=label", *FAST[2:]))
+    recorded = store.client.get_run(run_id).data.tags["data_digest"]
+    same = store.module("runner.predict", run_id)
+    assert same.returncode == 0 and same.stderr == "", same.stderr
+    path.write_text(path.read_text().replace(f"{X[5, 0]},", f"{X[5, 0] + 0.5},", 1))
+    changed = store.module("runner.predict", run_id)
+    assert changed.returncode == 0 and "samples of test part classified" in changed.stdout, changed.stderr
+    (line,) = changed.stderr.strip().splitlines()
+    assert re.fullmatch(rf"warning: the data are not run {run_id}'s \(data_digest {recorded} recorded, "
+                        rf"(?!{recorded})[0-9a-f]{{16}} now: .*\); .*the accuracy is not the run's", line), line
+    assert store.module("runner.predict", run_id, "--csv", str(path)).stderr == ""  # a file given is not the run's
+
+
+def test_predict_on_a_run_that_did_not_finish_says_how_it_ended(store):
+    """Before, a diverged (FAILED) run's predictions came with no word of it."""
+    result = store.cli(*FAST, "optimizer.lr=1e7", "optimizer.epochs=50")
+    run_id = result.stdout.split("run ", 1)[1].split(":", 1)[0]
+    reason = store.client.get_run(run_id).data.tags["failure_reason"]
+    assert result.returncode == 1 and reason.startswith("diverged at epoch")
+    predicted = store.module("runner.predict", run_id)
+    assert predicted.returncode == 0 and "samples of test part classified" in predicted.stdout, predicted.stderr
+    assert predicted.stderr.strip().splitlines() == [f"note: run {run_id} ended FAILED ({reason})"]
