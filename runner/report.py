@@ -1,8 +1,8 @@
 """`python -m runner.report`: a sweep (or a whole experiment) as a ranked table and figures.
 
-    python -m runner.report                      # the latest sweep of experiment backprop-lab
+    python -m runner.report                      # the latest sweep of experiment backprop-lab (every run when none)
     python -m runner.report --sweep ID           # a sweep by its id (tag sweep.id) or parent run id
-    python -m runner.report --all                # every run of the experiment
+    python -m runner.report --all                # every run of the experiment, less attempts a resume ran again
     python -m runner.report --runs ID ID ...     # these runs, e.g. single runs made by hand
     python -m runner.report --all --filter "tags.`choice.optimizer` = 'sgd'"   # only the runs an MLflow filter matches
 
@@ -69,6 +69,27 @@ def find_parent(client, experiment_id: str, sweep: str | None):
         raise UserError(f"--sweep {sweep} is not a sweep of this experiment; "
                         "accepted: a sweep id (tag sweep.id) or a parent run id")
     return found[0]
+
+
+def sweep_parent(client, experiment_id: str, sweep: str | None):
+    """find_parent, refusing a run that is not a sweep's parent: a sweep's job (child run) names its sweep, a
+    single run --runs. (runner.resume calls find_parent itself and words its own refusal of such a run.)"""
+    run = find_parent(client, experiment_id, sweep)
+    tags = run.data.tags if run is not None else {}
+    if run is None or tags.get("sweep.role") == "parent":
+        return run
+    if tags.get("mlflow.parentRunId"):
+        owner = tags.get("sweep.id") or tags["mlflow.parentRunId"]
+        raise UserError(f"--sweep {sweep} is a job (child run) of sweep {owner}, not a sweep; accepted: a sweep id or "
+                        f"a parent run id (--sweep {owner} reports its sweep, --runs {sweep} this run alone)")
+    raise UserError(f"--sweep {sweep} is a single run, not a sweep; accepted: a sweep id or a parent run id "
+                    f"(--runs {sweep} reports this run)")
+
+
+def counted(run) -> bool:
+    """Whether a run belongs in a report of every run: not a sweep's parent (it trains nothing) nor an attempt a
+    resumed sweep ran again (tag sweep.retried), which runner.sweep_runs.sweep_children leaves out of a sweep too."""
+    return run.data.tags.get("sweep.role") != "parent" and run.data.tags.get("sweep.retried") != "true"
 
 
 def runs_frame(runs: list) -> pd.DataFrame:
@@ -153,8 +174,10 @@ def _order(value) -> tuple:
 
 def select_runs(client, experiment_id: str, args: argparse.Namespace) -> tuple:
     """(parent run or None, the runs to report, the report's name): a sweep's children, the runs named by
-    --runs, or every run; only those --filter matches, when given (the name then ends with the filter's digest,
-    so a narrowed report does not overwrite the whole one)."""
+    --runs, or every run (--all, or no --sweep in an experiment that holds no sweep, which is said on stderr);
+    only those --filter matches, when given (the name then ends with the filter's digest, so a narrowed report
+    does not overwrite the whole one). A sweep and every run leave out the attempts a resume ran again (tag
+    sweep.retried); --runs keeps such a run when it names it."""
     from mlflow.exceptions import MlflowException
 
     narrower = args.filter or ""
@@ -162,9 +185,12 @@ def select_runs(client, experiment_id: str, args: argparse.Namespace) -> tuple:
         if args.runs:
             runs = named_runs(client, experiment_id, args, narrower)
             parent, name = None, "runs-" + digest(" ".join(sorted(set(args.runs))))
-        elif (parent := None if args.all else find_parent(client, experiment_id, args.sweep)) is None:
-            runs = [r for r in all_runs(client, [experiment_id], narrower) if r.data.tags.get("sweep.role") != "parent"]
+        elif (parent := None if args.all else sweep_parent(client, experiment_id, args.sweep)) is None:
+            runs = [run for run in all_runs(client, [experiment_id], narrower) if counted(run)]
             name = f"experiment-{args.experiment}"
+            if runs and not args.all:
+                print(f"note: experiment {args.experiment} holds no sweep, so every run of it is reported (as --all)",
+                      file=sys.stderr)
         else:
             runs = sweep_children(client, experiment_id, parent.info.run_id, narrower)
             name = parent.data.tags.get("sweep.id", parent.info.run_id)
@@ -303,8 +329,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runner.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("--experiment", default="backprop-lab", help="experiment name (default: backprop-lab)")
     which = parser.add_mutually_exclusive_group()
-    which.add_argument("--sweep", help="sweep id or parent run id (default: the latest sweep)")
-    which.add_argument("--all", action="store_true", help="every run of the experiment, not one sweep")
+    which.add_argument("--sweep", help="sweep id or parent run id (default: the latest sweep; every run when the "
+                                       "experiment holds no sweep)")
+    which.add_argument("--all", action="store_true", help="every run of the experiment, not one sweep (less the "
+                                                          "attempts a resume ran again)")
     which.add_argument("--runs", nargs="+", metavar="RUN_ID", help="these runs of the experiment, e.g. single runs")
     parser.add_argument("--filter", help="only the runs this MLflow search filter matches, e.g. "
                                          "\"tags.`choice.optimizer` = 'sgd'\" or \"metrics.val_accuracy > 0.9\"")

@@ -4,7 +4,9 @@ A run whose store stopped answering keeps everything in its output folder:
 run.json (name, experiment, params, tags, status), metrics.csv, weights.npz,
 config.yaml and the figures. This command records each such folder as a run of
 the current store (MLFLOW_TRACKING_URI), then marks the folder as synced.
-Without arguments it uploads every unsynced folder under outputs/.
+Without arguments it uploads every unsynced folder under outputs/. A sweep's folder holds its
+parent run's run.json too (its summary: tags, status and ids, no name or params), which is not a
+run to upload: passed over when the store recorded it, named in one line when the store was lost.
 """
 from __future__ import annotations
 
@@ -19,6 +21,24 @@ from runner.paths import outputs_dir
 
 RECORD = "run.json"
 RECORD_KEYS = ("experiment", "run_name", "tags", "params", "status")
+SWEEP_FILE = "sweep.json"  # runner.sweep.SWEEP_FILE, beside the parent's run.json (runner.sweep imports Hydra)
+
+
+def parent_record(path: Path) -> tuple[str, dict] | None:
+    """(sweep id, record) when run.json `path` is a sweep parent's: the sweep's sweep.json beside it names its run
+    as the parent (or its tags say sweep.role=parent); None for any other file."""
+    try:
+        record = json.loads(path.read_text())
+        sweep = json.loads((path.parent / SWEEP_FILE).read_text()) if (path.parent / SWEEP_FILE).is_file() else {}
+    except (ValueError, OSError):
+        return None
+    if not isinstance(record, dict) or not isinstance(sweep, dict):
+        return None
+    tags = record.get("tags") if isinstance(record.get("tags"), dict) else {}
+    named = record.get("offline_run_id") is not None and record.get("offline_run_id") == sweep.get("parent_run_id")
+    if named or tags.get("sweep.role") == "parent":
+        return str(sweep.get("id") or tags.get("sweep.id") or path.parent), record
+    return None
 
 
 def read_record(run_dir: Path) -> dict:
@@ -29,8 +49,13 @@ def read_record(run_dir: Path) -> dict:
     try:
         record = json.loads(path.read_text())
     except (ValueError, OSError) as error:
-        raise UserError(f"{str(path)!r} cannot be read ({error}); accepted: a run.json written by backprop-lab") from None
+        raise UserError(f"{str(path)!r} cannot be read ({error}); accepted: a run.json written by "
+                        "backprop-lab") from None
     missing = [key for key in RECORD_KEYS if not isinstance(record, dict) or key not in record]
+    if missing and (parent := parent_record(path)):
+        raise UserError(f"{str(path)!r} is the record of sweep {parent[0]}'s parent run, which trains nothing and "
+                        "runner.sync does not upload; accepted: a run folder kept by an unreachable store, such as "
+                        "the sweep's job folders")
     if missing:
         raise UserError(f"{str(path)!r} lacks {', '.join(missing)}; accepted: a run.json written by backprop-lab")
     return record
@@ -56,9 +81,18 @@ def read_metrics(path: Path) -> list[tuple[str, float, int]]:
 
 def pending(root: Path) -> list[Path]:
     """Run folders under root whose run.json says they still wait for an upload; an unreadable
-    run.json is named on stderr and left alone, so that it does not hold the others back."""
+    run.json is named on stderr and left alone, so that it does not hold the others back. A sweep
+    parent's record is passed over: silently when the store recorded the parent (synced_run_id), in
+    one line on stderr when the store was lost (its jobs' folders are uploaded, the summary is not)."""
     folders = []
     for path in sorted(root.rglob(RECORD)):
+        if parent := parent_record(path):
+            sweep, record = parent
+            if not record.get("synced_run_id"):
+                print(f"warning: not synced: {str(path)!r} is sweep {sweep}'s parent run, whose tracking store was "
+                      f"lost ({record.get('lost') or 'no reason recorded'}); runner.sync uploads the sweep's jobs, "
+                      "not its parent's summary", file=sys.stderr)
+            continue
         try:
             record = read_record(path.parent)
         except UserError as error:
@@ -114,7 +148,8 @@ def end_original(client, original_id: str, run_id: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runner.sync", description=__doc__.splitlines()[0])
-    parser.add_argument("run_dirs", nargs="*", type=Path, help="run folders (default: every unsynced one under outputs/)")
+    parser.add_argument("run_dirs", nargs="*", type=Path,
+                        help="run folders (default: every unsynced one under outputs/)")
     args = parser.parse_args(argv)
     from runner.store import resolve_tracking_uri
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -602,3 +603,70 @@ def test_the_report_page_escapes_its_text_and_orders_its_figures(tmp_path):
     assert "<td>0.1235</td>" in page and "<td></td>" in page  # 4 significant digits; NaN blank
     captions = re.findall(r"<figcaption>([\w.]+):", page)
     assert captions == ["objective.png", "val_cost.png", "custom.png"]  # the report's order, others last
+
+
+@pytest.mark.slow
+def test_a_sweep_s_job_or_a_single_run_given_as_a_sweep_is_named_in_one_line(store, sweep):
+    """Before, either id was taken for a parent: `no runs to report in <its sweep id>` though the sweep had 4."""
+    sweep_id, _, runs, _ = sweep
+    job = runs[0].info.run_id
+    result = report_cli(store, "--sweep", job)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"error: --sweep {job} is a job (child run) of sweep {sweep_id}, not a sweep; "
+                                    "accepted: a sweep id or a parent run id")
+    assert f"(--sweep {sweep_id} reports its sweep, --runs {job} this run alone)" in result.stderr
+    client = store.client
+    single = client.create_run(client.get_experiment_by_name("backprop-lab").experiment_id).info.run_id
+    try:
+        result = report_cli(store, "--sweep", single)
+    finally:
+        client.delete_run(single)  # the module's other tests see the sweep alone
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"error: --sweep {single} is a single run, not a sweep; accepted: a sweep id or a "
+                                    f"parent run id (--runs {single} reports this run)")
+
+
+@pytest.mark.slow
+def test_an_experiment_without_a_sweep_reports_every_run_and_says_so(new_store):
+    """The default is the latest sweep; where there is none, every run is reported, which is said in one line."""
+    result = new_store.cli(*FAST, "tracking.experiment=other", "tracking.figures=false")
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = report_cli(new_store, "--experiment", "other")
+    assert report.returncode == 0, report.stderr
+    assert report.stdout.startswith("experiment-other: 1 run ranked by val_cost")
+    assert report.stderr == "note: experiment other holds no sweep, so every run of it is reported (as --all)\n"
+    every = report_cli(new_store, "--experiment", "other", "--all")
+    assert every.returncode == 0 and every.stderr == ""  # asked for every run: nothing to explain
+
+
+@pytest.mark.slow
+def test_every_run_leaves_out_the_attempts_a_resume_ran_again_and_runs_keeps_one_it_names(new_store):
+    """A resume sets a stopped sweep's KILLED attempt aside (tag sweep.retried) and runs its job again: --all counted
+    both, so the seeds table said `failed 1` where --sweep, which leaves the attempt out, said 0."""
+    result = new_store.cli("-m", *FAST, "seed=0,1", "tracking.figures=false")
+    assert result.returncode == 0, result.stderr[-3000:]
+    sweep_id, parent_id = re.search(r"^sweep (\S+): parent run (\w+)", result.stdout, re.MULTILINE).groups()
+    client = new_store.client
+    experiment_id = client.get_experiment_by_name("backprop-lab").experiment_id
+    runs = client.search_runs([experiment_id], f"tags.`mlflow.parentRunId` = '{parent_id}'")
+    stopped = next(run.info.run_id for run in runs if run.data.params["seed"] == "1")
+    client.set_terminated(stopped, "KILLED")  # as a SIGTERM mid-job leaves it
+    client.set_terminated(parent_id, "FAILED")
+    resumed = new_store.module("runner.resume", sweep_id)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert client.get_run(stopped).data.tags["sweep.retried"] == "true"
+    counted = {run.info.run_id for run in client.search_runs([experiment_id], f"tags.`sweep.id` = '{sweep_id}'")
+               if run.info.run_id not in (stopped, parent_id)}
+    assert len(counted) == 2  # seed 0, and seed 1 again
+    narrower = f"tags.`sweep.id` = '{sweep_id}'"
+    for args in (["--all"], ["--all", "--filter", narrower]):
+        report = report_cli(new_store, *args)
+        assert report.returncode == 0, report.stderr
+        out = Path(report.stdout.splitlines()[-1].removeprefix("report: "))
+        assert set(pd.read_csv(out / "ranking.csv")["run_id"]) == counted, args
+        seeds = pd.read_csv(out / "seeds.csv")
+        assert (seeds["seeds"].tolist(), seeds["failed"].tolist()) == ([2], [0]), args
+    named = report_cli(new_store, "--runs", stopped, *counted)  # named by id: reported, as asked
+    assert named.returncode == 0, named.stderr
+    out = Path(named.stdout.splitlines()[-1].removeprefix("report: "))
+    assert set(pd.read_csv(out / "ranking.csv")["run_id"]) == counted | {stopped}

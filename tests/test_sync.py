@@ -85,3 +85,38 @@ def test_a_store_lost_mid_run_is_one_line_and_mlflow_s_own_tracebacks_stay_out(t
     tracker.flush()
     assert tracker.lost == "sqlite3.OperationalError: attempt to write a readonly database"
     assert capfd.readouterr().err == ""
+
+
+def sweep_folder(root, lost=False):
+    """A sweep's folder as runner.sweep leaves it: sweep.json naming the parent run, and the run.json that the
+    parent's Tracker writes when the sweep ends (its summary's tags, status and ids; no name, experiment or params)."""
+    from runner.tracking import Tracker
+
+    (root / "db").mkdir(parents=True)
+    path = root / "sweep"
+    path.mkdir()
+    tracker = Tracker(f"sqlite:///{root}/db/mlflow.db", "backprop-lab", path)
+    tracker.run_id = tracker.client.create_run(tracker.experiment_id, tags={"sweep.role": "parent"}).info.run_id
+    (path / "sweep.json").write_text(json.dumps({"id": "20261129-153638-ee60", "parent_run_id": tracker.run_id}))
+    tracker.set_tags({"best.run_id": "0" * 32})
+    if lost:
+        (root / "db").rename(root / "gone")  # the store's folder goes away: SQLite can no longer write
+    tracker.finish("FINISHED")
+    return path
+
+
+def test_pending_passes_over_a_sweep_parent_s_record_and_names_one_whose_store_was_lost(tmp_path, capsys):
+    """Before, every sweep's folder gave `warning: skipped: ... lacks experiment, run_name, params; accepted: a
+    run.json written by backprop-lab`, though backprop-lab wrote it."""
+    recorded = sweep_folder(tmp_path / "recorded")
+    job = folder(recorded, "0")
+    assert pending(tmp_path / "recorded") == [job]
+    assert capsys.readouterr().err == ""
+    with pytest.raises(UserError, match="is the record of sweep 20261129-153638-ee60's parent run, which trains"):
+        read_record(recorded)  # named by hand
+    lost = sweep_folder(tmp_path / "lost", lost=True)
+    assert pending(tmp_path / "lost") == []
+    err = capsys.readouterr().err
+    assert err.startswith(f"warning: not synced: {str(lost / 'run.json')!r} is sweep 20261129-153638-ee60's parent "
+                          "run, whose tracking store was lost (sqlite3.OperationalError: attempt to write a readonly "
+                          "database); runner.sync uploads the sweep's jobs") and err.count("\n") == 1, err
