@@ -349,6 +349,9 @@ BAD_CSV = [  # file text, target, words the message must hold
     ("a,b,label\n1,2,x\n3,oops,y\n5,6,x\n", "label", ["path", "'b'", "oops", "row 1"]),
     ("a,b,label\n1,2,x\n3,4,y\n,6,x\n", "label", ["path", "'a'", "missing", "row 2"]),
     ("a,label\n1,x\n2,x\n3,x\n", "label", ["target", "label", "2 classes", "'x'"]),
+    # every row one value more than the header: pandas made column a the index and named the others wrongly
+    ("a,b,label\n1,2,0,9\n3,4,1,9\n5,6,0,9\n7,8,1,9\n", "label",
+     ["path", "its header names 3 columns and its rows have more fields", "as many fields as its header"]),
     ("a,label\n1,1\n2,1\n3,1\n", "label", ["(it holds only 1)"]),  # the number, not np.int64(1)
     ("a,label\n1,x\n2,\n3,y\n", "label", ["path", "'label'", "missing", "row 1"]),
     ("label\nx\ny\n", "label", ["path", "feature columns"]),
@@ -521,6 +524,10 @@ def test_csv_an_unnamed_empty_column_of_trailing_commas_is_left_out(tmp_path):
     path = write_csv(tmp_path, "a,b,label,\r\n" + "\r\n".join(rows) + "\r\n")
     dataset = CsvDataset(path, "label", val_fraction=0, test_fraction=0, scale="none")
     assert dataset.load(rng()).n_features == 2 and dataset.column_names == ["a", "b"]
+    # Only the data rows end with a comma: pandas made column a the index and shifted b and label under a and b.
+    rows_only = write_csv(tmp_path, "a,b,label\n" + "".join(f"{i},{i % 3},{i % 2},\n" for i in range(20)), "rows.csv")
+    splits = CsvDataset(rows_only, "label", val_fraction=0, test_fraction=0, scale="none").load(rng())
+    assert sorted(splits.train.X[:, 0]) == list(range(20)) and sorted(set(splits.train.X[:, 1])) == [0, 1, 2]
     valued = write_csv(tmp_path, "a,,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20)), "valued.csv")
     dataset = CsvDataset(valued, "label", val_fraction=0, test_fraction=0)
     assert dataset.load(rng()).n_features == 2 and dataset.column_names == ["a", "Unnamed: 1"]  # a value: kept

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,9 +149,18 @@ class CsvDataset(SplitScaleDataset):
 def read_table(path, **options) -> pd.DataFrame:
     """A CSV file's rows as pandas reads them, except that only an empty cell is a missing value (pandas' default
     also takes NA, N/A, null, None, nan: a region 'NA' or a label 'None' would be lost) and a column with neither a
-    header name nor a value is left out: the trailing comma of every line of an Excel export. skipinitialspace: a
-    header written 'a, b, label' names its columns a, b and label."""
-    frame = pd.read_csv(path, skipinitialspace=True, keep_default_na=False, na_values=[""], **options)
+    header name nor a value is left out: the trailing comma of every line of an Excel export, also when only the
+    data rows end with one. A ParserError when every row has more fields than the header (pandas' own reading
+    makes the first column the index and names the others wrongly). skipinitialspace: a header written 'a, b,
+    label' names its columns a, b and label."""
+    read = dict(skipinitialspace=True, keep_default_na=False, na_values=[""], **options)
+    with warnings.catch_warnings(record=True) as caught:  # index_col=False: no column becomes the index, and
+        warnings.simplefilter("always", pd.errors.ParserWarning)  # fields past the header's are cut, with a warning
+        frame = pd.read_csv(path, index_col=False, **read)
+    if any("does not match length of data" in str(warning.message) for warning in caught):
+        shifted = pd.read_csv(path, **read)  # pandas' own reading: the rows' last fields in the last column
+        if not shifted.iloc[:, -1].isna().all():  # values, not the empty field a trailing comma makes
+            raise pd.errors.ParserError(f"its header names {len(frame.columns)} columns and its rows have more fields")
     unnamed = [c for i, c in enumerate(frame.columns) if c == f"Unnamed: {i}" and frame[c].isna().all()]
     return frame.drop(columns=unnamed)
 
