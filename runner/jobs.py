@@ -94,10 +94,10 @@ def changed_data(config: dict, earlier: dict) -> str | None:
 
 def blas_threads(workers: dict, launcher_target: str) -> int | None:
     """workers.blas_threads: an integer >= 1, or auto: 1 under a parallel launcher, else no limit (None)."""
+    start_method(workers)
     for key in workers:
         if key not in ("blas_threads", "start"):
             raise UserError(f"unknown key workers.{key}; accepted keys: blas_threads, start")
-    start_method(workers)
     value = workers.get("blas_threads", "auto")
     if value in ("auto", None):
         return None if launcher_target.endswith("BasicLauncher") else 1

@@ -36,9 +36,12 @@ THREAD_LIMITS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "
 
 
 def start_method(workers: dict) -> str:
-    """workers.start: forkserver, or loky (joblib's default)."""
+    """workers.start: forkserver, or loky (joblib's default). First of the workers section's checks: it must be one."""
+    if not isinstance(workers, dict):
+        raise UserError(f"workers={workers!r} is invalid; accepted: a section of keys (blas_threads, start), e.g. "
+                        "workers.blas_threads=VALUE")
     value = workers.get("start", "forkserver")
-    if value not in START_METHODS:
+    if not any(value == method for method in START_METHODS):  # == not in: a list given is not hashed
         raise UserError(f"workers.start={value!r} is invalid; accepted: {', '.join(START_METHODS)}")
     if value == "forkserver" and "forkserver" not in multiprocessing.get_all_start_methods():
         return "loky"  # Windows
