@@ -26,6 +26,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+from collections.abc import Mapping
 
 from runner.errors import UserError
 
@@ -37,7 +38,7 @@ THREAD_LIMITS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "
 
 def start_method(workers: dict) -> str:
     """workers.start: forkserver, or loky (joblib's default). First of the workers section's checks: it must be one."""
-    if not isinstance(workers, dict):
+    if not isinstance(workers, Mapping):  # a dict in a job, the sweep's DictConfig in its callback
         raise UserError(f"workers={workers!r} is invalid; accepted: a section of keys (blas_threads, start), e.g. "
                         "workers.blas_threads=VALUE")
     value = workers.get("start", "forkserver")

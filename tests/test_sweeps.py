@@ -567,9 +567,9 @@ def test_resume_runs_again_only_the_jobs_of_a_stopped_sweep_that_did_not_finish(
     X = rng.normal(size=(60, 2))
     table = "x1,x2,label\n" + "".join(f"{a},{b},{int(a + b > 0)}\n" for a, b in X)
     (new_store.root / "a.csv").write_text(table)
-    big = "1000000.0"  # a learning rate that diverges: the job FAILS again when it runs again
+    big = "1000000"  # a learning rate that diverges: the job FAILS again when it runs again; its param's text
     sweep = ("-m", "dataset=csv", "dataset.target=label", "dataset.path=a.csv,b.csv", "optimizer=batch_gd",
-             "optimizer.epochs=50", f"optimizer.lr=1,{big}", "tracking.progress=off", "tracking.figures=false")
+             "optimizer.epochs=50", "optimizer.lr=1,1e6", "tracking.progress=off", "tracking.figures=false")
     stopped = new_store.cli(*sweep)
     assert stopped.returncode == 2 and "dataset.path='b.csv' is invalid" in stopped.stderr
     sweep_id, parent_id = re.search(r"^sweep (\S+): parent run (\w+)", stopped.stdout, re.MULTILINE).groups()
