@@ -102,6 +102,8 @@ CASES = [
      ["tracking.objective=['val_cost'] is invalid; accepted: val_cost, val_accuracy"]),
     ("workers not a section", ["workers=5"], {},  # a TypeError traceback before
      ["workers=5 is invalid; accepted: a section of keys (blas_threads, start), e.g. workers.blas_threads=VALUE"]),
+    ("workers not a section in a sweep", ["-m", "workers=5", "seed=1,2"], {},  # checked by the sweep's callback
+     ["workers=5 is invalid; accepted: a section of keys (blas_threads, start)"]),
     ("unknown top-level key (added)", ["+seeed=1", "optimizer.epochs=3"], {},
      ["unknown key seeed; accepted top-level keys: dataset, architecture", "seed", "early_stopping, workers"]),
     ("unknown top-level section (added)", ["+early_stop.patience=3"], {},
