@@ -27,16 +27,22 @@ class Setup:
     check_rng: np.random.Generator
 
 
-def prepare(config: dict, allowed: tuple[str, ...] | None = None, initialize: bool = True) -> Setup:
-    """Validate settings, instantiate every plugin, load the data and make Theta0 (seeded). initialize=False
-    neither builds nor calls the initializer (Theta0 None): what classifies with trained weights needs no start,
-    nor the file or module a start came from."""
+def check_config(config: dict, skip: tuple[str, ...] = (), allowed: tuple[str, ...] | None = None
+                 ) -> tuple[RunSettings, dict]:
+    """The settings validated and every plugin group but those in `skip` built: what a run checks before it loads
+    data (a sweep checks its swept values with it before its parent run, runner.sweep_checks.check_swept_values)."""
     settings = RunSettings.from_dict(config)
     for group in PLUGIN_GROUPS:
         if group not in config:
             raise UserError(f"config group {group} is missing; accepted: a config with {', '.join(PLUGIN_GROUPS)}")
-    plugins = {group: build(group, config[group], allowed) for group in PLUGIN_GROUPS
-               if initialize or group != "initializer"}
+    return settings, {group: build(group, config[group], allowed) for group in PLUGIN_GROUPS if group not in skip}
+
+
+def prepare(config: dict, allowed: tuple[str, ...] | None = None, initialize: bool = True) -> Setup:
+    """Validate settings, instantiate every plugin, load the data and make Theta0 (seeded). initialize=False
+    neither builds nor calls the initializer (Theta0 None): what classifies with trained weights needs no start,
+    nor the file or module a start came from."""
+    settings, plugins = check_config(config, () if initialize else ("initializer",), allowed)
     data_rng, init_rng, optimizer_rng, check_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence(settings.seed).spawn(4))
     try:

@@ -28,7 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from runner.errors import UserError, one_line
 from runner.paths import code_tags, command_line
-from runner.sweep_checks import check_sweep_settings
+from runner.sweep_checks import check_swept_values, check_sweep_settings
 from runner.sweep_runs import (direction, end_orphans, experiment_option, override_key, set_aside_for_resume,
                                summarize, sweep_children)
 from runner.workers import start_workers
@@ -128,6 +128,7 @@ class SweepCallback(Callback):
         """Make the store, the experiment and the parent run; write sweep.json."""
         sweep_dir = Path(str(config.hydra.sweep.dir))
         check_sweep_settings(config.hydra.launcher, config.hydra.sweeper, sweep_dir, list(config.hydra.overrides.task))
+        check_swept_values(config)  # a bad value stops the sweep here, not at its job after the ones before it
         # Next, a fork server imports the jobs' modules while this process sets the sweep up.
         worker_start = start_workers(config.get("workers") or {}, config.hydra.launcher)
         from runner.experiment import freeze_imported_objects, in_main_thread, raise_interrupted

@@ -193,6 +193,47 @@ def check_sweep_space(sweeper, overrides: list[str]) -> None:
                             "comma list, range(), choice() or glob(), or hydra/sweeper=optuna for interval()")
 
 
+def check_swept_values(config) -> None:
+    """Under the basic sweeper, the sweep's base config and each swept value set alone on it pass what a job checks
+    before it loads data: its settings and the construction of every plugin (runner.setup.check_config), so a bad
+    value (optimizer.lr=0.5,-1), a missing data file or an unknown key stops the sweep before its parent run, not
+    at its job after the ones before it ran. A plugin group that is swept (optimizer=sgd,adam) is left to its jobs,
+    with the keys under it; a swept experiment preset, which may set anything, leaves every check to the jobs."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import ValueType
+    from omegaconf import OmegaConf, open_dict
+
+    from runner.paths import PROJECT_ROOT
+    from runner.setup import check_config
+
+    if not str(config.hydra.sweeper.get("_target_", "")).endswith("BasicSweeper"):
+        return
+    params = config.hydra.sweeper.get("params") or {}
+    given = [*(f"{key}={value}" for key, value in params.items()), *config.hydra.overrides.task]
+    swept = [o for o in OverridesParser.create().parse_overrides(given) if o.is_sweep_override() and not o.is_delete()]
+    groups = {*config.hydra.runtime.choices, *(p.name for p in (PROJECT_ROOT / "conf").iterdir() if p.is_dir())}
+    swept_groups = {o.key_or_group for o in swept if o.key_or_group in groups}
+    if "experiment" in swept_groups:
+        return
+    values = {o.key_or_group: list(o.sweep_iterator()) for o in swept if o.key_or_group not in swept_groups
+              and o.key_or_group.split(".")[0] not in swept_groups and o.value_type != ValueType.GLOB_CHOICE_SWEEP}
+    if not all(values.values()):  # an empty list (seed=range(0)): no job, which the sweep's end says in one line
+        return
+    first = OmegaConf.create(OmegaConf.to_container(config, resolve=False))  # the first job: each key's first value
+    with open_dict(first):
+        del first["hydra"]
+        for key, listed in values.items():
+            OmegaConf.update(first, key, listed[0], merge=False, force_add=True)
+    skip = tuple(swept_groups)
+    check_config(OmegaConf.to_container(first, resolve=True), skip)
+    for key, listed in values.items():  # then each other value alone on it
+        for value in listed[1:]:
+            job = first.copy()
+            with open_dict(job):
+                OmegaConf.update(job, key, value, merge=False, force_add=True)
+            check_config(OmegaConf.to_container(job, resolve=True), skip)
+
+
 def merge_error(error: BaseException) -> str | None:
     """Hydra's "Error merging override hydra.launcher.n_jobs=abc" (a value the setting's schema cannot hold) as
     one line naming the value, Hydra's reason and what the setting accepts; None for any other error."""

@@ -11,7 +11,7 @@ import pytest
 from conftest import multirun_config
 from runner.errors import UserError, one_line
 from runner.sweep_checks import (check_installed, check_joblib, check_known_settings, check_optuna,
-                                 check_sweep_settings, check_sweep_space)
+                                 check_swept_values, check_sweep_settings, check_sweep_space)
 
 JOBLIB = {"_target_": "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher", "n_jobs": 2,
           "backend": None, "prefer": "processes", "require": None, "timeout": None, "batch_size": "auto",
@@ -221,3 +221,27 @@ def test_a_bad_sweep_setting_is_one_line_exit_2_and_no_parent_run(new_store, ove
     assert result.returncode == 2 and result.stderr.startswith(expected), result.stderr[-3000:]
     assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
     assert new_store.runs() == []
+
+
+@pytest.mark.parametrize("overrides", [
+    ["seed=0,1", "regularization.lam=0,1,10"],
+    ["optimizer=sgd,adam", "optimizer.lr=0.1,0.2"],  # keys under a swept group: the group's jobs check them
+    ["optimizer=sgd,adam", "+optimizer.momentum=0.9,0.5"],  # lbfgs, the base's optimizer, takes neither
+    ["+experiment=lambda_sweep", "optimizer.epochs=5"],
+    ["+experiment=initializers"],
+    ["hydra/sweeper=optuna", "+experiment=optuna_search"],  # Optuna samples: its trials check themselves
+    ["seed=range(0)"],  # no job: the sweep's end says so
+])
+def test_swept_values_that_jobs_would_accept_pass_the_check(overrides):
+    check_swept_values(multirun_config(*overrides))
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["regularization.lam=0,-1"], "regularization.lam=-1 is invalid"),
+    (["+experiment=lambda_sweep", "+optimizer.lr=1"], "unknown key optimizer.lr for plugins.optimizers.LBFGS"),
+    (["+hydra.sweeper.params={dtype: 'float64,float16'}"], "dtype='float16' is invalid"),
+    (["seed=0,-1"], "seed=-1 is invalid"),
+])
+def test_a_swept_value_a_job_would_refuse_is_refused_first(overrides, message):
+    with pytest.raises(UserError, match=re.escape(message)):
+        check_swept_values(multirun_config(*overrides))

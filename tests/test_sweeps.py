@@ -356,17 +356,38 @@ def test_a_job_that_diverges_fails_and_the_sweep_goes_on(store, launcher):
     assert parent.data.tags["best.run_id"] == good.info.run_id
 
 
-@pytest.mark.slow
-def test_a_job_with_bad_input_stops_the_sweep_in_one_line_keeping_the_jobs_done(store):
-    overrides = (*(o for o in FAST if not o.startswith("optimizer.lr")), "optimizer.lr=0.5,-1,0.3")
+@pytest.mark.parametrize("bad, message", [
+    (["optimizer.lr=0.5,-1,0.3"], "optimizer.lr=-1 is invalid; accepted: a number > 0"),
+    (["architecture.hidden=[5],[0]"], "architecture.hidden=[0] is invalid"),
+    (["+optimizer.foo=1,2"], "unknown key optimizer.foo for plugins.optimizers.BatchGD"),
+    (["seed=0,1", "dataset=csv", "dataset.target=label", "dataset.path=missing.csv"],
+     "dataset.path='missing.csv' is invalid; accepted: the path of an existing CSV file"),
+])
+def test_a_bad_swept_value_stops_the_sweep_before_its_parent_run(new_store, bad, message):
+    """Before, the sweep ran the jobs before the bad value's, then stopped at it with a FAILED parent and a resume
+    command that would stop there again; now the values are checked before anything is made."""
+    keys = {override.split("=")[0].lstrip("+~") for override in bad}  # FAST's own of them, and under them, left out
+    kept = [o for o in FAST if not any(o.split("=")[0] == k or o.startswith(k + ".") for k in keys)]
+    result = new_store.cli("-m", *kept, *bad)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert result.stderr.startswith(f"error: {message}") and len(result.stderr.strip().splitlines()) == 1, \
+        result.stderr
+    assert "parent run" not in result.stdout and new_store.runs() == []
+
+
+def test_a_job_that_fails_a_check_on_its_data_stops_the_sweep_in_one_line_keeping_the_jobs_done(store):
+    """What needs the data (a batch larger than the training part) is checked by the job itself."""
+    overrides = (*(o for o in FAST if not o.startswith("optimizer=")), "optimizer=minibatch",
+                 "optimizer.batch_size=8,5000,16")
     result = store.cli("-m", *overrides)
     assert result.returncode == 2, result.stderr[-3000:]
-    assert result.stderr.strip() == "error: optimizer.lr=-1 is invalid; accepted: a number > 0"
+    assert result.stderr.strip() == ("error: optimizer.batch_size=5000 is invalid; accepted: an integer from 1 to the "
+                                     "training-set size m = 60")
     parent_id = re.search(r"^sweep \S+: parent run (\w+)", result.stdout, re.MULTILINE).group(1)
     parent = store.client.get_run(parent_id)
     assert parent.info.status == "FAILED" and parent.data.metrics["jobs_finished"] == 1
     [done] = children(store.client, parent_id)  # the bad job made no run, and the third never started
-    assert done.info.status == "FINISHED" and done.data.params["optimizer.lr"] == "0.5"
+    assert done.info.status == "FINISHED" and done.data.params["optimizer.batch_size"] == "8"
 
 
 @pytest.mark.slow
@@ -559,7 +580,7 @@ def test_a_sweep_knows_how_many_jobs_it_plans(overrides, planned):
 
 
 def test_resume_runs_again_only_the_jobs_of_a_stopped_sweep_that_did_not_finish(new_store):
-    """A sweep stops at its third job, whose CSV file is missing; after the file appears,
+    """A sweep stops at its third job, whose CSV file has no rows yet; after they appear,
     `python -m runner.resume` skips the job that FINISHED, runs the FAILED one again (its earlier run set
     aside as sweep.retried) and the ones that never ran, under the same parent, which then counts each once."""
     import numpy as np
@@ -571,8 +592,9 @@ def test_resume_runs_again_only_the_jobs_of_a_stopped_sweep_that_did_not_finish(
     big = "1000000"  # a learning rate that diverges: the job FAILS again when it runs again; its param's text
     sweep = ("-m", "dataset=csv", "dataset.target=label", "dataset.path=a.csv,b.csv", "optimizer=batch_gd",
              "optimizer.epochs=50", "optimizer.lr=1,1e6", "tracking.progress=off", "tracking.figures=false")
+    (new_store.root / "b.csv").write_text("x1,x2,label\n")  # no rows yet: the sweep stops at its job
     stopped = new_store.cli(*sweep)
-    assert stopped.returncode == 2 and "dataset.path='b.csv' is invalid" in stopped.stderr
+    assert stopped.returncode == 2 and "dataset.path='b.csv' is invalid" in stopped.stderr, stopped.stderr
     sweep_id, parent_id = re.search(r"^sweep (\S+): parent run (\w+)", stopped.stdout, re.MULTILINE).groups()
     assert f"resume: python -m runner.resume {sweep_id}" in stopped.stdout
     assert "2 of 3 jobs recorded (1 FAILED, 1 FINISHED), 1 of 4 never launched; parent run" in stopped.stdout
@@ -621,7 +643,8 @@ def test_a_resumed_job_whose_data_changed_runs_again_instead_of_being_skipped(ne
     (new_store.root / "c.csv").write_text(table)
     sweep = ("-m", "dataset=csv", "dataset.target=label", "dataset.path=a.csv,c.csv,b.csv", "optimizer=batch_gd",
              "optimizer.epochs=20", "tracking.progress=off", "tracking.figures=false")
-    stopped = new_store.cli(*sweep)  # b.csv is missing: the sweep stops at its third job
+    (new_store.root / "b.csv").write_text("x1,x2,label\n")
+    stopped = new_store.cli(*sweep)  # b.csv has no rows yet: the sweep stops at its third job
     assert stopped.returncode == 2
     sweep_id, parent_id = re.search(r"^sweep (\S+): parent run (\w+)", stopped.stdout, re.MULTILINE).groups()
     first = {r.data.params["dataset.path"]: r for r in children(new_store.client, parent_id)}
@@ -699,6 +722,7 @@ def test_a_resume_that_finds_a_new_best_job_keeps_the_first_best_param_and_says_
         (new_store.root / name).write_text("x1,x2,label\n" + "".join(f"{a},{b},{c}\n" for (a, b), c in zip(X, y)))
 
     write("hard.csv", easy=False, seed=0)
+    (new_store.root / "easy.csv").write_text("x1,x2,label\n")  # no rows yet: the sweep stops at its job
     sweep = ("-m", "dataset=csv", "dataset.target=label", "dataset.path=hard.csv,easy.csv", "optimizer=batch_gd",
              "optimizer.epochs=50", "tracking.progress=off", "tracking.figures=false")
     stopped = new_store.cli(*sweep)
