@@ -25,6 +25,7 @@ from pathlib import Path
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import InterpolationResolutionError
 
 from runner.errors import UserError, one_line
 from runner.paths import code_tags, command_line
@@ -122,6 +123,11 @@ class SweepCallback(Callback):
             self._start(config)
         except UserError as error:  # Hydra would turn any exception here into a warning and launch the jobs
             print(f"error: {error}", file=sys.stderr)
+            sys.exit(2)
+        except InterpolationResolutionError as error:  # a resolver's UserError: ${blab.direction:...} of a bad
+            if not isinstance(error.__context__, UserError):  # tracking.objective, read by the Optuna checks
+                raise
+            print(f"error: {error.__context__}", file=sys.stderr)
             sys.exit(2)
 
     def _start(self, config: DictConfig) -> None:

@@ -206,6 +206,9 @@ def test_a_value_hydras_schema_cannot_hold_names_what_the_setting_accepts(overri
     (["hydra/launcher=joblib", "hydra.launcher.n_jobs=abc"], "error: hydra.launcher.n_jobs='abc' is invalid (Value"),
     (["regularization.lam=interval(0,1)"], "error: regularization.lam=interval(0,1) cannot be swept by the basic"),
     (["tracking.experiment=qa_a,qa_b"], "error: tracking.experiment=qa_a,qa_b cannot be swept"),
+    # Optuna's direction resolves ${blab.direction:${tracking.objective}}: Hydra's UserWarning and a wrapped message
+    (["hydra/sweeper=optuna", "+experiment=optuna_search", "tracking.objective=foo"],
+     "error: tracking.objective='foo' is invalid; accepted: val_cost, val_accuracy, train_cost"),
     (["+hydra.launcher.foo=1"], "error: hydra.launcher.foo is not a setting of BasicLauncher"),
     (["+hydra.sweeper.params.regularization.lam=1"], "error: hydra.sweeper.params.regularization={} is invalid "
      "(Cannot convert 'dict' to string: '{}'); accepted: a map of swept keys to their values, hydra.sweeper.params="
