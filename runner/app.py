@@ -19,6 +19,7 @@ from runner.errors import UserError, one_line
 from runner.experiment import Outcome, objective_value, run_experiment, worst_value
 from runner.paths import PROJECT_ROOT, code_tags, command_line, outputs_dir
 from runner.store import dashboard_command, open_client, resolve_tracking_uri
+from runner.sweep_runs import ranked_metric
 from runner.tracking import canonical_numbers
 from runner.jobs import earlier_attempt, job_context
 
@@ -56,7 +57,7 @@ def job_line(outcome: Outcome, number: int, name: str, objective: str) -> str:
     its objective and test accuracy, its time and its run; the sweep's summary follows the last."""
     m = outcome.metrics
     parts = [f"job {number} {name}: {outcome.status}" + (f" ({outcome.reason})" if outcome.reason else "")]
-    shown = objective if objective in m else objective.replace("val_", "train_")  # no validation part: its kind
+    shown = ranked_metric([m], objective)  # without a validation part, the train metric of its kind
     parts += [f"{shown} {m[shown]:.4g}"] if shown in m else []
     parts += [f"test {m['test_accuracy']:.4f}"] if "test_accuracy" in m else []
     parts += [f"{outcome.seconds:.2f} s", f"run {outcome.run_id}"]

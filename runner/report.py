@@ -43,7 +43,7 @@ from runner.report_figures import (natural_key, plot_bias_variance, plot_curves,
 from runner.report_html import write_page
 from runner.report_tables import description, importance, markdown, ranking, seed_statistics
 from runner.paths import outputs_dir
-from runner.sweep_runs import all_runs, direction, sweep_children
+from runner.sweep_runs import all_runs, direction, ranked_metric, sweep_children
 from runner.settings import OBJECTIVES
 from runner.store import open_client, resolve_tracking_uri
 
@@ -268,8 +268,7 @@ def report(client, uri: str, args: argparse.Namespace) -> Path:
     objective = args.objective or tags.get("sweep.objective") or "val_cost"
     direction(objective)  # an unknown objective fails here, before any work
     frame = runs_frame(runs)
-    if objective not in frame.columns:
-        objective = objective.replace("val_", "train_")  # a dataset without a validation split
+    objective = ranked_metric([run.data.metrics for run in runs], objective)  # as the sweep's summary ranks
     if args.objective and objective not in frame.columns:
         logged = [metric for metric in OBJECTIVES if metric in frame.columns]
         raise UserError(f"--objective {args.objective} is invalid for {name}: none of its runs logged it (a test_ "

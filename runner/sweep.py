@@ -29,7 +29,7 @@ from omegaconf.errors import InterpolationResolutionError
 
 from runner.errors import UserError, one_line
 from runner.paths import code_tags, command_line
-from runner.sweep_checks import check_swept_values, check_sweep_settings
+from runner.sweep_checks import check_swept_values, check_sweep_settings, sweep_overrides
 from runner.sweep_runs import (direction, end_orphans, experiment_option, override_key, set_aside_for_resume,
                                summarize, sweep_children)
 from runner.workers import start_workers
@@ -57,7 +57,6 @@ def swept(config: DictConfig) -> tuple[list[str], list[str]]:
 def planned_jobs(config: DictConfig) -> int | None:
     """How many jobs the sweep will launch: the product of the swept lists' lengths under the basic sweeper (as
     BasicSweeper.split_arguments), n_trials under Optuna; None when unknown ahead (glob(), another sweeper)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import ValueType
 
     sweeper = str(config.hydra.sweeper._target_).rsplit(".", 1)[-1]
@@ -65,10 +64,8 @@ def planned_jobs(config: DictConfig) -> int | None:
         return int(config.hydra.sweeper.n_trials)
     if sweeper != "BasicSweeper":
         return None
-    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
-    given = [*(f"{key}={value}" for key, value in params.items()), *config.hydra.overrides.task]
     lengths = {}  # per key: the command line's value wins over the params', as in BasicSweeper.sweep
-    for override in OverridesParser.create().parse_overrides(given):
+    for override in sweep_overrides(config):
         if override.value_type == ValueType.GLOB_CHOICE_SWEEP:
             return None
         swept = override.is_sweep_override()

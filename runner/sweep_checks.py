@@ -193,13 +193,22 @@ def check_sweep_space(sweeper, overrides: list[str]) -> None:
                             "comma list, range(), choice() or glob(), or hydra/sweeper=optuna for interval()")
 
 
+def sweep_overrides(config) -> list:
+    """The sweep's overrides parsed as the basic sweeper reads them: hydra.sweeper.params, then the command line's
+    (hydra.overrides.task), whose value for a key given in both wins (BasicSweeper.sweep)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    params = config.hydra.sweeper.get("params") or {}
+    given = [*(f"{key}={value}" for key, value in params.items()), *config.hydra.overrides.task]
+    return OverridesParser.create().parse_overrides(given)
+
+
 def check_swept_values(config) -> None:
     """Under the basic sweeper, the sweep's base config and each swept value set alone on it pass what a job checks
     before it loads data: its settings and the construction of every plugin (runner.setup.check_config), so a bad
     value (optimizer.lr=0.5,-1), a missing data file or an unknown key stops the sweep before its parent run, not
     at its job after the ones before it ran. A plugin group that is swept (optimizer=sgd,adam) is left to its jobs,
     with the keys under it; a swept experiment preset, which may set anything, leaves every check to the jobs."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import ValueType
     from omegaconf import OmegaConf, open_dict
 
@@ -208,9 +217,7 @@ def check_swept_values(config) -> None:
 
     if not str(config.hydra.sweeper.get("_target_", "")).endswith("BasicSweeper"):
         return
-    params = config.hydra.sweeper.get("params") or {}
-    given = [*(f"{key}={value}" for key, value in params.items()), *config.hydra.overrides.task]
-    swept = [o for o in OverridesParser.create().parse_overrides(given) if o.is_sweep_override() and not o.is_delete()]
+    swept = [o for o in sweep_overrides(config) if o.is_sweep_override() and not o.is_delete()]
     groups = {*config.hydra.runtime.choices, *(p.name for p in (PROJECT_ROOT / "conf").iterdir() if p.is_dir())}
     swept_groups = {o.key_or_group for o in swept if o.key_or_group in groups}
     if "experiment" in swept_groups:
