@@ -232,15 +232,15 @@ def main(argv: list[str] | None = None) -> int:
     from runner.data_inputs import with_recorded_data_path
     from runner.instantiate import PROJECT_PLUGIN_PACKAGES, check_targets
     from runner.replay import load_logged_config, run_ending
-    from runner.setup import prepare
+    from runner.setup import TRAINING_ONLY, prepare
     from runner.store import open_client, resolve_tracking_uri
 
     client = open_client(resolve_tracking_uri(None))
     config = load_logged_config(client, args.run_id)
     allowed = PROJECT_PLUGIN_PACKAGES + tuple(args.allow)
-    check_targets(config, allowed)
+    check_targets({group: node for group, node in config.items() if group not in TRAINING_ONLY}, allowed)
     config = with_recorded_data_path(client, args.run_id, config)
-    setup = prepare(config, allowed, initialize=False)  # the trained weights, not the start they came from
+    setup = prepare(config, allowed, training=False)  # the trained weights, not how they were trained
     Theta = load_weights(client, args.run_id, theta_shapes(setup.layer_sizes))
     ending = run_ending(client, args.run_id)
     if ending is not None:

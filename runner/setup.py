@@ -12,6 +12,8 @@ from runner.errors import UserError
 from runner.instantiate import build, qualify
 from runner.settings import PLUGIN_GROUPS, RunSettings
 
+TRAINING_ONLY = ("initializer", "optimizer")  # what classifying with trained weights needs neither of
+
 
 @dataclass
 class Setup:
@@ -21,7 +23,7 @@ class Setup:
     plugins: dict
     splits: object
     layer_sizes: list[int]
-    Theta0: list | None  # None when prepared without the initializer (runner.predict reads trained weights)
+    Theta0: list | None  # None when prepared for classifying (runner.predict reads trained weights)
     objective: NetworkObjective
     optimizer_rng: np.random.Generator
     check_rng: np.random.Generator
@@ -38,11 +40,11 @@ def check_config(config: dict, skip: tuple[str, ...] = (), allowed: tuple[str, .
     return settings, {group: build(group, config[group], allowed) for group in PLUGIN_GROUPS if group not in skip}
 
 
-def prepare(config: dict, allowed: tuple[str, ...] | None = None, initialize: bool = True) -> Setup:
-    """Validate settings, instantiate every plugin, load the data and make Theta0 (seeded). initialize=False
-    neither builds nor calls the initializer (Theta0 None): what classifies with trained weights needs no start,
-    nor the file or module a start came from."""
-    settings, plugins = check_config(config, () if initialize else ("initializer",), allowed)
+def prepare(config: dict, allowed: tuple[str, ...] | None = None, training: bool = True) -> Setup:
+    """Validate settings, instantiate every plugin, load the data and make Theta0 (seeded). training=False builds
+    neither the initializer nor the optimizer (TRAINING_ONLY; Theta0 None): what classifies with trained weights
+    needs no start nor a way to train, nor the file or module they came from."""
+    settings, plugins = check_config(config, () if training else TRAINING_ONLY, allowed)
     data_rng, init_rng, optimizer_rng, check_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence(settings.seed).spawn(4))
     try:
@@ -50,7 +52,7 @@ def prepare(config: dict, allowed: tuple[str, ...] | None = None, initialize: bo
         layer_sizes = plugins["architecture"].layer_sizes(splits.n_features, splits.n_classes)
     except (ValueError, OSError) as error:
         raise UserError(qualify("dataset", error)) from None
-    batch_size = getattr(plugins["optimizer"], "batch_size", None)
+    batch_size = getattr(plugins.get("optimizer"), "batch_size", None)
     if batch_size is not None and batch_size > splits.train.m:
         raise UserError(f"optimizer.batch_size={batch_size} is invalid; accepted: an integer from 1 to "
                         f"the training-set size m = {splits.train.m}")
@@ -66,14 +68,14 @@ def prepare(config: dict, allowed: tuple[str, ...] | None = None, initialize: bo
         raise UserError(f"tracking.objective={objective} needs a test part, and dataset.test_fraction is 0; accepted: "
                         "dataset.test_fraction > 0, or a val_ or train_ objective")
     try:
-        Theta0 = plugins["initializer"](layer_sizes, init_rng) if initialize else None
+        Theta0 = plugins["initializer"](layer_sizes, init_rng) if training else None
     except (ValueError, OSError) as error:
         raise UserError(qualify("initializer", error)) from None
     K = layer_sizes[-1]
     dtype = np.dtype(settings.dtype)  # cast once: every epoch then runs in it, nothing is copied per epoch
     splits = replace(splits, **{part: replace(getattr(splits, part), X=getattr(splits, part).X.astype(dtype))
                                 for part in ("train", "val", "test") if getattr(splits, part) is not None})
-    Theta0 = [T.astype(dtype) for T in Theta0] if initialize else None
+    Theta0 = [T.astype(dtype) for T in Theta0] if training else None
     objective = NetworkObjective(splits.train.X, one_hot(splits.train.y, K).astype(dtype),
                                  get_activation(plugins["architecture"].activation),
                                  plugins["cost"], plugins["regularization"])

@@ -14,7 +14,7 @@ from sklearn.datasets import load_digits, load_iris
 from sklearn.preprocessing import StandardScaler
 
 from conftest import FAST, resolved_config
-from runner.setup import prepare
+from runner.setup import TRAINING_ONLY, prepare
 
 pytestmark = pytest.mark.slow
 
@@ -287,28 +287,31 @@ def test_new_rows_are_read_as_training_reads_them(tmp_path):
         read_samples(str(tmp_path / "na.csv"), None, run)
 
 
-def test_predict_needs_neither_the_initial_weights_file_nor_the_initializer_plugin(new_store):
-    """Before, predict built the run's initializer: from another folder a relative initializer.path, or a plugin
-    module importable only where the run started, failed it, though it reads only the trained weights."""
+def test_predict_needs_neither_the_initial_weights_file_nor_the_initializer_or_optimizer_plugin(new_store):
+    """Before, predict built the run's initializer and optimizer: from another folder a relative initializer.path,
+    or a plugin module importable only where the run started, failed it (or needed --allow), though it reads only
+    the trained weights."""
     root = new_store.root
     Theta0 = prepare(resolved_config(*FAST)).Theta0
     np.savez(root / "w0.npz", **{f"Theta{l + 1}": T for l, T in enumerate(Theta0)})
     (root / "my_plugins").mkdir()
     (root / "my_plugins" / "__init__.py").write_text(
-        "import numpy as np\nfrom runner.core.network import theta_shapes\n\n\nclass ScaledUniform:\n"
-        "    name = 'scaled_uniform'\n\n    def __call__(self, layer_sizes, rng):\n"
-        "        return [rng.uniform(-0.05, 0.05, shape) for shape in theta_shapes(layer_sizes)]\n")
+        "import numpy as np\nfrom plugins.optimizers import BatchGD\nfrom runner.core.network import theta_shapes\n\n\n"
+        "class ScaledUniform:\n    name = 'scaled_uniform'\n\n    def __call__(self, layer_sizes, rng):\n"
+        "        return [rng.uniform(-0.05, 0.05, shape) for shape in theta_shapes(layer_sizes)]\n\n\n"
+        "class MyGD(BatchGD):\n    name = 'my_gd'\n")
     from_file = run_id_of(new_store.cli(*FAST, "initializer=from_file", "initializer.path=w0.npz"))
-    plugin = run_id_of(new_store.cli(*FAST, "initializer=glorot_normal",
-                                     "initializer._target_=my_plugins.ScaledUniform", PYTHONPATH=str(root)))
+    plugins = run_id_of(new_store.cli(*FAST, "initializer=glorot_normal", "optimizer._target_=my_plugins.MyGD",
+                                      "initializer._target_=my_plugins.ScaledUniform", PYTHONPATH=str(root)))
     (root / "w0.npz").unlink()  # gone, as a scratch file may be
     (root / "sub").mkdir()
-    for run_id, allow in ((from_file, []), (plugin, ["--allow", "my_plugins"])):
-        result = subprocess.run([sys.executable, "-m", "runner.predict", run_id, *allow], cwd=root / "sub",
+    for run_id in (from_file, plugins):
+        result = subprocess.run([sys.executable, "-m", "runner.predict", run_id], cwd=root / "sub",
                                 env=new_store.env(), capture_output=True, text=True, timeout=600)
         assert result.returncode == 0 and "samples of test part classified" in result.stdout, result.stderr
-    assert prepare(resolved_config(*FAST, "initializer=from_file", "initializer.path=none.npz"),
-                   initialize=False).Theta0 is None
+    setup = prepare(resolved_config(*FAST, "initializer=from_file", "initializer.path=none.npz",
+                                    "optimizer._target_=nowhere.Optimizer"), training=False)
+    assert setup.Theta0 is None and not set(TRAINING_ONLY) & set(setup.plugins)
 
 
 def test_predict_on_the_runs_own_data_warns_when_the_data_file_changed_since(store, tmp_path):
