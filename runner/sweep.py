@@ -44,13 +44,11 @@ OmegaConf.register_new_resolver("blab.direction", lambda objective: direction(ob
 
 
 def swept(config: DictConfig) -> tuple[list[str], list[str]]:
-    """The sweep's search space as 'key=spec' strings (command line and hydra.sweeper.params), and its keys."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    given = list(config.hydra.overrides.task)
-    params = OmegaConf.select(config, "hydra.sweeper.params") or {}
-    given += [f"{key}={value}" for key, value in params.items()]
-    specs = [o.input_line for o in OverridesParser.create().parse_overrides(given) if o.is_sweep_override()]
+    """The sweep's search space as 'key=spec' strings, and its keys: the swept overrides of hydra.sweeper.params
+    and the command line, the command line's value winning for a key given in both (a fixed value there replaces a
+    preset's list: optimizer.lr_decay=0.5 under +experiment=lr_decay sweeps nothing)."""
+    last = {override.get_key_element(): override for override in sweep_overrides(config)}
+    specs = [override.input_line for override in last.values() if override.is_sweep_override()]
     return specs, [override_key(spec) for spec in specs]
 
 

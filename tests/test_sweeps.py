@@ -579,6 +579,20 @@ def test_a_sweep_knows_how_many_jobs_it_plans(overrides, planned):
     assert planned_jobs(multirun_config(*overrides)) == planned
 
 
+@pytest.mark.parametrize("overrides, space", [
+    (["seed=0,1", "optimizer=sgd,adam", "regularization.lam=1"], ["seed=0,1", "optimizer=sgd,adam"]),
+    (["+experiment=lr_decay"], ["optimizer.lr_decay=0,0.01,0.1,1"]),
+    (["+experiment=lr_decay", "optimizer.lr_decay=0.5"], []),  # the command line's value wins, as in Hydra
+    (["+experiment=lr_decay", "optimizer.lr_decay=0,1", "seed=0,1"], ["optimizer.lr_decay=0,1", "seed=0,1"]),
+])
+def test_a_sweeps_space_is_what_its_jobs_sweep(overrides, space):
+    """Before, a fixed value on the command line replaced a preset's swept list, and one job ran, but the parent run
+    was named after the list and its sweep.space tag held it: the dashboard showed a sweep that never ran."""
+    from runner.sweep import swept
+
+    assert swept(multirun_config(*overrides)) == (space, [spec.split("=", 1)[0] for spec in space])
+
+
 def test_resume_runs_again_only_the_jobs_of_a_stopped_sweep_that_did_not_finish(new_store):
     """A sweep stops at its third job, whose CSV file has no rows yet; after they appear,
     `python -m runner.resume` skips the job that FINISHED, runs the FAILED one again (its earlier run set
