@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import hydra
+import numpy as np
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
@@ -38,12 +39,20 @@ def run_tags(config: dict, hydra_cfg) -> dict[str, str]:
     return tags
 
 
+def readable(value: float) -> str:
+    """4 decimals, or 4 significant digits where that would be long: 0.3212, 2.369e+307 (not 308 digits)."""
+    return f"{value:.4f}" if abs(value) < 1e6 else f"{value:.4g}"
+
+
 def summary(outcome: Outcome) -> str:
     """The few lines a user reads after a run."""
     m = outcome.metrics
-    fmt = lambda key: f"{m[key]:.4f}" if key in m else "-"  # noqa: E731
+    fmt = lambda key: readable(m[key]) if key in m else "-"  # noqa: E731
     check = outcome.gradcheck
-    check_text = f"{check.rel_error:.2e} ({check.mode}, {check.n_checked} coordinates)" if check else "-"
+    check_text = "-"
+    if check:
+        checked = "a random direction" if check.mode == "direction" else f"{check.n_checked} coordinates"
+        check_text = f"{check.rel_error:.2e} ({check.mode}, {checked})"
     lines = [f"run {outcome.run_id}: {outcome.status}" + (f" ({outcome.reason})" if outcome.reason else ""),
              f"  accuracy   train {fmt('train_accuracy')}  val {fmt('val_accuracy')}  test {fmt('test_accuracy')}",
              f"  final cost {fmt('train_cost')}   gradient check {check_text}",
@@ -90,7 +99,8 @@ def main(cfg: DictConfig) -> float:
             print(f"job {hydra_cfg.job.num} {job.name}: FINISHED before, skipped (run {earlier['run_id']})")
             value = earlier["value"]
             return worst_value(config["tracking"]["objective"]) if value is None else value
-        with job.limits():
+        with job.limits(), np.errstate(all="ignore" if os.environ.get("BACKPROP_LAB_DEBUG") != "1" else "warn"):
+            # what overflows or turns NaN is reported as the run's divergence or failed check, not by numpy's warnings
             outcome = run_experiment(config, Path(hydra_cfg.runtime.output_dir), {**tags, **job.tags},
                                      parent_run_id=job.parent_run_id, name=job.name)
     except (UserError, OmegaConfBaseException) as error:

@@ -66,6 +66,22 @@ def test_an_absurd_learning_rate_ends_failed_with_the_reason_and_keeps_finite_we
     assert f"final cost {J:.4f}" in result.stdout or f"final cost {J:.4g}" in result.stdout
 
 
+@pytest.mark.parametrize("overrides, status, cost", [
+    (["initializer=constant", "initializer.value=1e300"], "FAILED (diverged at epoch 0: cost is inf)", r"inf"),
+    (["regularization.lam=1e308", "gradcheck.mode=direction"], "FAILED (diverged at epoch 1", r"\d\.\d{3}e\+30\d"),
+])
+def test_huge_accepted_values_print_no_numpy_warnings_and_a_readable_cost(new_store, overrides, status, cost):
+    """Before, numpy's RuntimeWarnings (overflow in square, invalid value in divide) reached stderr, and the
+    summary wrote a cost of 1e306 out in 300 digits."""
+    result = new_store.cli(*FAST, *overrides)
+    assert result.returncode == 1 and "Warning" not in result.stderr, result.stderr
+    (run,) = new_store.runs()
+    assert result.stdout.startswith(f"run {run.info.run_id}: {status}"), result.stdout
+    (line,) = [line for line in result.stdout.splitlines() if "final cost" in line]
+    assert re.fullmatch(cost, line.split()[2]), line
+    assert "(direction, a random direction)" in line or "gradient check -" in line, line
+
+
 def test_a_gradient_check_above_the_tolerance_fails_the_run_at_once(new_store):
     result = new_store.cli(*FAST, "gradcheck.tolerance=1e-30")  # no check is that close: fails at epoch 0
     assert result.returncode == 1, result.stderr
