@@ -56,7 +56,8 @@ def build(group: str, node: dict, allowed: tuple[str, ...] | None = None):
     accepted = _accepted_keys(cls)
     for key in kwargs:
         if accepted is not None and key not in accepted:
-            raise UserError(f"unknown key {group}.{key} for {target}; accepted keys: {', '.join(accepted) or 'none'}")
+            takes = f"keys: {', '.join(accepted)}" if accepted else f"no key ({target} takes none)"
+            raise UserError(f"unknown key {group}.{key} for {target}; accepted {takes}")
     try:
         return cls(**kwargs)
     except ValueError as error:

@@ -146,6 +146,8 @@ def test_a_config_that_does_not_compose_is_one_line_naming_the_value(overrides, 
 @pytest.mark.parametrize("overrides, named", [
     (["+optimizer.foo=1"], "unknown key optimizer.foo"),
     (["+gradcheck.foo=1"], "unknown key gradcheck.foo"),
+    (["regularization=none", "+regularization.lam=1"],  # before "accepted keys: none", as if a key were named none
+     "NoRegularization; accepted no key (plugins.regularization.NoRegularization takes none)"),
     (["optimizer=sgd", "optimizer.lr=abc"], "optimizer.lr='abc'"),
     (["optimizer=sgd", "optimizer.shuffle=maybe"], "optimizer.shuffle='maybe'"),
     (["optimizer.epochs=2.5"], "optimizer.epochs=2.5"),
