@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from runner.plots import pyplot
+from runner.report_tables import as_labels
 from runner.sweep_runs import direction
 
 
@@ -89,8 +90,9 @@ def plot_objective(table: pd.DataFrame, varied: list[str], objective: str, path:
     for ax, column in zip(axes.flat, columns):
         x, y = finished[column], finished[objective].astype(float)
         if not pd.api.types.is_numeric_dtype(x):  # categories at 0, 1, ... in sorted order
-            labels = sorted(x.astype(str).unique(), key=natural_key)
-            x = x.astype(str).map({label: i for i, label in enumerate(labels)})
+            x = as_labels(x)  # a run without the key (another preset, another optimizer's keys): '(none)'
+            labels = sorted(x.unique(), key=natural_key)
+            x = x.map({label: i for i, label in enumerate(labels)})
             ax.set_xticks(range(len(labels)), labels, rotation=30 if len(labels) > 4 else 0, fontsize=8)
         else:
             _log_axis(ax, x)

@@ -121,8 +121,14 @@ def _levels(column: pd.Series, bins: int | None) -> pd.Series:
         numbers = _numeric(column)
         binned = pd.qcut(numbers, bins, duplicates="drop")
         spans = numbers.groupby(binned, observed=True).agg(["min", "max"])  # the values in each bin, not qcut's edges
-        labels = {interval: f"{low:.3g} to {high:.3g}" for interval, (low, high) in spans.iterrows()}
-        return binned.astype(object).map(labels).where(binned.notna(), "(none)").astype(str)
+        labels = {interval: f"{low:.3g}" if low == high else f"{low:.3g} to {high:.3g}"
+                  for interval, (low, high) in spans.iterrows()}
+        return as_labels(binned.astype(object).map(labels))
+    return as_labels(column)
+
+
+def as_labels(column: pd.Series) -> pd.Series:
+    """A column's values as text, '(none)' where a run lacks the key (astype(str) alone keeps NaN under pandas 3)."""
     return column.astype(object).where(column.notna(), "(none)").astype(str)
 
 

@@ -376,6 +376,26 @@ def test_curves_spanning_decades_get_a_log_axis_without_a_warning(tmp_path):
     assert path.read_bytes().startswith(PNG)
 
 
+def test_a_text_key_only_some_runs_have_is_a_none_category_of_the_objective_figure(tmp_path):
+    """Before, under pandas 3, a report of runs of which only some have a key (a preset's `experiment`, sgd's
+    optimizer.shuffle) stopped with a TypeError traceback in natural_key: astype(str) kept their NaN."""
+    from runner.report_figures import plot_objective
+
+    table = pd.DataFrame({"run_id": list("abc"), "rank": [1, 2, 3], "status": "FINISHED", "val_cost": [0.7, 2.1, 3.3],
+                          "experiment": ["course", np.nan, "zero_init"]})
+    path = plot_objective(table, ["experiment"], "val_cost", tmp_path / "objective.png")
+    assert path.read_bytes().startswith(PNG)
+
+
+def test_a_bin_of_one_value_is_labelled_by_it():
+    """Before, '1e+03 to 1e+03'."""
+    from runner.report_tables import importance
+
+    search = pd.DataFrame({"status": "FINISHED", "optimizer.lr": [1000.0] * 8 + list(np.linspace(1, 2, 32)),
+                           "val_cost": [0.0] * 8 + list(np.arange(1.0, 33.0))})  # the eight 1000s: one bin, the best
+    assert importance(search, ["optimizer.lr"], "val_cost")["best"].item() == "1e+03"
+
+
 def test_few_runs_curves_are_named_in_the_legend_best_first_and_many_coloured_by_rank(tmp_path):
     import warnings
 
