@@ -124,7 +124,8 @@ class Summary:
             shares = ", ".join(f"{key} {share:.0%}" for key, share in self.importance)
             lines.append(f"  what moves {self.objective} (share of the jobs' order each swept key explains alone): "
                          + shares)
-        lines.append(f"  report: python -m runner.report --sweep {sweep_id}{experiment_option(experiment)}")
+        if self.statuses:  # a report of no run is refused
+            lines.append(f"  report: python -m runner.report --sweep {sweep_id}{experiment_option(experiment)}")
         return "\n".join(lines)
 
 

@@ -604,6 +604,8 @@ def test_a_sweep_s_summary_says_what_moves_its_objective():
     assert text.splitlines()[-1] == "  report: python -m runner.report --sweep s1"
     assert summary.text("s1", "p1", "my lab").splitlines()[-1] == \
         "  report: python -m runner.report --sweep s1 --experiment 'my lab'"  # the command must find the sweep
+    nothing = summarize([], "val_cost").text("s2", "p2")  # before, it printed a report command the report refused
+    assert nothing == "sweep s2: 0 of 0 jobs recorded (no runs); parent run p2", nothing
 
 
 def test_the_report_page_escapes_its_text_and_orders_its_figures(tmp_path):
