@@ -19,8 +19,10 @@ logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
 
 
 def resolve_tracking_uri(configured: str | None) -> str:
-    """MLFLOW_TRACKING_URI if set, else the config's tracking.uri, else SQLite under outputs/."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or configured or default_tracking_uri()
+    """The config's tracking.uri if set, else MLFLOW_TRACKING_URI, else SQLite under outputs/: the explicit choice
+    first, as mlflow.set_tracking_uri() beats the variable in MLflow and --tracking-uri in runner.report (before,
+    the variable won and a run given tracking.uri=B recorded into A, B logged as its param)."""
+    return configured or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
 
 
 def store_lock(uri: str):

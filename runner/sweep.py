@@ -30,7 +30,7 @@ from omegaconf.errors import InterpolationResolutionError
 from runner.errors import UserError, one_line
 from runner.paths import code_tags, command_line
 from runner.sweep_checks import check_swept_values, check_sweep_settings, sweep_overrides
-from runner.sweep_runs import (direction, end_orphans, experiment_option, override_key, set_aside_for_resume,
+from runner.sweep_runs import (direction, end_orphans, override_key, resume_command, set_aside_for_resume,
                                summarize, sweep_children)
 from runner.workers import start_workers
 
@@ -196,7 +196,7 @@ class SweepCallback(Callback):
             sweep = self.sweep  # _end empties it
             self._end("FAILED", "the sweep stopped before all its jobs returned")
             if sweep.get("resumable", True):
-                print(f"  resume: python -m runner.resume {sweep['id']}{experiment_option(sweep['experiment'])}  "
+                print(f"  resume: {resume_command(sweep['id'], sweep['experiment'], sweep['uri'])}  "
                       "(runs the jobs that did not finish)", flush=True)
 
     def _end(self, status: str, reason: str | None = None):
@@ -220,7 +220,7 @@ class SweepCallback(Callback):
             for key, value in summary.metrics().items():
                 tracker.metric(key, value, 0)
             stale = record_best_params(tracker.client, tracker.run_id, summary.best_params, "done" in sweep)
-            text = summary.text(sweep["id"], tracker.run_id, sweep["experiment"])
+            text = summary.text(sweep["id"], tracker.run_id, sweep["experiment"], sweep["uri"])
             tracker.set_tags({**summary.tags(), **stale, **({"failure_reason": reason} if reason else {}),
                               "mlflow.note.content": f"```\n{text}\n```"})  # the run's description in the dashboard
             for name in ("multirun.yaml", "optimization_results.yaml"):

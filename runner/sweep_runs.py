@@ -111,7 +111,8 @@ class Summary:
         return {"best.run_id": self.best_run_id, "best.run_name": self.best_run_name or "",
                 "best.overrides": " ".join(f"{k}={v}" for k, v in self.best_params.items())}
 
-    def text(self, sweep_id: str, parent_run_id: str, experiment: str = DEFAULT_EXPERIMENT) -> str:
+    def text(self, sweep_id: str, parent_run_id: str, experiment: str = DEFAULT_EXPERIMENT, uri: str | None = None
+             ) -> str:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(self.statuses.items())) or "no runs"
         unlaunched = (self.jobs_planned or 0) - self.jobs_launched  # a sweep that stopped before its last job
         lines = [f"sweep {sweep_id}: {sum(self.statuses.values())} of {self.jobs_launched} jobs recorded ({counts})"
@@ -125,8 +126,23 @@ class Summary:
             lines.append(f"  what moves {self.objective} (share of the jobs' order each swept key explains alone): "
                          + shares)
         if self.statuses:  # a report of no run is refused
-            lines.append(f"  report: python -m runner.report --sweep {sweep_id}{experiment_option(experiment)}")
+            lines.append(f"  report: python -m runner.report --sweep {sweep_id}{experiment_option(experiment)}"
+                         + (f" --tracking-uri {shlex.quote(uri)}" if uri and uri != default_store() else ""))
         return "\n".join(lines)
+
+
+def default_store() -> str:
+    """The store the reading commands open when given none (MLFLOW_TRACKING_URI, else SQLite under outputs/): a
+    sweep recorded elsewhere (tracking.uri) prints its commands with its own."""
+    from runner.store import resolve_tracking_uri
+
+    return resolve_tracking_uri(None)
+
+
+def resume_command(sweep_id: str, experiment: str, uri: str) -> str:
+    """The command that resumes the sweep, with its store when the command would not find it by default."""
+    store = f"MLFLOW_TRACKING_URI={shlex.quote(uri)} " if uri != default_store() else ""
+    return f"{store}python -m runner.resume {sweep_id}{experiment_option(experiment)}"
 
 
 def experiment_option(experiment: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -80,6 +81,30 @@ def test_a_number_has_one_text_and_one_config_hash_however_it_was_typed(new_stor
     assert len(runs) == 3 and {run.data.params["regularization.lam"] for run in runs} == {"1"}
     assert len({run.data.tags["config_hash"] for run in runs}) == 1
     assert len({run.data.metrics["train_cost"] for run in runs}) == 1
+
+
+def test_tracking_uri_given_wins_over_the_environment_s_store(new_store, monkeypatch):
+    """Before, MLFLOW_TRACKING_URI won: a run given tracking.uri=B recorded into the variable's store, B logged as its
+    param. Now the explicit choice wins, as mlflow.set_tracking_uri() does over the variable."""
+    from mlflow.tracking import MlflowClient
+
+    other = f"sqlite:///{new_store.root / 'other.db'}"
+    result = new_store.cli(*FAST, f"tracking.uri={other}")
+    assert result.returncode == 0, result.stderr
+    client = MlflowClient(tracking_uri=other)
+    (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert run.data.params["tracking.uri"] == other and run.info.run_id in result.stdout
+    assert new_store.runs() == [] and other in result.stdout  # the summary's dashboard command names it
+    sweep = new_store.cli("-m", *FAST, f"tracking.uri={other}", "seed=0,1")
+    (report,) = [line.split(": ", 1)[1] for line in sweep.stdout.splitlines() if line.startswith("  report: ")]
+    assert report.endswith(f" --tracking-uri {other}"), sweep.stdout  # the command finds the sweep where it is
+    reported = new_store.module(*shlex.split(report)[2:])
+    assert reported.returncode == 0 and "2 runs ranked by val_cost" in reported.stdout, reported.stderr
+    from runner.sweep_runs import resume_command
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", new_store.uri)
+    assert resume_command("s1", "backprop-lab", other) == f"MLFLOW_TRACKING_URI={other} python -m runner.resume s1"
+    assert resume_command("s1", "backprop-lab", new_store.uri) == "python -m runner.resume s1"
 
 
 def test_params_are_the_config_flattened_to_dotted_keys(fast_run):
