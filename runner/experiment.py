@@ -87,7 +87,8 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
     stopping = settings.early_stopping
     recorder = EpochRecorder(setup, tracker, progress,
                              every=settings.tracking.record_every(setup.plugins["optimizer"].epochs),
-                             stopping=EarlyStopping(stopping.patience, stopping.min_delta, stopping.restore_best),
+                             stopping=EarlyStopping(stopping.patience, stopping.min_delta, stopping.restore_best,
+                                                    step_unit(setup.plugins["optimizer"])),
                              snapshots={} if settings.tracking.figures and setup.splits.n_features == 2 else None)
     status, reason, stopped_early, restored, Theta, blas = "FINISHED", None, None, None, setup.Theta0, None
     failure_tags, train_started = {}, None
@@ -103,25 +104,23 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
         try:
             Theta = train(setup.objective, setup.Theta0, setup.plugins["optimizer"], setup.optimizer_rng, recorder)
             recorder.finish(Theta)
-        except Diverged as diverged:
-            status, reason, Theta = "FAILED", str(diverged), recorder.last_finite or setup.Theta0
+        except Diverged as divergence:  # it ends with the last finite recorded weights, or restore_best's
+            status, reason, Theta = "FAILED", str(divergence), recorder.last_finite or setup.Theta0
             failure_tags["diverged"] = "true"
-            if recorder.last_finite is not None:  # the saved weights are the last finite ones: their metrics last
-                recorder.record_restored(Theta, recorder.finite_epoch)
-                reason += f"; the weights saved are those of epoch {recorder.finite_epoch}"
         except GradientCheckFailed as failed:
             status, reason, Theta = "FAILED", str(failed), recorder.last_finite or setup.Theta0
         except StoppedEarly as stopped:  # the weights of the epoch it stopped at, which its last metrics describe
             stopped_early, Theta = str(stopped), recorder.last_finite
         train_seconds = time.perf_counter() - train_started - recorder.check_seconds
         progress.close()
-        best, final_epoch = recorder.stopping, max(recorder.recorded_epoch, 0)
-        if "diverged" in failure_tags:
-            final_epoch = recorder.finite_epoch
-        if status == "FINISHED" and best.keep_best and best.best_epoch != final_epoch:  # early_stopping.restore_best
-            Theta, final_epoch = best.best_weights, best.best_epoch
+        diverged = "diverged" in failure_tags
+        final_epoch = recorder.finite_epoch if diverged else max(recorder.recorded_epoch, 0)
+        if status == "FINISHED" or diverged:  # a run that ends with trained weights: finished, stopped, diverged
+            Theta, final_epoch, restored = restore_best(recorder.stopping, Theta, final_epoch)
+        if restored or (diverged and recorder.last_finite is not None):  # the saved weights' metrics come last
             recorder.record_restored(Theta, final_epoch)
-            restored = f"restored the weights of epoch {final_epoch}, its val_cost {best.best:.4g} the best"
+        if diverged and recorder.last_finite is not None:
+            reason += f"; the weights saved are those of epoch {final_epoch}"
         metrics = final_metrics(setup, Theta, recorder, status)
         if status == "FINISHED" and recorder.failed_check:  # the check at the end
             status, reason = "FAILED", recorder.failed_check
@@ -162,6 +161,16 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
     tracker.finish(status)
     return Outcome(run_id, status, metrics, recorder.last_check, time.perf_counter() - started, said, weights, uri,
                    tracker.lost)
+
+
+def restore_best(stopping: EarlyStopping, Theta: list, final_epoch: int) -> tuple[list, int, str | None]:
+    """early_stopping.restore_best (README, Early stopping): a run that ends with trained weights (finished,
+    stopped early or diverged) ends with those of the recorded epoch of lowest val_cost, unless they are the
+    final ones already. Returns the weights, their epoch and the `restored` tag (None: nothing restored)."""
+    if not stopping.keep_best or stopping.best_weights is None or stopping.best_epoch == final_epoch:
+        return Theta, final_epoch, None
+    return stopping.best_weights, stopping.best_epoch, (f"restored the weights of epoch {stopping.best_epoch}, "
+                                                        f"its val_cost {stopping.best:.4g} the best")
 
 
 def freeze_imported_objects() -> None:

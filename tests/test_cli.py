@@ -264,12 +264,13 @@ def test_early_stopping_ends_a_finished_run_patience_epochs_after_its_best_valid
                            "early_stopping.patience=5", "tracking.progress=off", "tracking.figures=false")
     assert result.returncode == 0, result.stderr
     (run,) = new_store.runs()
-    assert run.info.status == "FINISHED" and "(stopped early at epoch" in result.stdout.splitlines()[0]
+    unit = "iteration" if optimizer == "lbfgs" else "epoch"
+    assert run.info.status == "FINISHED" and f"(stopped early at {unit}" in result.stdout.splitlines()[0]
     val_cost = history(new_store, run.info.run_id, "val_cost")
     stop, best = val_cost[-1][0], int(run.data.metrics["best_epoch"])
     assert stop == best + 5 < 100 and [step for step, _ in val_cost] == list(range(stop + 1))
     assert run.data.metrics["best_val_cost"] == min(value for _, value in val_cost) == dict(val_cost)[best]
-    assert run.data.tags["stopped_early"].startswith(f"stopped early at epoch {stop}: val_cost has not improved")
+    assert run.data.tags["stopped_early"].startswith(f"stopped early at {unit} {stop}: val_cost has not improved")
     assert history(new_store, run.info.run_id, "gradcheck_rel_error")[-1][0] == stop  # checked at the end
     Theta = load_weights(new_store, run.info.run_id)
     setup = prepare(run_config(new_store, run.info.run_id))

@@ -314,7 +314,7 @@ def test_unknown_activation_is_a_value_error():
 
 def test_divergence_guard():
     guard = DivergenceGuard(factor=10.0)
-    guard.check(0, 0.5)          # reference is max(J0, 1) = 1
+    guard.check(0, 0.5)          # the limit is 10 x max(J0, 1) = 10
     guard.check(1, 9.9)
     with pytest.raises(Diverged) as error:
         guard.check(2, 10.5)
@@ -331,10 +331,11 @@ def test_early_stopping_stops_patience_epochs_after_the_last_improvement_by_more
         stopping.check(6, 3.9)  # equal is no improvement
     strict = EarlyStopping(patience=2, min_delta=0.5)
     strict.check(0, 5.0)
-    strict.check(1, 4.6)  # lower, but by less than min_delta: the best stays 5.0 at epoch 0
+    strict.check(1, 4.6)  # lower, but by less than min_delta: patience counts on from 5.0 at epoch 0
     with pytest.raises(StoppedEarly) as error:
-        strict.check(2, 4.55)
-    assert (error.value.epoch, error.value.best_epoch, strict.best) == (2, 0, 5.0)
+        strict.check(2, 4.55)  # the lowest, 4.55, is what restore_best would end with
+    assert (error.value.epoch, strict.improved_epoch, strict.improved, strict.best_epoch, strict.best) == \
+        (2, 0, 5.0, 2, 4.55)
     never = EarlyStopping(patience=0)
     for epoch in range(100):
         never.check(epoch, float(epoch))  # rising all along, and never stopped

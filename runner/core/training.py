@@ -23,50 +23,71 @@ class DivergenceGuard:
     """Stops training when J is not finite or exceeds `factor` times max(J at epoch 0, 1)."""
 
     factor: float = 1e3
-    reference: float | None = None
+    start: float | None = None  # J at epoch 0
 
     def check(self, epoch: int, J: float) -> None:
-        """Raise Diverged(epoch, reason) for a NaN, infinite or exploding cost."""
+        """Raise Diverged(epoch, reason) for a NaN or infinite cost, or one past factor x max(start, 1); the
+        reason states that limit as it is, so a start below 1 is not shown as 1."""
         if not math.isfinite(J):
             raise Diverged(epoch, f"cost is {J}")
-        if self.reference is None:
-            self.reference = max(J, 1.0)
-        elif J > self.factor * self.reference:
-            raise Diverged(epoch, f"cost {J:.4g} exploded past {self.factor:g} x its start {self.reference:.4g}")
+        if self.start is None:
+            self.start = J
+        elif J > self.factor * max(self.start, 1.0):
+            raise Diverged(epoch, f"cost {J:.4g} exploded past {self.factor:g} x max(its start {self.start:.4g}, 1)")
 
 
 class StoppedEarly(RuntimeError):
     """Training stopped because the validation cost stopped improving (early stopping)."""
 
-    def __init__(self, epoch: int, best_epoch: int, best: float):
-        super().__init__(f"stopped early at epoch {epoch}: val_cost has not improved on {best:.4g} "
-                         f"(epoch {best_epoch}) for {epoch - best_epoch} epochs")
+    def __init__(self, epoch: int, reason: str, unit: str = "epoch"):
+        super().__init__(f"stopped early at {unit} {epoch}: {reason}")
         self.epoch = epoch
-        self.best_epoch = best_epoch
+        self.reason = reason
 
 
 @dataclass
 class EarlyStopping:
-    """Stops training once the validation cost has not fallen more than min_delta below its best for
-    `patience` epochs (0: never). Checked on the epochs whose metrics are recorded. With keep_best it
-    keeps a copy of the best epoch's weights (best_weights), which a run may restore at the end."""
+    """Early stopping on the validation cost, checked on the epochs whose metrics are recorded. It keeps two
+    bests apart (with min_delta 0 they are one):
+
+    - `best`, `best_epoch`: the lowest val_cost recorded and its epoch, with keep_best a copy of that epoch's
+      weights (`best_weights`), which restore_best ends with ("the recorded epoch of lowest val_cost");
+    - `improved`, `improved_epoch`: the val_cost of the last improvement, a fall of more than min_delta below
+      the previous improvement, and its epoch. Patience counts from it: training stops once `patience`
+      epochs (0: never) pass without one, as Keras's EarlyStopping counts."""
 
     patience: int = 0
     min_delta: float = 0.0
     keep_best: bool = False
+    unit: str = "epoch"  # what a step is called in the stop message: "iteration" for lbfgs, cg (setup.step_unit)
     best: float = math.inf
     best_epoch: int = 0
     best_weights: Weights | None = None
+    improved: float = math.inf
+    improved_epoch: int = 0
 
     def check(self, epoch: int, val_cost: float, Theta: Weights | None = None, may_stop: bool = True) -> None:
-        """Note an improvement (and, with keep_best, copy Theta), or raise StoppedEarly when the last one is
-        `patience` epochs old, unless may_stop is false (training is over)."""
-        if val_cost < self.best - self.min_delta:
+        """Note a new lowest val_cost (and, with keep_best, copy Theta) and an improvement by more than min_delta,
+        or raise StoppedEarly when the last improvement is `patience` epochs old, unless may_stop is false
+        (training is over)."""
+        if val_cost < self.best:
             self.best, self.best_epoch = val_cost, epoch
             if self.keep_best:
                 self.best_weights = [T.copy() for T in Theta]
-        elif may_stop and self.patience and epoch - self.best_epoch >= self.patience:
-            raise StoppedEarly(epoch, self.best_epoch, self.best)
+        if val_cost < self.improved - self.min_delta:
+            self.improved, self.improved_epoch = val_cost, epoch
+        elif may_stop and self.patience and epoch - self.improved_epoch >= self.patience:
+            raise StoppedEarly(epoch, self.stop_reason(epoch), self.unit)
+
+    def stop_reason(self, epoch: int) -> str:
+        """Why training stops at `epoch`: the value patience counts from, with min_delta, and the lowest
+        val_cost when it is another epoch's (lower than that value by min_delta or less)."""
+        by = f" by more than min_delta {self.min_delta:g}" if self.min_delta else ""
+        lowest = f"; its lowest {self.best:.4g} ({self.unit} {self.best_epoch})" \
+            if self.best_epoch != self.improved_epoch else ""
+        waited = epoch - self.improved_epoch
+        return (f"val_cost has not improved on {self.improved:.4g} ({self.unit} {self.improved_epoch}){by} "
+                f"for {waited} {self.unit}{'s' if waited != 1 else ''}{lowest}")
 
 
 def train(objective: Objective, Theta: Weights, optimizer: Optimizer,
