@@ -25,6 +25,8 @@ from runner.tracking import canonical_numbers
 from runner.jobs import earlier_attempt, job_context
 
 OmegaConf.register_new_resolver("blab.outputs", lambda: str(outputs_dir()), replace=True)
+# --help's footer: the dashboard of the store a run would record into (a bare `mlflow ui` opens ./mlruns instead)
+OmegaConf.register_new_resolver("blab.dashboard", lambda: dashboard_command(resolve_tracking_uri(None)), replace=True)
 
 
 def run_tags(config: dict, hydra_cfg) -> dict[str, str]:

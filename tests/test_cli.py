@@ -525,4 +525,5 @@ def test_help_says_what_the_tool_is_how_to_run_and_sweep_and_what_comes_next(new
     assert "python -m runner -m key=a,b,c" in text and "optimizer: adam, batch_gd, cg, lbfgs" in text
     assert "python -m runner.report" in text and "python -m runner.replay RUN_ID" in text
     assert "python -m runner.resume SWEEP_ID" in " ".join(text.split())
+    assert f"mlflow ui --backend-store-uri {new_store.uri} (the dashboard of this store)" in text  # not a bare mlflow ui
     assert not new_store.runs()  # help trains nothing and records nothing
