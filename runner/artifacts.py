@@ -31,7 +31,7 @@ def write_artifacts(tracker: Tracker, setup: Setup, Theta: list, run_dir: Path, 
         if setup.settings.tracking.layer_stats:
             plots.layer_curves(tracker.history, run_dir / "layer_stats.png", title, hidden_activations(setup, Theta))
         if setup.splits.image_shape is not None:
-            plots.hidden_weights(Theta[0], setup.splits.image_shape, run_dir / "hidden_weights.png")
+            plots.hidden_weights(Theta[0], setup.splits.image_shape, run_dir / "hidden_weights.png", title)
         if setup.splits.n_features == 2:
             objective, train = setup.objective, setup.splits.train
 

@@ -78,7 +78,8 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
     plugin_tags = {f"plugin.{group}": getattr(setup.plugins[group], "name", type(setup.plugins[group]).__name__)
                    for group in PLUGIN_GROUPS}
     data = describe_parts(setup.splits, setup.plugins["dataset"], config.get("dataset") or {})
-    run_id = tracker.start(name or run_name(setup.plugins),
+    full_name = run_name(setup.plugins, setup.settings.dtype)  # figures' titles and the description name it whole
+    run_id = tracker.start(name or full_name,
                            {**plugin_tags, "data_digest": combined_digest(data),
                             **initial_weights_tags(setup.plugins["initializer"]), **(tags or {})}, flatten(config),
                            parent_run_id)
@@ -132,10 +133,9 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
         backend = getattr(setup.plugins["optimizer"], "backend_used", None)
         if backend:
             tracker.set_tags({"optimizer.backend": backend})
-        write_artifacts(tracker, setup, Theta, run_dir, run_name(setup.plugins),
-                        recorder.snapshot_panels(Theta, final_epoch))
+        write_artifacts(tracker, setup, Theta, run_dir, full_name, recorder.snapshot_panels(Theta, final_epoch))
         said = "; ".join(filter(None, (reason or stopped_early, restored))) or None
-        description = run_description(run_name(setup.plugins), status, said, metrics, recorder.last_check,
+        description = run_description(full_name, status, said, metrics, recorder.last_check,
                                       recorder.last_epoch, train_seconds, step_unit(setup.plugins["optimizer"]) + "s")
         tracker.set_tags({**({"failure_reason": reason, **failure_tags} if reason else {}),
                           **({"stopped_early": stopped_early} if stopped_early else {}),
@@ -191,10 +191,11 @@ def stopped_description(setup, recorder: EpochRecorder, status: str, reason: str
                         train_started: float | None) -> str:
     """The dashboard description of a run stopped midway: how it ended, the metrics and gradient check it last
     recorded, and its epochs (recording.run_description; no test metrics, which come after training)."""
-    return run_description(run_name(setup.plugins), status, f"{reason[:500]}; last recorded at epoch "
-                           f"{max(recorder.recorded_epoch, 0)}", recorder.last_values, recorder.last_check,
-                           recorder.last_epoch, time.perf_counter() - train_started if train_started else 0.0,
-                           step_unit(setup.plugins["optimizer"]) + "s")
+    said = f"{reason[:500]}; last recorded at epoch {max(recorder.recorded_epoch, 0)}"
+    seconds = time.perf_counter() - train_started if train_started else 0.0
+    steps = step_unit(setup.plugins["optimizer"]) + "s"
+    return run_description(run_name(setup.plugins, setup.settings.dtype), status, said, recorder.last_values,
+                           recorder.last_check, recorder.last_epoch, seconds, steps)
 
 
 def _finish_quietly(tracker: Tracker, status: str, reason: str, run_dir: Path | None = None,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from runner.plots import mosaic, pyplot
+from runner.plots import mosaic, pyplot, tile_corners
 
 
 def plane_images(values: Callable[[np.ndarray], np.ndarray], X: np.ndarray, steps: int) -> np.ndarray:
@@ -18,21 +18,36 @@ def plane_images(values: Callable[[np.ndarray], np.ndarray], X: np.ndarray, step
     return np.moveaxis(grid[::-1], 2, 0).reshape(grid.shape[2], -1)
 
 
+SEPARATOR_COLOUR = "#4c72b0"  # a blue, that no tile's grey (black to white) takes
+
+
 def hidden_units(activations: Callable[[np.ndarray], np.ndarray], X: np.ndarray, path: Path, title: str,
                  steps: int = 60) -> Path:
     """What each unit of the first hidden layer computes over the two-feature input plane (the
     region decision_regions draws): its activation a(2)_j at every point, scaled by its largest
-    |value|, tiled as `mosaic` does (one axes), x2 up, black at 0 (at -1 when some unit goes negative)
-    and white at 1. activations(points) gives a(2), one column a unit."""
+    |value|, tiled as `mosaic` does (one axes) between blue separators, x2 up, black at 0 (at -1 when
+    some unit goes negative) and white at 1. A dead unit, 0 over the whole plane (a relu whose z is
+    negative everywhere), is labelled "dead" on its tile and counted in the title.
+    activations(points) gives a(2), one column a unit."""
     plt = pyplot()
     images = plane_images(activations, X, steps)
     grid = mosaic(images, (steps, steps), pad=3)
+    _, corners = tile_corners(len(images), (steps, steps), pad=3)
+    separators = np.ones(grid.shape, dtype=bool)
+    for top, left in corners:
+        separators[top:top + steps, left:left + steps] = False
     fig, ax = plt.subplots(figsize=(6, 6 * grid.shape[0] / grid.shape[1] + 0.6))
     low = -1 if images.min() < 0 else 0  # sigmoid's and relu's units span black (0) to white, tanh's -1 to 1
-    ax.imshow(grid, cmap="gray", vmin=low, vmax=1, interpolation="nearest")
+    ax.imshow(np.ma.masked_array(grid, separators), cmap=plt.get_cmap("gray").with_extremes(bad=SEPARATOR_COLOUR),
+              vmin=low, vmax=1, interpolation="nearest")
+    dead = [index for index, image in enumerate(images) if not np.any(image)]
+    for index in dead:
+        top, left = corners[index]
+        ax.text(left + steps / 2, top + steps / 2, "dead", ha="center", va="center", color="tomato", fontsize=9)
     ax.axis("off")
-    ax.set_title(f"{title}\nfirst hidden layer: each unit's activation over the input plane (light: high)",
-                 fontsize=9)
+    dead_units = f"\n{len(dead)} of {len(images)} units dead: 0 over the whole plane" if dead else ""
+    ax.set_title(f"{title}\nfirst hidden layer: each unit's activation over the input plane (light: high)"
+                 f"{dead_units}", fontsize=9)
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path

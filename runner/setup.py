@@ -88,14 +88,42 @@ def step_unit(optimizer) -> str:
     return "iteration" if hasattr(optimizer, "method") else "epoch"
 
 
-def run_name(plugins: dict) -> str:
-    """A name that says what the run is, e.g. 'sgd lr=0.1 lam=1 [25]', 'sgd lr=1 decay=0.1 lam=1 [25]' or, decayed
-    per step, 'sgd lr=1 decay=0.001/step lam=1 [25]'."""
+def run_name(plugins: dict, dtype: str = "float64") -> str:
+    """A name that says what the run is: the optimizer, its lr (epochs for lbfgs and cg), decay and batch size,
+    lam and the hidden sizes, then each setting that differs from the course's defaults, e.g. 'sgd lr=0.1 lam=1
+    [25]', 'sgd lr=1 decay=0.1 lam=1 [25]', per step 'sgd lr=1 decay=0.001/step lam=1 [25]'. Added when not the
+    default: 'batch=8' (not the optimizer's own default; 'batch=all': the whole training part), the penalty's kind
+    when not l2 ('l1 lam=1', 'none'), the activation when not sigmoid, the cost when not cross_entropy, the
+    initializer when not epsilon_uniform ('init=zeros', 'init=constant(0.1)', a fixed eps
+    'init=epsilon_uniform(0.05)'), dataset.train_size ('m=80', the training samples used) and the dtype when
+    not float64: 'batch_gd lr=1 l1 lam=1 [25] tanh mse', 'lbfgs epochs=200 lam=0 [25] m=80 float32'."""
     optimizer, regularization = plugins["optimizer"], plugins["regularization"]
+    architecture, initializer = plugins["architecture"], plugins["initializer"]
     parts = [optimizer.name]
     parts.append(f"lr={optimizer.lr:g}" if hasattr(optimizer, "lr") else f"epochs={optimizer.epochs}")
     if getattr(optimizer, "lr_decay", 0):
         parts.append(f"decay={optimizer.lr_decay:g}" + ("/step" if optimizer.lr_decay_per == "step" else ""))
-    parts.append(f"lam={regularization.lam:g}" if hasattr(regularization, "lam") else regularization.name)
-    parts.append(str(list(plugins["architecture"].hidden)))
+    batch_size = getattr(optimizer, "batch_size", None)
+    if batch_size != getattr(type(optimizer), "batch_size", None):  # a dataclass's class attribute: its default
+        parts.append(f"batch={'all' if batch_size is None else batch_size}")
+    if regularization.name != "l2":
+        parts.append(regularization.name)
+    if hasattr(regularization, "lam"):
+        parts.append(f"lam={regularization.lam:g}")
+    parts.append(str(list(architecture.hidden)))
+    if architecture.activation != "sigmoid":
+        parts.append(architecture.activation)
+    cost = getattr(plugins["cost"], "name", type(plugins["cost"]).__name__)  # a plugin's name is optional
+    if cost != "cross_entropy":
+        parts.append(cost)
+    init = getattr(initializer, "name", type(initializer).__name__)  # an initializer is any callable: maybe unnamed
+    argument = {"constant": "value", "epsilon_uniform": "eps"}.get(init)  # the number it may be given
+    value = getattr(initializer, argument, None) if argument else None
+    if init != "epsilon_uniform" or value is not None:
+        parts.append(f"init={init}" + ("" if value is None else f"({value:g})"))
+    train_size = getattr(plugins["dataset"], "train_size", None)
+    if train_size is not None:
+        parts.append(f"m={train_size}")
+    if dtype != "float64":
+        parts.append(dtype)
     return " ".join(parts)

@@ -25,7 +25,8 @@ def test_the_curves_and_weights_figures_are_written_as_png(tmp_path):
     layers = [(f"{kind}_rms_Theta{l}", 10.0 ** -(l + step), step) for step in range(5) for l in (1, 2, 10)
               for kind in ("grad", "weight")]
     layer_curves = plots.layer_curves(layers, tmp_path / "layers.png", "a run")
-    weights = plots.hidden_weights(np.random.default_rng(0).standard_normal((25, 65)), (8, 8), tmp_path / "w.png")
+    weights = plots.hidden_weights(np.random.default_rng(0).standard_normal((25, 65)), (8, 8), tmp_path / "w.png",
+                                   "a run")
     for path in (curves, weights, layer_curves):
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -243,3 +244,175 @@ def test_layer_stats_draw_each_hidden_layer_s_activations_at_the_start_and_the_e
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [label for _, label in histograms] == ["start", "end"] * 2
     np.testing.assert_array_equal(histograms[3][0], drawn[1][2].ravel())
+
+
+def drawn_figures(monkeypatch) -> list:
+    """Each matplotlib figure saved from now on, drawn (savefig runs as before) and kept to be read back."""
+    from matplotlib.figure import Figure
+
+    figures, savefig = [], Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda fig, path, **kw: figures.append(fig) or savefig(fig, path, **kw))
+    return figures
+
+
+@pytest.mark.parametrize("overrides, name", [
+    ((), "lbfgs epochs=200 lam=1 [25]"),  # the default run keeps its name
+    (("optimizer=sgd", "optimizer.lr=1", "optimizer.lr_decay=0.1"), "sgd lr=1 decay=0.1 lam=1 [25]"),
+    (("optimizer=batch_gd", "optimizer.lr=1", "regularization=l1", "architecture.activation=tanh", "cost=mse"),
+     "batch_gd lr=1 l1 lam=1 [25] tanh mse"),
+    (("regularization=none", "architecture.hidden=[25,25]"), "lbfgs epochs=200 none [25, 25]"),
+    (("cost=softmax_cross_entropy", "architecture.activation=relu"),
+     "lbfgs epochs=200 lam=1 [25] relu softmax_cross_entropy"),
+    (("initializer=zeros",), "lbfgs epochs=200 lam=1 [25] init=zeros"),
+    (("initializer=constant",), "lbfgs epochs=200 lam=1 [25] init=constant(0.1)"),
+    (("initializer.eps=0.05",), "lbfgs epochs=200 lam=1 [25] init=epsilon_uniform(0.05)"),
+    (("optimizer=minibatch",), "minibatch lr=0.5 lam=1 [25]"),  # its own default batch size: not named
+    (("optimizer=minibatch", "optimizer.batch_size=8"), "minibatch lr=0.5 batch=8 lam=1 [25]"),
+    (("optimizer=adam", "optimizer.batch_size=null"), "adam lr=0.01 batch=all lam=1 [25]"),
+    (("dataset.train_size=80", "regularization.lam=0"), "lbfgs epochs=200 lam=0 [25] m=80"),
+])
+def test_the_run_name_says_each_setting_that_differs_from_the_course_s_defaults(overrides, name):
+    """Before, the name held only the optimizer, lr or epochs, decay, lam and the hidden sizes: a tanh run, an mse
+    run, an l1 run and a zeros-initialized run were all named as the default run."""
+    from conftest import resolved_config
+    from runner.setup import check_config, run_name
+
+    _, plugins = check_config(resolved_config(*overrides))
+    assert run_name(plugins) == name
+
+
+def test_the_run_name_says_float32_when_given_the_dtype():
+    from conftest import resolved_config
+    from runner.setup import check_config, run_name
+
+    settings, plugins = check_config(resolved_config("dtype=float32"))
+    assert run_name(plugins, settings.dtype) == "lbfgs epochs=200 lam=1 [25] float32"
+    assert run_name(plugins, "float64") == run_name(plugins) == "lbfgs epochs=200 lam=1 [25]"
+
+
+def test_a_float32_run_is_named_so(new_store):
+    """The run passes its dtype to run_name: its name in the store says float32."""
+    from conftest import FAST
+
+    result = new_store.cli(*FAST, "dtype=float32", "tracking.figures=false")
+    assert result.returncode == 0, result.stderr
+    (run,) = new_store.runs()
+    assert run.info.run_name == "batch_gd lr=1 lam=1 [5] float32"
+
+
+def test_the_run_name_names_an_initializer_without_a_name_by_its_class():
+    """The Initializer protocol is a callable alone (README's "Adding your own plugin"): it may have no name."""
+    from conftest import resolved_config
+    from runner.setup import check_config, run_name
+
+    class ScaledUniform:
+        def __call__(self, layer_sizes, rng):
+            return []
+
+    _, plugins = check_config(resolved_config())
+    assert run_name({**plugins, "initializer": ScaledUniform()}) == "lbfgs epochs=200 lam=1 [25] init=ScaledUniform"
+
+
+@pytest.mark.parametrize("preset", ["vanishing_gradients", "initializers", "costs", "batch_sizes", "lr_decay",
+                                    "optimizers", "lambda_sweep", "learning_curve", "boundaries"])
+def test_each_job_of_a_preset_s_sweep_gets_its_own_run_name(preset):
+    """The figures' titles are run_name's: before, vanishing_gradients' three layer_stats.png were all titled
+    'batch_gd lr=1 lam=1 [25, 25, 25, 25]: layer by layer', and initializers', costs' and batch_sizes' the same."""
+    import itertools
+
+    import yaml
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from conftest import PROJECT_ROOT, resolved_config
+    from runner.setup import check_config, run_name
+
+    swept = yaml.safe_load((PROJECT_ROOT / "conf" / "experiment" / f"{preset}.yaml").read_text())
+    swept = swept["hydra"]["sweeper"]["params"]
+    parsed = OverridesParser.create().parse_overrides([f"{key}={values}" for key, values in swept.items()])
+    jobs = list(itertools.product(*[[f"{override.key_or_group}={value}" for value in override.sweep_string_iterator()]
+                                    for override in parsed]))
+    names = set()
+    for job in jobs:
+        _, plugins = check_config(resolved_config(f"+experiment={preset}", *job))
+        names.add(run_name(plugins))
+    assert len(names) == len(jobs) > 1, names
+
+
+def test_the_hidden_weights_figure_is_titled_with_the_run(tmp_path, monkeypatch):
+    figures = drawn_figures(monkeypatch)
+    plots.hidden_weights(np.random.default_rng(0).standard_normal((4, 10)), (3, 3), tmp_path / "w.png", "a run")
+    ((ax,),) = [figure.axes for figure in figures]
+    assert ax.get_title() == "a run\nfirst hidden layer: incoming weights per unit"
+
+
+def test_a_curve_of_few_points_marks_each_and_a_long_one_only_its_lone_points(tmp_path, monkeypatch):
+    """Before, curves were lines alone: epochs=0's single point and a run's epoch-0 values before it diverged at
+    epoch 1 (the rest NaN) were drawn as nothing."""
+    figures = drawn_figures(monkeypatch)
+    single = [(key, 0.5, 0) for key in ("train_cost", "val_cost", "train_accuracy", "val_accuracy")]
+    plots.learning_curves(single, tmp_path / "single.png", "epochs=0")
+    long = [("train_cost", 1.0 / (e + 1), e) for e in range(50)]
+    long += [("val_cost", 1.0 if e == 0 else float("nan"), e) for e in range(50)]  # a lone finite point
+    plots.learning_curves(long, tmp_path / "long.png", "diverged")
+    lines = [[line for ax in figure.axes for line in ax.lines] for figure in figures]
+    assert len(lines[0]) == 4 and all(line.get_marker() == "o" for line in lines[0])
+    train, val = lines[1]
+    assert train.get_marker() in ("None", None, "")  # 50 joined points: a line, as before
+    assert val.get_marker() == "o" and val.get_markevery() == [True] + [False] * 49
+
+
+@pytest.mark.parametrize("low, high", [(0.0148, 0.248), (0.123, 0.127)], ids=["a decade", "a few percent"])
+def test_the_layer_stats_of_epoch_0_mark_their_points_and_keep_their_y_labels_inside_the_figure(tmp_path, monkeypatch,
+                                                                                                low, high):
+    """Before, the rms panels of an epochs=0 run were empty and the gradient panel's y label was cut off by the
+    figure's left edge, beside the log axis's tick labels (2x10^-1, or 1.225x10^-1 for values a few percent apart)."""
+    figures = drawn_figures(monkeypatch)
+    history = [("grad_rms_Theta1", low, 0), ("grad_rms_Theta2", high, 0),
+               ("weight_rms_Theta1", low, 0), ("weight_rms_Theta2", high, 0)]
+    start = np.random.default_rng(0).random((30, 25))
+    plots.layer_curves(history, tmp_path / "layers.png", "epochs=0", [("a(2)", start, start)])
+    (figure,) = figures
+    rms_axes = figure.axes[:2]
+    assert all(line.get_marker() == "o" for ax in rms_axes for line in ax.lines)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(figure)  # pyplot.close left the figure without its canvas: draw it again to measure
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    for ax in rms_axes:
+        assert ax.yaxis.label.get_window_extent(renderer).x0 >= 0
+
+
+def test_a_log_axis_is_chosen_where_it_has_two_ticks_n_times_10_to_the_k_to_label():
+    assert plots.log_ticks_fit([0.0148, 0.248]) and plots.log_ticks_fit([0.2, 0.3, 0.0])
+    assert plots.log_ticks_fit([1.7e-4, 0.22, float("nan"), float("inf")])
+    assert not plots.log_ticks_fit([0.148, 0.247])  # 0.2 alone: matplotlib would tick 0.16, 0.18, ... as 1.6x10^-1
+    assert not plots.log_ticks_fit([0.0, float("nan")]) and not plots.log_ticks_fit([])
+
+
+def test_hidden_units_frame_the_tiles_in_a_colour_of_their_own_and_label_a_dead_unit(tmp_path, monkeypatch):
+    """Before, the separators were black like a relu unit's zero, and a dead unit (0 over the whole plane) was a
+    black square among black separators."""
+    figures = drawn_figures(monkeypatch)
+    X = np.array([[-2.0, -1.0], [2.0, 1.0]])
+    Theta = np.array([[1.0, -1.0, -1.0], [0.5, 2.0, -1.0]])  # the third unit: z = -x1 - x2 - 10 < 0 on the plane
+
+    def relu_layer(P):
+        return np.maximum(P @ Theta + [0.0, 0.0, -10.0], 0.0)
+
+    plane_plots.hidden_units(relu_layer, X, tmp_path / "u.png", "a run", steps=6)
+    (figure,) = figures
+    (ax,) = figure.axes
+    (image,) = ax.images
+    grid = image.get_array()
+    _, corners = plots.tile_corners(3, (6, 6), pad=3)
+    tiles = np.zeros(grid.shape, dtype=bool)
+    for top, left in corners:
+        tiles[top:top + 6, left:left + 6] = True
+    np.testing.assert_array_equal(np.ma.getmaskarray(grid), ~tiles)  # separators (and the empty 4th cell): masked
+    red, green, blue, _ = image.get_cmap().get_bad()
+    assert not red == green == blue  # drawn in a colour no grey tile takes
+    (dead,) = ax.texts
+    top, left = corners[2]
+    assert dead.get_text() == "dead" and dead.get_position() == (left + 3, top + 3)
+    assert ax.get_title().endswith("\n1 of 3 units dead: 0 over the whole plane")
