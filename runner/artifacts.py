@@ -85,6 +85,14 @@ def write_cost_path(setup: Setup, Theta: list, run_dir: Path, title: str) -> Pat
     return path
 
 
+def class_score_rows(classes, counts) -> list[list]:
+    """class_scores.csv's rows: each class's precision, recall, F1 (6 digits) and support; for a class neither in the
+    part nor predicted the three are left empty, undefined, as macro_f1 (test_f1_macro) leaves it out."""
+    occurring = (counts.sum(axis=0) + counts.sum(axis=1)) > 0
+    return [[name, *((f"{score:.6g}" for score in scores[:3]) if present else ("", "", "")), scores[3]]
+            for name, present, *scores in zip(classes, occurring, *class_scores(counts))]
+
+
 def write_evaluation(setup: Setup, Theta: list, run_dir: Path, title: str) -> Path:
     """What the network gets right and wrong on the test part (else validation, else training):
     confusion_matrix.csv (a row per true class, a column per predicted class, counts), class_scores.csv
@@ -100,8 +108,7 @@ def write_evaluation(setup: Setup, Theta: list, run_dir: Path, title: str) -> Pa
     with (run_dir / "class_scores.csv").open("w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow([f"class ({part} part)", "precision", "recall", "f1", "support"])
-        writer.writerows([name, *(f"{score:.6g}" for score in scores[:3]), scores[3]]
-                         for name, *scores in zip(splits.classes, *class_scores(counts)))
+        writer.writerows(class_score_rows(splits.classes, counts))
     if setup.settings.tracking.figures:
         plots.confusion(counts, splits.classes, run_dir / "confusion_matrix.png", title, part)
         if splits.image_shape is not None:

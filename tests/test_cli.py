@@ -231,6 +231,18 @@ def test_without_a_test_part_the_macro_f1_is_the_validation_part_s(new_store):
     assert run.data.metrics["val_f1_macro"] == pytest.approx(scores["f1"].mean(), rel=1e-5)
 
 
+def test_a_class_absent_from_the_part_and_never_predicted_has_no_scores_as_the_macro_f1_leaves_it_out():
+    """Before, its F1 read 0 in class_scores.csv while test_f1_macro left it out: the column's mean was not it."""
+    from runner.artifacts import class_score_rows
+    from runner.core.network import macro_f1
+
+    counts = np.array([[8, 2, 0], [1, 4, 0], [0, 0, 0]])  # class c: no sample, never predicted
+    rows = class_score_rows(["a", "b", "c"], counts)
+    assert rows[2] == ["c", "", "", "", 0] and rows[1][0] == "b" and rows[1][4] == 5
+    assert np.mean([float(row[3]) for row in rows[:2]]) == pytest.approx(macro_f1(counts), rel=1e-5)
+    assert class_score_rows(["a", "b"], np.array([[3, 0], [2, 0]]))[1][1:] == ["0", "0", "0", 2]  # never predicted
+
+
 def test_tracking_every_records_every_nth_epoch_and_the_last(new_store):
     """tracking.every=4 over 10 epochs: steps 0, 4, 8 and the last, 10, whose values describe the final weights."""
     result = new_store.cli(*FAST, "optimizer.epochs=10", "tracking.every=4")
