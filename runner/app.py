@@ -46,6 +46,17 @@ def readable(value: float) -> str:
     return f"{value:.4f}" if abs(value) < 1e6 else f"{value:.4g}"
 
 
+def note_unswept_preset(hydra_cfg) -> None:
+    """One line on stderr when a single run's config holds a sweep space (a sweep preset such as +experiment=costs
+    run without -m): Hydra then runs the preset's fixed settings once and sweeps nothing, silently."""
+    params = hydra_cfg.sweeper.get("params") or {}
+    if params:
+        preset = hydra_cfg.runtime.choices.get("experiment")
+        space = " ".join(f"{key}={value}" for key, value in params.items())
+        print(f"note: {f'+experiment={preset}' if preset else 'this config'} sweeps {space}; without -m this is one "
+              f"run of its fixed settings: add -m to run the sweep", file=sys.stderr)
+
+
 def summary(outcome: Outcome) -> str:
     """The few lines a user reads after a run."""
     m = outcome.metrics
@@ -101,6 +112,8 @@ def main(cfg: DictConfig) -> float:
             print(f"job {hydra_cfg.job.num} {job.name}: FINISHED before, skipped (run {earlier['run_id']})")
             value = earlier["value"]
             return worst_value(config["tracking"]["objective"]) if value is None else value
+        if hydra_cfg.mode == RunMode.RUN:
+            note_unswept_preset(hydra_cfg)
         with job.limits(), np.errstate(all="ignore" if os.environ.get("BACKPROP_LAB_DEBUG") != "1" else "warn"):
             # what overflows or turns NaN is reported as the run's divergence or failed check, not by numpy's warnings
             outcome = run_experiment(config, Path(hydra_cfg.runtime.output_dir), {**tags, **job.tags},

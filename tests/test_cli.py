@@ -243,6 +243,17 @@ def test_a_class_absent_from_the_part_and_never_predicted_has_no_scores_as_the_m
     assert class_score_rows(["a", "b"], np.array([[3, 0], [2, 0]]))[1][1:] == ["0", "0", "0", 2]  # never predicted
 
 
+def test_a_sweep_preset_run_without_multirun_says_it_sweeps_nothing(new_store):
+    """Before, +experiment=costs without -m silently trained one network (cross_entropy) and swept nothing."""
+    result = new_store.cli("+experiment=costs", "optimizer.epochs=1", "tracking.figures=false", "tracking.progress=off")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[0] == (
+        "note: +experiment=costs sweeps cost=cross_entropy,mse,softmax_cross_entropy; without -m this is one run of "
+        "its fixed settings: add -m to run the sweep")
+    plain = new_store.cli(*FAST, "tracking.figures=false")
+    assert plain.returncode == 0 and "note:" not in plain.stderr, plain.stderr
+
+
 def test_tracking_every_records_every_nth_epoch_and_the_last(new_store):
     """tracking.every=4 over 10 epochs: steps 0, 4, 8 and the last, 10, whose values describe the final weights."""
     result = new_store.cli(*FAST, "optimizer.epochs=10", "tracking.every=4")
@@ -537,5 +548,5 @@ def test_help_says_what_the_tool_is_how_to_run_and_sweep_and_what_comes_next(new
     assert "python -m runner -m key=a,b,c" in text and "optimizer: adam, batch_gd, cg, lbfgs" in text
     assert "python -m runner.report" in text and "python -m runner.replay RUN_ID" in text
     assert "python -m runner.resume SWEEP_ID" in " ".join(text.split())
-    assert f"mlflow ui --backend-store-uri {new_store.uri} (the dashboard of this store)" in text  # not a bare mlflow ui
+    assert f"mlflow ui --backend-store-uri {new_store.uri} (the dashboard of this store)" in text  # not bare
     assert not new_store.runs()  # help trains nothing and records nothing
