@@ -37,7 +37,8 @@ def plot_curves(histories: pd.DataFrame, table: pd.DataFrame, key: str, path: Pa
             ax.plot(*curves[run_id].T, color=colour, linewidth=2 if index == 0 else 1.2, label=label)
             if run_id in dots:
                 ax.plot(*dots[run_id], "o", color=colour)
-        ax.legend(loc="best", fontsize=8)
+        if curves:  # runs that logged nothing of it (KILLED at once) draw no line and need no legend
+            ax.legend(loc="best", fontsize=8)
         title = f"{key} of {len(curves)} runs (legend: rank, best first)"
     else:
         colors = plt.get_cmap("viridis")(np.array([rank.get(r, 1) - 1 for r in order]) / max(len(table) - 1, 1))

@@ -396,6 +396,21 @@ def test_a_bin_of_one_value_is_labelled_by_it():
     assert importance(search, ["optimizer.lr"], "val_cost")["best"].item() == "1e+03"
 
 
+def test_runs_without_a_history_give_an_empty_figure_without_a_warning(tmp_path):
+    """Before, matplotlib's UserWarning 'No artists with labels found to put in legend' (jobs KILLED at once)."""
+    import warnings
+
+    from runner.report_figures import plot_curves
+
+    histories = pd.DataFrame({"run_id": pd.Series([], dtype=str), "step": pd.Series([], dtype=int),
+                              "value": pd.Series([], dtype=float)})
+    table = pd.DataFrame({"run_id": ["a"], "rank": [1], "run_name": ["seed=1"], "status": ["KILLED"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        path = plot_curves(histories, table, "train_cost", tmp_path / "curves.png")
+    assert path.read_bytes().startswith(PNG)
+
+
 def test_few_runs_curves_are_named_in_the_legend_best_first_and_many_coloured_by_rank(tmp_path):
     import warnings
 
