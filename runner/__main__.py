@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 
 
 def check_outputs_writable() -> None:
@@ -60,29 +61,21 @@ def _run(debug: bool) -> int:
         check_outputs_writable()
         main()
     except (UserError, HydraException, OmegaConfBaseException) as error:
-        if debug:
-            raise
-        print(f"error: {one_line(error)}", file=sys.stderr)
-        return 2
+        return user_error(one_line(error), 2, debug)
     except (AttributeError, AssertionError) as error:  # an override OmegaConf could not merge into a null node
-        if debug or (line := null_node_error(error)) is None:
+        if (line := null_node_error(error)) is None:
             raise
-        print(f"error: {line}", file=sys.stderr)
-        return 2
+        return user_error(line, 2, debug)
     except BrokenPipeError:  # `python -m runner | head`: the run is recorded, only its summary was cut short
         return output_closed()
     except OSError as error:  # a folder or file the system refused: hydra.run.dir, a full disk, ...
-        if debug or error.filename is None:
+        if error.filename is None:
             raise
-        print(f"error: {error.filename!r}: {error.strerror}; accepted: a path this user can write "
-              "(hydra.run.dir, hydra.sweep.dir, BACKPROP_LAB_OUTPUTS)", file=sys.stderr)
-        return 2
+        return user_error(f"{error.filename!r}: {error.strerror}; accepted: a path this user can write "
+                          "(hydra.run.dir, hydra.sweep.dir, BACKPROP_LAB_OUTPUTS)", 2, debug)
     except (TimeoutError, PoolTimeoutError):  # joblib's, when a job outlives hydra.launcher.timeout
-        if debug:
-            raise
-        print("error: a sweep job ran longer than hydra.launcher.timeout; the sweep stopped, its parent run and "
-              "running jobs ended FAILED and KILLED", file=sys.stderr)
-        return 1
+        return user_error("a sweep job ran longer than hydra.launcher.timeout; the sweep stopped, its parent run and "
+                          "running jobs ended FAILED and KILLED", 1, debug)
     except KeyboardInterrupt as interrupt:
         import signal
 
@@ -90,6 +83,15 @@ def _run(debug: bool) -> int:
         print(f"interrupted by {signal.Signals(signum).name}: {interrupted_what()}", file=sys.stderr)
         return 128 + signum  # the shell's convention: 130 after Ctrl-C, 143 after SIGTERM
     return 0
+
+
+def user_error(line: str, code: int, debug: bool) -> int:
+    """Report an error the user can mend: one line on stderr and its exit code; with --debug the traceback first,
+    and the same exit code (before, --debug re-raised: exit 1 where the error is 2)."""
+    if debug:
+        traceback.print_exc()
+    print(f"error: {line}", file=sys.stderr)
+    return code
 
 
 def interrupted_what() -> str:

@@ -248,3 +248,12 @@ def test_bad_input_exit_code_of_the_real_process(store, files, name):
     overrides, env, expected = _fill(next(c for c in CASES if c[0] == name), files)
     result = store.cli(*overrides, **env)
     _check(result.returncode, result.stderr, expected, store)
+
+
+@pytest.mark.parametrize("overrides", [["optimizer=sgd", "optimizer.lr=-1"], ["+optimizer.foo=1"]])
+def test_debug_shows_the_traceback_and_keeps_the_exit_code_2(store, overrides):
+    """Before, --debug re-raised the error: a traceback and exit code 1 where the error is 2."""
+    result = store.cli(*overrides, "--debug")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback (most recent call last)" in result.stderr and "UserError" in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("error: ") and "accepted" in result.stderr.splitlines()[-1]
