@@ -16,7 +16,7 @@ from hydra.types import RunMode
 from runner.errors import UserError
 from runner.sweep import MAX_RUN_NAME, SWEEP_FILE
 from runner.sweep_runs import override_key
-from runner.workers import start_method
+from runner.workers import job_stops, start_method
 
 
 @dataclass(frozen=True)
@@ -29,13 +29,18 @@ class Job:
     blas_threads: int | None = None
     done: dict = field(default_factory=dict)  # a resumed sweep's FINISHED jobs: {config_hash: {run_id, value, ...}}
 
+    @contextlib.contextmanager
     def limits(self):
-        """Limit BLAS/OpenMP threads while the job trains (jobs in parallel would oversubscribe the cores)."""
-        if self.blas_threads is None:
-            return contextlib.nullcontext()
-        from threadpoolctl import threadpool_limits
+        """While the job's run trains: its BLAS/OpenMP threads limited (jobs in parallel would oversubscribe the
+        cores), and in a sweep's worker, a stop request ends it (runner.workers.job_stops)."""
+        with job_stops():
+            if self.blas_threads is None:
+                yield
+                return
+            from threadpoolctl import threadpool_limits
 
-        return threadpool_limits(limits=self.blas_threads)
+            with threadpool_limits(limits=self.blas_threads):
+                yield
 
 
 def job_context(hydra_cfg, config: dict) -> Job:

@@ -10,8 +10,9 @@ A Ctrl-C signals every process of the sweep, and the launching process is the on
 and its workers. The server starts with SIGINT blocked (runner/workers.py) and, during these
 imports, ends at once and silently on SIGINT, or when the launching process has ended (stopped
 by SIGTERM, or failed), instead of importing on for seconds or printing a traceback. Afterwards
-the server keeps SIGINT blocked (multiprocessing makes it ignore SIGINT as well); each worker is
-forked with SIGINT unblocked and Python's handler, so that a Ctrl-C ends its run KILLED. A worker
+the server keeps SIGINT blocked (multiprocessing makes it ignore SIGINT as well); SIGTERM it keeps
+blocked all along (runner/workers.py says why). Each worker is forked with both blocked until its
+stop thread takes them over (runner.workers.prepare_worker): a Ctrl-C ends its run KILLED. A worker
 forked as the sweep stops may find its pool's semaphores released already: it says nothing.
 """
 from __future__ import annotations
@@ -48,7 +49,7 @@ def _watch(launcher: int, done: threading.Event) -> None:
 
 
 def _unblock_sigint() -> None:
-    """Let SIGINT through again: here, and in each worker as it is forked from the server."""
+    """Let SIGINT through again, while the server imports."""
     signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGINT_SET)
 
 
@@ -80,6 +81,5 @@ def import_job_modules() -> None:
 
 
 import_job_modules()
-os.register_at_fork(after_in_child=_unblock_sigint)  # a worker's first act: a Ctrl-C stops its job
 sys.excepthook = _report
 gc.freeze()

@@ -1,4 +1,4 @@
-"""How a parallel sweep's worker processes start: `workers.start` in conf/config.yaml.
+"""How a parallel sweep's worker processes start (`workers.start` in conf/config.yaml), and how they stop.
 
 joblib's own way ("loky") starts each worker as a fresh interpreter that imports NumPy, MLflow
 and its SQLAlchemy store, matplotlib, numba and this project before its first job: about 3 s
@@ -18,14 +18,35 @@ the fork server is given the same ones; a job's BLAS limit is applied in the job
 
 The server starts with SIGINT blocked, as multiprocessing's resource tracker does: a Ctrl-C, which
 the terminal sends to every process of the sweep, would otherwise stop it with a traceback while
-Python starts; runner.preload takes it over from there.
+Python starts; runner.preload takes it over from there. It keeps SIGTERM blocked for good: a SIGTERM
+sent to every process of the sweep (`timeout`, a scheduler) would end it, and loky, which learns from
+the server when a worker forked by it ends, would then take every worker for dead and kill them all.
+The server ends with the launching process instead, as multiprocessing's fork server does.
+
+How a sweep stops (Ctrl-C, SIGTERM, hydra.launcher.timeout, a job's error): joblib kills the pool at
+once (SIGKILL), so the jobs training in it would lose what a stopped run records (its metrics,
+metrics.csv, weights.npz, config.yaml). So joblib's "loky" backend, the one Hydra's launcher asks for, is replaced by
+StoppingLokyBackend: before the kill, the launching process hands no further job to a worker, asks every
+worker to stop (SIGTERM) and waits, at most STOP_GRACE_SECONDS, until the jobs they ran have returned,
+their runs recorded KILLED by runner.experiment as a stopped single run is. What is left RUNNING after
+that ends KILLED with the sweep (runner.sweep_runs.end_orphans).
+
+A worker acts on the first stop request only (prepare_worker): a Ctrl-C reaches it from the terminal
+and from the launching process, a group's SIGTERM (`timeout`, a scheduler) likewise, and the second
+would cut short the run's record of the first. Between jobs a request only keeps the worker from
+taking another: a worker that failed or died there would make loky kill the others mid-record.
 """
 from __future__ import annotations
 
+import _thread
 import contextlib
 import multiprocessing
 import os
+import queue
 import signal
+import sys
+import threading
+import time
 from collections.abc import Mapping
 
 from runner.errors import UserError
@@ -34,6 +55,9 @@ START_METHODS = ("forkserver", "loky")
 # joblib's limits for loky's workers (joblib/_parallel_backends.py), given here to the fork server
 THREAD_LIMITS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
                  "VECLIB_MAXIMUM_THREADS", "NUMBA_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+STOP_GRACE_SECONDS = 5.0  # a stopped run records itself in about 0.2 s; this bounds a job stuck in a long C call
+_in_worker = False  # set by prepare_worker in each worker process
+_stop_requested = False  # in a worker: the sweep is stopping, take no further job
 
 
 def start_method(workers: dict) -> str:
@@ -50,7 +74,7 @@ def start_method(workers: dict) -> str:
 
 
 def start_workers(workers: dict, launcher: dict) -> str | None:
-    """Set up how joblib's workers will start, before the launcher starts them; what was chosen.
+    """Set up how joblib's workers will start and stop, before the launcher starts them; what was chosen.
 
     None when the launcher starts no worker processes of loky's (not joblib, joblib with
     n_jobs=1, or joblib told to use another backend: threads or multiprocessing's own).
@@ -62,6 +86,7 @@ def start_workers(workers: dict, launcher: dict) -> str | None:
                      or launcher.get("require") == "sharedmem")
     if launcher.get("n_jobs") == 1 or other_backend:
         return None
+    _register_stopping_backend()
     if method == "forkserver":
         _start_fork_server(int(launcher["n_jobs"]))
     return method
@@ -83,7 +108,7 @@ def _start_fork_server(n_jobs: int) -> None:
     os.environ.update(added)
     try:
         resource_tracker.ensure_running()  # first: starting it unblocks SIGINT in this thread
-        with _sigint_held():  # the server inherits the blocked signal
+        with _stop_signals_held():  # the server inherits the blocked signals
             forkserver.ensure_running()  # the server takes the environment as it is now
     finally:
         for var in added:
@@ -91,10 +116,126 @@ def _start_fork_server(n_jobs: int) -> None:
 
 
 @contextlib.contextmanager
-def _sigint_held():
-    """SIGINT blocked in this thread meanwhile; one that came is handled when the block ends."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+def _stop_signals_held():
+    """SIGINT and SIGTERM blocked in this thread meanwhile; one that came is handled when the block ends."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _register_stopping_backend() -> None:
+    """Make joblib's "loky", the backend Hydra's launcher hard-codes, StoppingLokyBackend (module docstring)."""
+    from joblib import register_parallel_backend
+    from joblib._parallel_backends import LokyBackend
+
+    class StoppingLokyBackend(LokyBackend):
+        """loky, with workers that take stop requests (prepare_worker), asked to end their jobs before they die."""
+
+        def configure(self, *args, **kwargs):
+            return super().configure(*args, initializer=prepare_worker, **kwargs)
+
+        def abort_everything(self, ensure_ready=True):
+            try:
+                stop_running_jobs(self._workers)
+            except Exception as error:  # raised here it would replace the interrupt or error that stops the sweep
+                print(f"warning: the sweep's running jobs could not be asked to stop ({type(error).__name__}: "
+                      f"{error}); they end KILLED with what they had recorded", file=sys.stderr)
+            finally:  # even if cut short by a second Ctrl-C: the pool must not outlive the sweep
+                super().abort_everything(ensure_ready=ensure_ready)
+
+    register_parallel_backend("loky", StoppingLokyBackend)
+
+
+def stop_running_jobs(executor, grace: float = STOP_GRACE_SECONDS) -> None:
+    """In the launching process, before joblib kills the pool: hand no further job to a worker, ask every
+    worker to stop (SIGTERM) and wait, at most `grace` seconds, until the jobs they ran have returned.
+
+    Reads loky's executor (private: its work items, call queue and processes); another loky is left to
+    joblib's kill. A Ctrl-C or SIGTERM meanwhile ends the wait, and the sweep stops at once.
+    """
+    try:
+        pending, handed, call_queue = executor._pending_work_items, executor._running_work_items, executor._call_queue
+        workers = list(executor._processes.values())
+    except AttributeError:
+        return
+    if call_queue is None:  # shut down already: no worker to stop
+        return
+    for item in list(pending.values()):
+        item.future.cancel()  # only those no worker has been handed yet can be: none will be
+    unstarted = _take_back(call_queue)
+    running = [work_id for work_id in list(handed) if work_id not in unstarted]
+    for worker in workers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    try:
+        while time.monotonic() < deadline:
+            unstarted |= _take_back(call_queue)  # a job queued as the others were cancelled
+            if not any(work_id in pending and work_id not in unstarted for work_id in running):
+                return  # loky drops a work item once its worker has returned it
+            time.sleep(0.05)
+    except KeyboardInterrupt:  # a second Ctrl-C, or SIGTERM: the interrupt already raised goes on
+        pass
+
+
+def _take_back(call_queue) -> set:
+    """The work ids of the jobs waiting in loky's call queue, which no worker took yet, taken out of it."""
+    taken = set()
+    while True:
+        try:  # an idle worker waiting on the queue holds its lock: then it is empty (Empty, at once)
+            taken.add(call_queue.get(block=False).work_id)
+        except (queue.Empty, ValueError, OSError):  # empty; or closed, loky having found a worker dead
+            return taken
+
+
+def prepare_worker() -> None:
+    """loky's initializer, in each worker before its first job: stop requests go to a thread of its own.
+
+    SIGTERM and SIGINT stay blocked (a fork server's worker starts with both blocked already); the thread
+    takes the first and passes it on as SIGTERM to the main thread, whose handler decides: a run ends KILLED
+    (runner.experiment), a job about to run does not run (job_stops), a worker between jobs takes no other.
+    The ones after it stay blocked, unheard: a second signal would cut short the first one's record.
+    SIGINT ignored from the start (a sweep started in the background by a script) stays ignored.
+    """
+    global _in_worker
+    _in_worker = True
+    stops = {signal.SIGTERM} | ({signal.SIGINT} if signal.getsignal(signal.SIGINT) != signal.SIG_IGN else set())
+    signal.signal(signal.SIGTERM, _between_jobs)
+    signal.pthread_sigmask(signal.SIG_BLOCK, stops)  # before the thread starts: it inherits the mask
+    threading.Thread(target=_take_first_stop, args=(stops,), name="sweep-stop", daemon=True).start()
+
+
+def _take_first_stop(stops: set) -> None:
+    """The stop thread of a worker: wait for the first of the signals `stops`, note it, pass it on as SIGTERM."""
+    global _stop_requested
+    signal.sigwait(stops)
+    _stop_requested = True
+    _thread.interrupt_main(signal.SIGTERM)
+
+
+def _between_jobs(signum, frame) -> None:
+    """A worker's SIGTERM handler between jobs: nothing to end (_stop_requested keeps it from taking a job)."""
+
+
+@contextlib.contextmanager
+def job_stops():
+    """Around a job's run: in a sweep's worker, a stop request, made before or while it runs, ends it.
+
+    Until runner.experiment installs its own SIGTERM handler, which ends the run KILLED, and after it has
+    restored this one, the job is interrupted as it stands; a job that starts after a stop does not run.
+    In any other process (a single run, the basic launcher's sweep) it does nothing.
+    """
+    if not _in_worker:
+        yield
+        return
+    from runner.experiment import Interrupted, raise_interrupted
+
+    previous = signal.signal(signal.SIGTERM, raise_interrupted)  # before the check: no request falls between
+    try:
+        if _stop_requested:
+            raise Interrupted()
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,7 +1,8 @@
-"""How a joblib sweep's workers start (runner/workers.py, runner/preload.py).
+"""How a joblib sweep's workers start and stop (runner/workers.py, runner/preload.py).
 
 With workers.start=forkserver the workers are forked from a server that imported runner.preload;
 with loky each is a fresh interpreter. Both must give the same runs; only the first is preloaded.
+A sweep stopped while its workers train must record their runs as a stopped single run is recorded.
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ import pytest
 
 from conftest import FAST, PROJECT_ROOT
 from test_sweeps import JOBLIB, children, session_processes, started
+
+RUN_FILES = {"config.yaml", "weights.npz", "metrics.csv"}  # what runner.predict and runner.replay need of a run
 
 # An initializer plugin (outside the project) that writes down, per job, whether the process
 # running the job had runner.preload imported before the job began.
@@ -174,3 +177,89 @@ def test_ctrl_c_while_the_fork_server_imports_prints_no_traceback_and_leaves_no_
     if sweep.returncode in (128 + signal.SIGINT, -signal.SIGINT):
         assert "interrupted by SIGINT" in stderr
         assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr[-3000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum, to, start", [(signal.SIGTERM, "sweep", "forkserver"),
+                                               (signal.SIGINT, "group", "forkserver"),
+                                               (signal.SIGINT, "group", "loky"),
+                                               (signal.SIGTERM, "group", "forkserver")],
+                         ids=["kill-forkserver", "ctrl-c-forkserver", "ctrl-c-loky", "timeout-command-forkserver"])
+def test_a_stopped_parallel_sweep_records_its_training_jobs_as_a_stopped_run_is_recorded(new_store, tmp_path,
+                                                                                          signum, to, start):
+    """`kill` (SIGTERM to the sweep's process), Ctrl-C (SIGINT to every process of the sweep) or `timeout` (SIGTERM
+    to every process) while both workers train: each job's run ends KILLED with its metrics flushed and config.yaml,
+    weights.npz and metrics.csv uploaded, as a single run stopped so is, and not killed with its pool before it
+    could record any of it. The third job, queued for the first worker free, never starts."""
+    store = new_store  # its tables made already: the test reads it while the sweep writes
+    overrides = (*(o for o in FAST if not o.startswith(("optimizer.epochs", "tracking.progress"))),
+                 "optimizer.epochs=50000000", "tracking.progress=on")  # progress: each job says it trains
+    with open(tmp_path / "stderr", "w") as stderr:  # a file: the workers write to it too
+        sweep = subprocess.Popen([sys.executable, "-m", "runner", "-m", *JOBLIB, f"workers.start={start}", *overrides,
+                                  "seed=1,2,3"], cwd=store.root, env=store.env(), start_new_session=True,
+                                 stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        deadline = time.monotonic() + 120
+        while (tmp_path / "stderr").read_text().count("epoch 0/") < 2:  # both jobs have recorded epoch 0
+            assert time.monotonic() < deadline and sweep.poll() is None, "the jobs never trained"
+            time.sleep(0.2)
+        if to == "group":
+            os.killpg(sweep.pid, signum)
+        else:
+            sweep.send_signal(signum)
+        sweep.wait(timeout=120)
+        deadline = time.monotonic() + 30  # the workers, and the fork server, end with the sweep
+        while session_processes(sweep.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = session_processes(sweep.pid)
+    finally:
+        sweep.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(sweep.pid, signal.SIGKILL)
+    stderr = (tmp_path / "stderr").read_text()
+    assert sweep.returncode == 128 + signum, stderr[-3000:]
+    assert f"interrupted by {signal.Signals(signum).name}" in stderr and "Traceback" not in stderr, stderr[-3000:]
+    assert left == []
+    runs = store.runs()
+    (parent,) = [run for run in runs if run.data.tags.get("sweep.role") == "parent"]
+    jobs = children(store.client, parent.info.run_id)
+    assert parent.info.status == "FAILED" and parent.data.metrics["jobs_killed"] == len(jobs) == 2
+    assert parent.data.metrics["jobs_launched"] == 2
+    for job in jobs:
+        assert job.info.status == "KILLED", job.data.tags.get("failure_reason")
+        assert {"train_cost", "val_cost"} <= set(job.data.metrics), job.data.tags.get("failure_reason")
+        assert RUN_FILES <= {a.path for a in store.client.list_artifacts(job.info.run_id)}
+
+
+def test_a_worker_ends_its_job_on_the_first_stop_request_only_and_runs_no_job_after_it(tmp_path):
+    """A Ctrl-C reaches a worker from the terminal and again from the launching process: the first ends the job's
+    run, the second must not interrupt its record (it stays blocked); a job handed to the worker afterwards does
+    not run. Outside a worker, job_stops does nothing."""
+    script = textwrap.dedent('''
+        import json, os, signal, time
+        from runner.workers import job_stops, prepare_worker
+        with job_stops():  # not a worker yet: a single run's process
+            pass
+        prepare_worker()
+        seen = []
+        try:
+            with job_stops():
+                os.kill(os.getpid(), signal.SIGINT)  # the terminal's Ctrl-C
+                while True:
+                    time.sleep(0.01)
+        except KeyboardInterrupt as interrupt:
+            seen.append(type(interrupt).__name__)
+            os.kill(os.getpid(), signal.SIGTERM)  # the launching process's, as the run records itself
+        held = signal.SIGTERM in signal.sigpending()
+        try:
+            with job_stops():
+                seen.append("the next job ran")
+        except KeyboardInterrupt as interrupt:
+            seen.append(type(interrupt).__name__)
+        print(json.dumps({"seen": seen, "held": held}))
+    ''')
+    env = {"PYTHONPATH": str(PROJECT_ROOT), "BACKPROP_LAB_OUTPUTS": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"seen": ["Interrupted", "Interrupted"], "held": True}
