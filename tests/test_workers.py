@@ -137,6 +137,27 @@ def test_a_bad_workers_start_fails_the_sweep_in_one_line(store):
     assert "Traceback" not in result.stderr
 
 
+def stop_and_wait(sweep: subprocess.Popen, signum: int, to: str, grace: float) -> list[str]:
+    """Send signum to the sweep's process (to="sweep") or to every process of its session ("group", as a terminal's
+    Ctrl-C or `timeout` does), wait for it to exit and up to `grace` s for the rest; the processes still alive."""
+    if to == "group":
+        os.killpg(sweep.pid, signum)
+    else:
+        sweep.send_signal(signum)
+    sweep.wait(timeout=120)
+    deadline = time.monotonic() + grace
+    while session_processes(sweep.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return session_processes(sweep.pid)
+
+
+def kill_session(sweep: subprocess.Popen) -> None:
+    """Whatever of the sweep a failed test left running: killed."""
+    sweep.kill()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(sweep.pid, signal.SIGKILL)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("to, after", [("group", 0), ("group", 0.3), ("sweep", 0.3)])
 def test_ctrl_c_while_the_fork_server_imports_prints_no_traceback_and_leaves_no_process(store, tmp_path, to, after):
@@ -154,19 +175,9 @@ def test_ctrl_c_while_the_fork_server_imports_prints_no_traceback_and_leaves_no_
             assert time.monotonic() < deadline and sweep.poll() is None, "no fork server started"
             time.sleep(0.02)
         time.sleep(after)  # 0: Python starts in the server; 0.3: it imports runner.preload's modules, MLflow first
-        if to == "group":
-            os.killpg(sweep.pid, signal.SIGINT)
-        else:
-            sweep.send_signal(signal.SIGINT)
-        sweep.wait(timeout=120)
-        deadline = time.monotonic() + 1  # the server had 2 s of imports left
-        while session_processes(sweep.pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        left = session_processes(sweep.pid)
+        left = stop_and_wait(sweep, signal.SIGINT, to, grace=1)  # the server had 2 s of imports left
     finally:
-        sweep.kill()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(sweep.pid, signal.SIGKILL)
+        kill_session(sweep)
     stderr = (tmp_path / "stderr").read_text()
     assert "forkserver.py" not in stderr and "preload.py" not in stderr, stderr[-3000:]  # the server says nothing
     assert left == []
@@ -203,19 +214,9 @@ def test_a_stopped_parallel_sweep_records_its_training_jobs_as_a_stopped_run_is_
         while (tmp_path / "stderr").read_text().count("epoch 0/") < 2:  # both jobs have recorded epoch 0
             assert time.monotonic() < deadline and sweep.poll() is None, "the jobs never trained"
             time.sleep(0.2)
-        if to == "group":
-            os.killpg(sweep.pid, signum)
-        else:
-            sweep.send_signal(signum)
-        sweep.wait(timeout=120)
-        deadline = time.monotonic() + 30  # the workers, and the fork server, end with the sweep
-        while session_processes(sweep.pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        left = session_processes(sweep.pid)
+        left = stop_and_wait(sweep, signum, to, grace=30)  # the workers, and the fork server, end with the sweep
     finally:
-        sweep.kill()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(sweep.pid, signal.SIGKILL)
+        kill_session(sweep)
     stderr = (tmp_path / "stderr").read_text()
     assert sweep.returncode == 128 + signum, stderr[-3000:]
     assert f"interrupted by {signal.Signals(signum).name}" in stderr and "Traceback" not in stderr, stderr[-3000:]
