@@ -5,6 +5,7 @@ takes the resolved config as a plain dict, so replay and tests can call it direc
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import signal
 import time
@@ -141,11 +142,12 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
                           **({"stopped_early": stopped_early} if stopped_early else {}),
                           **({"restored": restored} if restored else {}), "mlflow.note.content": description})
     except KeyboardInterrupt:
-        progress.close()
-        save_weights(recorder.last_finite or setup.Theta0, run_dir / "weights.npz")
-        reason = "interrupted by the user (SIGINT/SIGTERM)"
-        _finish_quietly(tracker, "KILLED", reason, run_dir,
-                        stopped_description(setup, recorder, "KILLED", reason, train_started))
+        with further_stops_ignored():  # a second Ctrl-C or SIGTERM would cut the record of the first short
+            progress.close()
+            save_weights(recorder.last_finite or setup.Theta0, run_dir / "weights.npz")
+            reason = "interrupted by the user (SIGINT/SIGTERM)"
+            _finish_quietly(tracker, "KILLED", reason, run_dir,
+                            stopped_description(setup, recorder, "KILLED", reason, train_started))
         raise
     except BaseException as error:
         progress.close()
@@ -216,6 +218,22 @@ def _finish_quietly(tracker: Tracker, status: str, reason: str, run_dir: Path | 
 def raise_interrupted(signum, frame):
     """The SIGTERM handler: raise Interrupted, so that SIGTERM ends what runs as Ctrl-C does."""
     raise Interrupted()
+
+
+@contextlib.contextmanager
+def further_stops_ignored():
+    """SIGINT and SIGTERM ignored meanwhile (in the main thread, where handlers are set), then their handlers back:
+    while a stopped run flushes its metrics and uploads its files (~0.2 s), a second Ctrl-C (an impatient user, a
+    terminal's and a launcher's both) would interrupt that with a traceback and a half-written record."""
+    if not in_main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def in_main_thread() -> bool:

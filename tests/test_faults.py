@@ -324,6 +324,39 @@ def test_a_server_lost_mid_run_keeps_the_results_locally_and_sync_uploads_them(t
         assert run.data.params["optimizer.lr"] == "1"
 
 
+def test_a_second_stop_while_a_stopped_run_records_itself_is_ignored(new_store, monkeypatch):
+    """Before, a second Ctrl-C or SIGTERM while a stopped run flushed its metrics and uploaded its files raised in
+    the middle of it: a traceback and a half-written record. Now both are ignored meanwhile, then handled again."""
+    import signal
+
+    from conftest import resolved_config
+    from runner import experiment
+
+    for key, value in new_store.env().items():
+        monkeypatch.setenv(key, value)
+    finish, seen = experiment._finish_quietly, {}
+
+    def finish_noting_the_handlers(*args, **kwargs):
+        seen.update({signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)})
+        if seen[signal.SIGINT] is signal.SIG_IGN:  # (else it would stop pytest itself: the assert below fails)
+            os.kill(os.getpid(), signal.SIGINT)  # a second Ctrl-C, mid-record
+        finish(*args, **kwargs)
+
+    def stopped(*args, **kwargs):
+        raise experiment.Interrupted()  # SIGTERM during training
+
+    monkeypatch.setattr(experiment, "train", stopped)
+    monkeypatch.setattr(experiment, "_finish_quietly", finish_noting_the_handlers)
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(experiment.Interrupted):  # the first stop, not the second
+        experiment.run_experiment(resolved_config(*FAST), new_store.root / "killed")
+    assert seen == {signal.SIGINT: signal.SIG_IGN, signal.SIGTERM: signal.SIG_IGN}
+    assert signal.getsignal(signal.SIGINT) is before  # handled again afterwards
+    (run,) = new_store.runs()
+    assert run.info.status == "KILLED" and {"config.yaml", "weights.npz", "metrics.csv"} <= {
+        a.path for a in new_store.client.list_artifacts(run.info.run_id)}
+
+
 def test_an_interrupt_says_what_it_ended(monkeypatch):
     """Before, an interrupt during the imports said 'the run was ended as KILLED' of a run never made."""
     from runner.__main__ import interrupted_what
