@@ -26,6 +26,7 @@ from runner.setup import prepare, run_name, step_unit
 from runner.store import resolve_tracking_uri
 from runner.sweep_runs import objective_of
 from runner.tracking import Tracker, flatten
+from runner.workers import sweep_stop_reason
 
 
 class Interrupted(KeyboardInterrupt):
@@ -145,7 +146,7 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
         with further_stops_ignored():  # a second Ctrl-C or SIGTERM would cut the record of the first short
             progress.close()
             save_weights(recorder.last_finite or setup.Theta0, run_dir / "weights.npz")
-            reason = "interrupted by the user (SIGINT/SIGTERM)"
+            reason = sweep_stop_reason() or "interrupted by the user (SIGINT/SIGTERM)"
             _finish_quietly(tracker, "KILLED", reason, run_dir,
                             stopped_description(setup, recorder, "KILLED", reason, train_started))
         raise

@@ -215,6 +215,14 @@ def _take_first_stop(stops: set) -> None:
     _thread.interrupt_main(signal.SIGTERM)
 
 
+def sweep_stop_reason() -> str | None:
+    """Why a job's run ends, in a worker asked to stop: the sweep stopped, not necessarily by the user (its timeout,
+    another job's error); None elsewhere (a single run, the basic launcher's sweep: the user's Ctrl-C or SIGTERM)."""
+    if not _stop_requested:
+        return None
+    return "stopped with the sweep (Ctrl-C, SIGTERM, hydra.launcher.timeout or another job's error)"
+
+
 def _between_jobs(signum, frame) -> None:
     """A worker's SIGTERM handler between jobs: nothing to end (_stop_requested keeps it from taking a job)."""
 
