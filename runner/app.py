@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import hydra
-import numpy as np
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
@@ -114,8 +113,7 @@ def main(cfg: DictConfig) -> float:
             return worst_value(config["tracking"]["objective"]) if value is None else value
         if hydra_cfg.mode == RunMode.RUN:
             note_unswept_preset(hydra_cfg)
-        with job.limits(), np.errstate(all="ignore" if os.environ.get("BACKPROP_LAB_DEBUG") != "1" else "warn"):
-            # what overflows or turns NaN is reported as the run's divergence or failed check, not by numpy's warnings
+        with job.limits():
             outcome = run_experiment(config, Path(hydra_cfg.runtime.output_dir), {**tags, **job.tags},
                                      parent_run_id=job.parent_run_id, name=job.name)
     except (UserError, OmegaConfBaseException) as error:

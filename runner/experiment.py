@@ -6,12 +6,15 @@ takes the resolved config as a plain dict, so replay and tests can call it direc
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
+import os
 import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from runner.artifacts import save_weights, write_artifacts
@@ -61,6 +64,17 @@ def worst_value(name: str) -> float:
     return 0.0 if OBJECTIVES[name] == "maximize" else 1e9
 
 
+def floating_point_warnings_silenced(function):
+    """numpy's floating-point warnings silenced while `function` runs (--debug, BACKPROP_LAB_DEBUG=1, keeps them):
+    what overflows or turns NaN, a run reports itself as its divergence or its check's nan."""
+    @functools.wraps(function)
+    def silenced(*args, **kwargs):
+        with np.errstate(all="warn" if os.environ.get("BACKPROP_LAB_DEBUG") == "1" else "ignore"):
+            return function(*args, **kwargs)
+    return silenced
+
+
+@floating_point_warnings_silenced  # for a run, a sweep's job and a replay alike
 def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = None,
                    parent_run_id: str | None = None, allowed: tuple[str, ...] | None = None,
                    name: str | None = None) -> Outcome:
