@@ -1,5 +1,5 @@
-"""The files a run leaves in its folder and uploads: the weights, the figures, the confusion matrix,
-metrics.csv and Hydra's files."""
+"""The files a run leaves in its folder and uploads: the weights, the preprocessing (scaling and fill), the figures,
+the confusion matrix, metrics.csv and Hydra's files."""
 from __future__ import annotations
 
 import csv
@@ -21,11 +21,25 @@ def save_weights(Theta: list, path: Path) -> Path:
     return path
 
 
+def save_model(Theta: list, splits, run_dir: Path) -> Path:
+    """What runner.predict needs besides the config, in run_dir: weights.npz (save_weights) and preprocessing.npz,
+    what turned the dataset's features into the network's, x' = (x - shift) / factor with a missing x first taken
+    as fill (each feature's training mean; no array when the run filled nothing), so that new rows are scaled as
+    the run did whatever the training file holds later (no preprocessing.npz for a dataset that does not say how
+    it scaled). The path of weights.npz."""
+    path = save_weights(Theta, run_dir / "weights.npz")
+    if splits.scaling is not None:
+        shift, factor = splits.scaling
+        np.savez(run_dir / "preprocessing.npz", shift=shift, factor=factor,
+                 **({} if splits.fill is None else {"fill": splits.fill}))
+    return path
+
+
 def write_artifacts(tracker: Tracker, setup: Setup, Theta: list, run_dir: Path, title: str,
                     snapshots: list[tuple[int, list]] = ()) -> None:
-    """weights.npz, the resolved config, Hydra's .hydra/ files, metrics.csv, confusion_matrix.csv and,
-    unless tracking.figures is false, the PNG figures; snapshots, (epoch, weights) during training, are
-    drawn for two-feature data."""
+    """The resolved config, Hydra's .hydra/ files, metrics.csv, confusion_matrix.csv and, unless tracking.figures
+    is false, the PNG figures, uploaded with save_model's files, saved before (also by a run stopped midway);
+    snapshots, (epoch, weights) during training, are drawn for two-feature data."""
     if setup.settings.tracking.figures:
         plots.learning_curves(tracker.history, run_dir / "learning_curves.png", title)
         if setup.settings.tracking.layer_stats:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from runner.artifacts import save_weights, write_artifacts
+from runner.artifacts import save_model, write_artifacts
 from runner.blas import limit_blas_threads
 from runner.core.gradcheck import GradCheck, GradientCheckFailed
 from runner.core.training import Diverged, EarlyStopping, StoppedEarly, train
@@ -144,7 +144,7 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
         tracker.metric("train_seconds", train_seconds, recorder.last_epoch)
         tracker.metric("epochs_per_second", recorder.last_epoch / train_seconds if train_seconds > 0 else 0.0,
                        recorder.last_epoch)
-        weights = save_weights(Theta, run_dir / "weights.npz")
+        weights = save_model(Theta, setup.splits, run_dir)
         tracker.flush()
         backend = getattr(setup.plugins["optimizer"], "backend_used", None)
         if backend:
@@ -159,7 +159,7 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
     except KeyboardInterrupt:
         with further_stops_ignored():  # a second Ctrl-C or SIGTERM would cut the record of the first short
             progress.close()
-            save_weights(recorder.last_finite or setup.Theta0, run_dir / "weights.npz")
+            save_model(recorder.last_finite or setup.Theta0, setup.splits, run_dir)
             reason = sweep_stop_reason() or "interrupted by the user (SIGINT/SIGTERM)"
             _finish_quietly(tracker, "KILLED", reason, run_dir,
                             stopped_description(setup, recorder, "KILLED", reason, train_started))
@@ -222,7 +222,7 @@ def _finish_quietly(tracker: Tracker, status: str, reason: str, run_dir: Path | 
         tracker.set_tags({"failure_reason": reason[:5000],
                           **({"mlflow.note.content": description} if description else {})})
         tracker.flush()
-        if run_dir is not None:  # weights.npz, metrics.csv and what runner.predict and replay need: config.yaml
+        if run_dir is not None:  # weights.npz, preprocessing.npz, metrics.csv, config.yaml: what predict, replay need
             tracker.write_metrics_csv()
             tracker.upload_run_files()
         tracker.finish(status)

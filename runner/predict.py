@@ -4,11 +4,11 @@
     python -m runner.predict RUN_ID --csv new.csv          # rows of a CSV file, as the dataset gave them
     python -m runner.predict RUN_ID --csv new.csv --target label   # ... and the accuracy on its labels
 
-The network is the run's weights.npz; the features are scaled as the run scaled them, which its
-config reproduces (same data, same seed, same split). A CSV for a run of dataset=csv needs the
-feature columns the run trained on, by name (others are ignored); for any other dataset, as many
-numeric columns as it has features, in its order. Writes one row per sample: the true label when
-known, the predicted label and h, each output unit's activation.
+The network is the run's weights.npz; the features are filled and scaled as the run recorded in its
+preprocessing.npz (a run recorded before it: as its config reproduces them, same data, seed and split).
+A CSV for a run of dataset=csv needs the feature columns the run trained on, by name (others are ignored); for
+any other dataset, as many numeric columns as it has features, in its order. Writes one row per sample: the true
+label when known, the predicted label and h, each output unit's activation.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import argparse
 import os
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +63,7 @@ def run_inputs(config: dict, setup) -> RunInputs:
     elif missing is None:
         unfilled = f"dataset={dataset.name} has no dataset.missing"
     elif missing == "mean":
-        unfilled = "its dataset.missing was mean, but its training rows had no empty cell, so it kept no means"
+        unfilled = "its dataset.missing was mean, but its data had no empty cell, so it kept no means"
     else:
         unfilled = f"its dataset.missing was {missing}"
     return RunInputs(splits.n_features, csv_feature_names(config), getattr(dataset, "categories", None) or {},
@@ -74,10 +74,13 @@ def read_frame(path: str, target: str | None, run: RunInputs):
     """The CSV file's rows, at least one; the target column read as written when the run's labels are text."""
     import pandas as pd
 
-    from plugins.datasets.csv import read_table
+    from plugins.datasets.csv import CsvFileError, read_table
 
     try:  # as training reads CSV files: only an empty cell is missing, an unnamed empty column left out
-        frame = read_table(path, dtype={target: str} if target is not None and run.text_labels else None)
+        frame = read_table(path, [target] if target is not None and run.text_labels else [])
+    except CsvFileError as error:
+        reason = f" ({error.reason})" if error.reason else ""
+        raise UserError(f"--csv {path} is invalid{reason}; accepted: {error.accepted}") from None
     except FileNotFoundError:
         raise UserError(f"--csv {path} does not exist; accepted: a CSV file with a header row") from None
     except IsADirectoryError:
@@ -201,17 +204,37 @@ def weights_epoch(ending) -> str:
         ": its weights are the initial ones"
 
 
-def warn_if_other_data(client, run_id: str, config: dict, setup) -> None:
-    """One line on stderr when the data remade from the run's config are not those it recorded (tag data_digest):
-    its own parts are then not what it was judged on (a data file edited since), though they are still classified."""
+OWN_PARTS = "its parts below are remade from them, so the accuracy is not the run's"
+CSV_CONSEQUENCE = {  # whether the run recorded its preprocessing.npz: what changed data change for --csv rows
+    True: "the --csv rows below are filled and scaled as the run recorded, but its classes and feature columns are "
+          "remade from them",
+    False: "the --csv rows below are filled and scaled as the training rows remade from them say (the run recorded "
+           "no preprocessing.npz), so the predictions may not be those the run would make"}
+
+
+def with_recorded_preprocessing(client, run_id: str, splits):
+    """splits with the scaling and fill the run recorded in preprocessing.npz (runner.artifacts.save_model),
+    which the training file as it is now may no longer give; splits itself for a run recorded before it kept them."""
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            path = client.download_artifacts(run_id, "preprocessing.npz", folder)
+        except Exception:  # a run recorded before preprocessing.npz
+            return splits
+        with np.load(path, allow_pickle=False) as npz:
+            return replace(splits, scaling=(npz["shift"], npz["factor"]), fill=npz["fill"] if "fill" in npz else None)
+
+
+def warn_if_other_data(client, run_id: str, config: dict, setup, consequence: str = OWN_PARTS) -> None:
+    """One line on stderr when the data remade from the run's config are not those it recorded (tag data_digest),
+    saying what that changes (consequence): its own parts are then not what it was judged on (a data file edited
+    since), though they are still classified."""
     from runner.data_inputs import combined_digest, describe_parts
 
     recorded = client.get_run(run_id).data.tags.get("data_digest")
     here = combined_digest(describe_parts(setup.splits, setup.plugins["dataset"], config.get("dataset") or {}))
     if recorded is not None and recorded != here:
         print(f"warning: the data are not run {run_id}'s (data_digest {recorded} recorded, {here} now: a changed "
-              "data file, or a dataset plugin that now makes other data); its parts below are remade from them, "
-              "so the accuracy is not the run's", file=sys.stderr)
+              f"data file, or a dataset plugin that now makes other data); {consequence}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -227,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError("--target needs --csv; accepted: --csv FILE --target COLUMN, or neither")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
-    from plugins.datasets._prepare import apply_fill
+    from plugins.datasets._prepare import apply_fill, apply_scaling
     from runner.core.network import theta_shapes
     from runner.data_inputs import with_recorded_data_path
     from runner.instantiate import PROJECT_PLUGIN_PACKAGES, check_targets
@@ -251,9 +274,11 @@ def main(argv: list[str] | None = None) -> int:
         name, part = splits.held_out()
         source, X, y = f"{name} part", part.X, part.y
     else:
-        raw, labels = read_samples(args.csv, args.target, run_inputs(config, setup))
+        splits = with_recorded_preprocessing(client, args.run_id, splits)
+        warn_if_other_data(client, args.run_id, config, setup, CSV_CONSEQUENCE[splits is not setup.splits])
+        raw, labels = read_samples(args.csv, args.target, run_inputs(config, replace(setup, splits=splits)))
         shift, factor = splits.scaling if splits.scaling is not None else (0.0, 1.0)
-        X = ((apply_fill(raw, splits.fill) - shift) / factor).astype(dtype)
+        X = apply_scaling(apply_fill(raw, splits.fill), shift, factor).astype(dtype)
         y = encode(labels, splits.classes, args.target) if labels is not None else None
         source = args.csv
     table = predictions_table(Theta, X, setup, y)

@@ -22,9 +22,10 @@ from runner.store import RetryingClient, check_reachable, store_lock, unusable_s
 MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_PER_BATCH = 100
 MAX_PARAM_LENGTH = 6000
-RUN_FILES = ("weights.npz", "config.yaml", "metrics.csv", "confusion_matrix.csv", "class_scores.csv",
-             "learning_curves.png", "hidden_weights.png", "decision_regions.png", "confusion_matrix.png", "layer_stats.png",
-             "misclassified.png", "hidden_units.png", "regions_over_training.png", "cost_path.csv", "cost_path.png")
+RUN_FILES = ("weights.npz", "preprocessing.npz", "config.yaml", "metrics.csv", "confusion_matrix.csv",
+             "class_scores.csv", "learning_curves.png", "hidden_weights.png", "decision_regions.png",
+             "confusion_matrix.png", "layer_stats.png", "misclassified.png", "hidden_units.png",
+             "regions_over_training.png", "cost_path.csv", "cost_path.png")
 
 
 def lost_reason(error: Exception) -> str:

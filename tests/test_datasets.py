@@ -259,13 +259,14 @@ def test_csv_categorical_columns_must_exist_and_have_a_value_in_every_row(tmp_pa
 def test_fill_is_each_feature_s_training_mean_over_the_rows_that_have_it():
     from plugins.datasets._prepare import apply_fill, fit_fill
 
-    X_train = np.array([[1.0, np.nan], [3.0, 4.0], [np.nan, 8.0]])
-    fill = fit_fill(X_train)
+    X = np.array([[1.0, np.nan], [3.0, 4.0], [np.nan, 8.0], [9.0, 9.0]])
+    fill = fit_fill(X, np.arange(3))  # the last row is not a training row
     np.testing.assert_array_equal(fill, [2.0, 6.0])
     np.testing.assert_array_equal(apply_fill(np.array([[np.nan, np.nan], [5.0, 1.0]]), fill), [[2.0, 6.0], [5.0, 1.0]])
-    assert fit_fill(np.ones((2, 2))) is None
+    assert fit_fill(np.ones((2, 2)), np.arange(2)) is None
+    np.testing.assert_array_equal(fit_fill(X[[3, 0]], np.array([0])), [9.0, 9.0])  # only a held-out row misses one
     with pytest.raises(ValueError, match="feature 1 has no value in the 2 training rows"):
-        fit_fill(np.array([[1.0, np.nan], [2.0, np.nan]]))
+        fit_fill(np.array([[1.0, np.nan], [2.0, np.nan]]), np.arange(2))
 
 
 def test_csv_missing_values_are_refused_dropped_or_filled_with_the_training_mean(tmp_path):

@@ -146,7 +146,7 @@ def test_an_interrupt_mid_training_ends_the_run_killed_with_its_metrics_and_weig
     history = histories(new_store.client, run.info.run_id)["train_cost"]
     assert len(history) > 10 and [s for s, _ in history] == list(range(len(history)))
     artifacts = {a.path for a in new_store.client.list_artifacts(run.info.run_id)}
-    assert {"weights.npz", "metrics.csv", "config.yaml", ".hydra"} <= artifacts  # what predict and replay read
+    assert {"weights.npz", "preprocessing.npz", "metrics.csv", "config.yaml", ".hydra"} <= artifacts  # predict, replay
     weights = new_store.download(run.info.run_id, "weights.npz")
     with np.load(weights, allow_pickle=False) as npz:
         assert sorted(npz.files) == ["Theta1", "Theta2"]
@@ -308,7 +308,7 @@ def test_a_server_lost_mid_run_keeps_the_results_locally_and_sync_uploads_them(t
     assert process.returncode == 0, stderr[-3000:]
     assert "upload them with: python -m runner.sync" in stdout + stderr, stdout + stderr
     run_dir = Path((stdout + stderr).split("python -m runner.sync ", 1)[1].split()[0])
-    assert (run_dir / "weights.npz").is_file() and (run_dir / "metrics.csv").is_file()
+    assert {"weights.npz", "preprocessing.npz", "metrics.csv"} <= {path.name for path in run_dir.iterdir()}
     local_steps = [line for line in (run_dir / "metrics.csv").read_text().splitlines()[1:]
                    if line.startswith("train_cost,")]
     assert len(local_steps) > 10
@@ -320,7 +320,8 @@ def test_a_server_lost_mid_run_keeps_the_results_locally_and_sync_uploads_them(t
         (run,) = client.search_runs([client.get_experiment_by_name("backprop-lab").experiment_id])
         history = client.get_metric_history(run.info.run_id, "train_cost")
         assert len(history) == len(local_steps)
-        assert {"weights.npz", "metrics.csv", "config.yaml"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert {"weights.npz", "preprocessing.npz", "metrics.csv", "config.yaml"} <= artifacts
         assert run.data.params["optimizer.lr"] == "1"
 
 

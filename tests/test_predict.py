@@ -329,7 +329,40 @@ def test_predict_on_the_runs_own_data_warns_when_the_data_file_changed_since(sto
     (line,) = changed.stderr.strip().splitlines()
     assert re.fullmatch(rf"warning: the data are not run {run_id}'s \(data_digest {recorded} recorded, "
                         rf"(?!{recorded})[0-9a-f]{{16}} now: .*\); .*the accuracy is not the run's", line), line
-    assert store.module("runner.predict", run_id, "--csv", str(path)).stderr == ""  # a file given is not the run's
+    (line,) = store.module("runner.predict", run_id, "--csv", str(path)).stderr.strip().splitlines()
+    assert line.startswith("warning: the data are not run") and "--csv rows below are filled and scaled as the run " \
+        "recorded, but its classes and feature columns are remade from them" in line, line
+
+
+def test_predict_on_a_file_scales_as_the_run_recorded_after_its_training_file_changed(store, tmp_path):
+    """Before, the scaling was refitted on the training file as it is now: an edit changed every prediction."""
+    X = np.random.default_rng(1).normal(size=(60, 2))
+    path = tmp_path / "points.csv"
+    path.write_text("x1,x2,label\n" + "".join(f"{a},{b},{int(a + b > 0)}\n" for a, b in X))
+    run_id = run_id_of(store.cli("dataset=csv", f"dataset.path={path}", "dataset.target=label", *FAST[2:]))
+    with np.load(store.download(run_id, "preprocessing.npz"), allow_pickle=False) as npz:
+        recorded = {name: npz[name] for name in npz.files}
+    from runner.replay import load_logged_config
+
+    splits = prepare(load_logged_config(store.client, run_id)).splits
+    assert set(recorded) == {"shift", "factor"}  # no fill: the run filled nothing
+    np.testing.assert_array_equal(recorded["shift"], splits.scaling[0])
+    np.testing.assert_array_equal(recorded["factor"], splits.scaling[1])
+    pd.DataFrame(X[:10], columns=["x1", "x2"]).to_csv(tmp_path / "new.csv", index=False)
+
+    def predicted(name):
+        result = store.module("runner.predict", run_id, "--csv", str(tmp_path / "new.csv"), "--out",
+                              str(tmp_path / name))
+        assert result.returncode == 0, result.stderr
+        return pd.read_csv(tmp_path / name), result.stderr
+
+    before, said = predicted("before.csv")
+    assert said == ""
+    path.write_text("x1,x2,label\n" + "".join(f"{a + 3 * (i % 5 == 0)},{b},{int(a + b > 0)}\n"
+                                              for i, (a, b) in enumerate(X)))  # x1 of every 5th row changed
+    after, said = predicted("after.csv")
+    pd.testing.assert_frame_equal(before, after)
+    assert said.count("\n") == 1 and said.startswith("warning: the data are not run"), said
 
 
 def test_predict_on_a_run_that_did_not_finish_says_how_it_ended(store):

@@ -20,7 +20,7 @@ import pytest
 from conftest import FAST, PROJECT_ROOT
 from test_sweeps import JOBLIB, children, session_processes, started
 
-RUN_FILES = {"config.yaml", "weights.npz", "metrics.csv"}  # what runner.predict and runner.replay need of a run
+RUN_FILES = {"config.yaml", "weights.npz", "preprocessing.npz", "metrics.csv"}  # what predict and replay need
 
 # An initializer plugin (outside the project) that writes down, per job, whether the process
 # running the job had runner.preload imported before the job began.

@@ -42,16 +42,17 @@ class SplitScaleDataset:
 
     def load(self, rng: np.random.Generator) -> Splits:
         """Raw data -> labels 0..K-1 -> stratified seeded splits (train_size of the training part) -> missing
-        values (NaN, which a subclass may give) filled with the training rows' means -> scaling fitted on the
-        training rows used."""
+        values (NaN, which a subclass may give, in any part) filled with the training rows' means -> scaling
+        fitted on the training rows used."""
         X, labels = self.features_and_labels(rng)
         X = np.asarray(X, dtype=np.float64)
         y, classes = encode_labels(labels)
         train, val, test = split_rows(y, self.val_fraction, self.test_fraction, rng)
         train = first_rows(train, y, self.train_size)
-        fill = fit_fill(X[train], getattr(self, "column_names", None))
+        names = getattr(self, "column_names", None)
+        fill = fit_fill(X, train, names)
         X = apply_fill(X, fill)
-        shift, factor = fit_scaling(X[train], self.scale)
+        shift, factor = fit_scaling(X[train], self.scale, names)
 
         def part(rows):
             return None if rows is None else Split(apply_scaling(X[rows], shift, factor), y[rows])

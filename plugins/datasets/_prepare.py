@@ -74,12 +74,13 @@ def first_rows(train: np.ndarray, y: np.ndarray, train_size: int | None) -> np.n
     return rows
 
 
-def fit_fill(X_train: np.ndarray, names: list[str] | None = None) -> np.ndarray | None:
-    """Each feature's mean over the training rows that have it, the value a missing one (NaN) takes in every
-    part; None when nothing is missing. A ValueError names a feature the training rows never give (by its column
-    name, given `names`)."""
-    if not np.isnan(X_train).any():
+def fit_fill(X: np.ndarray, train: np.ndarray, names: list[str] | None = None) -> np.ndarray | None:
+    """Each feature's mean over the training rows (X[train]) that have it, the value a missing one (NaN) takes in
+    every part; None when no row of any part misses one. A ValueError names a feature the training rows never give
+    (by its column name, given `names`)."""
+    if not np.isnan(X).any():
         return None
+    X_train = X[train]
     empty = np.flatnonzero(np.isnan(X_train).all(axis=0))
     if empty.size:
         feature = f"feature column {names[empty[0]]!r}" if names else f"feature {int(empty[0])}"
@@ -93,11 +94,12 @@ def apply_fill(X: np.ndarray, fill: np.ndarray | None) -> np.ndarray:
     return X if fill is None else np.where(np.isnan(X), fill, X)
 
 
-def fit_scaling(X_train: np.ndarray, scale: str) -> tuple[np.ndarray, np.ndarray]:
+def fit_scaling(X_train: np.ndarray, scale: str, names: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(shift, factor) for x' = (x - shift) / factor, fitted on the training rows only.
 
     standard: shift = mean, factor = std; minmax: shift = min, factor = max - min;
     none: 0 and 1. A constant feature gets factor 1, so it maps to 0 instead of dividing by 0.
+    A ValueError names a feature whose max - min is beyond float64 (1.8e308), which minmax cannot divide by.
     """
     n = X_train.shape[1]
     if scale == "none":
@@ -108,6 +110,13 @@ def fit_scaling(X_train: np.ndarray, scale: str) -> tuple[np.ndarray, np.ndarray
             magnitude = np.abs(X_train).max(axis=0)
             magnitude = np.where(magnitude > 0, magnitude, 1.0)
             shift, factor = (magnitude * moment for moment in _moments(X_train / magnitude, scale))
+    wide = np.flatnonzero(~np.isfinite(factor))  # std <= max |x| stays finite; max - min may not
+    if wide.size:
+        j = int(wide[0])
+        feature = f"feature column {names[j]!r}" if names else f"feature {j}"
+        raise ValueError(f"{feature} spans {X_train[:, j].min():.3g} to {X_train[:, j].max():.3g}, a range beyond "
+                         "float64's 1.8e308, which scale=minmax cannot divide by; accepted: scale=standard, or "
+                         "values spanning less")
     return shift, np.where(factor > 0, factor, 1.0)
 
 
@@ -119,5 +128,6 @@ def _moments(X: np.ndarray, scale: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def apply_scaling(X: np.ndarray, shift: np.ndarray, factor: np.ndarray) -> np.ndarray:
-    """(X - shift) / factor as a float64, C-contiguous array."""
-    return np.ascontiguousarray((X - shift) / factor, dtype=np.float64)
+    """(X - shift) / factor as a float64, C-contiguous array, computed as (X/2 - shift/2) / (factor/2): the same
+    numbers (halving is exact), but x - shift of values near 1.8e308 and of the other sign no longer overflows."""
+    return np.ascontiguousarray((X / 2 - shift / 2) / (factor / 2), dtype=np.float64)

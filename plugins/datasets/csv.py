@@ -70,6 +70,9 @@ class CsvDataset(SplitScaleDataset):
             frame = read_table(self.path)
         except pd.errors.EmptyDataError:
             frame = pd.DataFrame()
+        except CsvFileError as error:
+            reason = f" ({error.reason})" if error.reason else ""
+            raise ValueError(f"path={str(self.path)!r} is invalid{reason}; accepted: {error.accepted}") from None
         except UnicodeDecodeError as error:
             raise ValueError(f"path={str(self.path)!r} is invalid (it holds the byte {error.object[error.start]:#04x}, "
                              "which is not UTF-8); accepted: a CSV file in UTF-8 (save it as UTF-8)") from None
@@ -78,10 +81,6 @@ class CsvDataset(SplitScaleDataset):
                              "file whose every row has as many fields as its header") from None
         require(len(frame) > 0, "path", str(self.path),
                 "a CSV file with a header row and at least one data row (this one is empty)")
-        if frame.shape[1] == 1:
-            other = next((sep for sep in (";", "\t", "|") if sep in str(frame.columns[0])), None)
-            require(other is None, "path", str(self.path),
-                    f"a comma-separated file (this one has one column and seems to separate with {other!r})")
         return frame
 
     def features_and_labels(self, rng):
@@ -89,7 +88,7 @@ class CsvDataset(SplitScaleDataset):
         frame = self.read()
         where = f"path={str(self.path)!r}"
         require(self.target in frame.columns, "target", self.target,
-                f"a column of {self.path}: " + ", ".join(map(str, frame.columns)) + quoting([self.target]))
+                f"a column of {self.path}: " + shown_names(frame.columns) + quoting([self.target]))
         labels = frame[self.target]
         reject_first(labels, labels.isna(), f"{where}: target column {self.target!r}", "a label in every row")
         require(labels.nunique() >= 2, "target", self.target,
@@ -105,19 +104,19 @@ class CsvDataset(SplitScaleDataset):
         if self.features is not None:
             unknown = [c for c in self.features if c not in features.columns]
             require(not unknown, "features", self.features,
-                    f"columns of {self.path} (it has no {', '.join(map(repr, unknown))}): " + ", ".join(
-                        map(str, features.columns)) + quoting(unknown))
+                    f"columns of {self.path} (it has no {', '.join(map(repr, unknown))}): "
+                    + shown_names(features.columns) + quoting(unknown))
             features = features[self.features]
         require(features.shape[1] > 0, "path", str(self.path), "a CSV file with feature columns besides target")
         unknown = [c for c in self.categorical if c not in features.columns]
         require(not unknown, "categorical", self.categorical,
-                "feature columns of " + str(self.path) + ": " + ", ".join(map(str, features.columns))
+                "feature columns of " + str(self.path) + ": " + shown_names(features.columns)
                 + quoting(unknown))
         if self.missing == "drop":
             kept = features.notna().all(axis=1).to_numpy()
             require(kept.any(), "missing", self.missing, f"a file with some row that has every feature ({self.path} "
                                                          "has none): dataset.missing=mean fills the gaps")
-            features, labels = features[kept].reset_index(drop=True), labels[kept].reset_index(drop=True)
+            features, labels = features[kept], labels[kept]  # their index stays the row in the file
             require(labels.nunique() >= 2, "missing", self.missing, "a file whose rows with every feature hold at "
                                                                    "least 2 classes (dataset.missing=mean fills gaps)")
         for column in features.columns:
@@ -146,28 +145,93 @@ class CsvDataset(SplitScaleDataset):
         return encoded.to_numpy(dtype=np.float64), labels.to_numpy()
 
 
-def read_table(path, **options) -> pd.DataFrame:
+class CsvFileError(ValueError):
+    """A file read_table refuses: `reason` says what is wrong with it (may be empty), `accepted` what it takes."""
+
+    def __init__(self, reason: str, accepted: str):
+        super().__init__(f"{reason}; accepted: {accepted}")
+        self.reason, self.accepted = reason, accepted
+
+
+COMPRESSED = "a CSV file, compressed as its name's ending says (.gz, .bz2, .xz, .zst, or .zip holding one file)"
+
+
+def read_table(path, text_columns: Sequence[str] = ()) -> pd.DataFrame:
     """A CSV file's rows as pandas reads them, except that only an empty cell is a missing value (pandas' default
-    also takes NA, N/A, null, None, nan: a region 'NA' or a label 'None' would be lost) and a column with neither a
-    header name nor a value is left out: the trailing comma of every line of an Excel export, also when only the
-    data rows end with one. A ParserError when every row has more fields than the header (pandas' own reading
-    makes the first column the index and names the others wrongly). skipinitialspace: a header written 'a, b,
-    label' names its columns a, b and label."""
-    read = dict(skipinitialspace=True, keep_default_na=False, na_values=[""], **options)
+    also takes NA, N/A, null, None, nan: a region 'NA' or a label 'None' would be lost), a column with neither a
+    header name nor a value is left out (the trailing comma of every line of an Excel export, also when only the
+    data rows end with one), header names lose their spaces ('a, b, label ' names a, b and label) and the columns
+    of text_columns are read as written. A ParserError when every row has more fields than the header (pandas' own
+    reading makes the first column the index and names the others wrongly); a CsvFileError for a file that is not
+    the compressed file its name says, a header that names a column twice (pandas would rename the second 'label'
+    'label.1', a feature) or holds numbers only (the first row of a file with no header), or a file of one column
+    that seems to separate with ';', a tab or '|'."""
+    read = dict(skipinitialspace=True, keep_default_na=False, na_values=[""], low_memory=False)
+    header = decompressed(lambda: pd.read_csv(path, header=None, nrows=1, dtype=str, **read)).iloc[0]
+    written = [name if isinstance(name, str) else "" for name in header]  # an empty name reads as NaN
+    names = [name.strip() for name in written]
+    check_header(names)
+    dtype = {raw: str for raw, name in zip(written, names) if name in text_columns} or None
     with warnings.catch_warnings(record=True) as caught:  # index_col=False: no column becomes the index, and
         warnings.simplefilter("always", pd.errors.ParserWarning)  # fields past the header's are cut, with a warning
-        frame = pd.read_csv(path, index_col=False, **read)
+        frame = decompressed(lambda: pd.read_csv(path, index_col=False, dtype=dtype, **read))
     if any("does not match length of data" in str(warning.message) for warning in caught):
         shifted = pd.read_csv(path, **read)  # pandas' own reading: the rows' last fields in the last column
         if not shifted.iloc[:, -1].isna().all():  # values, not the empty field a trailing comma makes
             raise pd.errors.ParserError(f"its header names {len(frame.columns)} columns and its rows have more fields")
+    frame.columns = [name or column for name, column in zip(names, frame.columns)]
     unnamed = [c for i, c in enumerate(frame.columns) if c == f"Unnamed: {i}" and frame[c].isna().all()]
     return frame.drop(columns=unnamed)
+
+
+def decompressed(read):
+    """read(), its failure to decompress the file as its name's ending says a CsvFileError."""
+    import zipfile
+
+    try:
+        return read()
+    except (zipfile.BadZipFile, EOFError) as error:
+        raise CsvFileError(f"it cannot be decompressed as its name says: {error}", COMPRESSED) from None
+    except OSError as error:
+        if error.errno is not None:  # the file system's (not found, a folder, no permission): the caller's to say
+            raise
+        raise CsvFileError(f"it cannot be decompressed as its name says: {error}", COMPRESSED) from None
+    except ValueError as error:
+        if "ZIP file" not in str(error):
+            raise
+        raise CsvFileError(" ".join(str(error).split()), COMPRESSED) from None
+
+
+def check_header(names: list[str]) -> None:
+    """A CsvFileError for a header that names a column twice, holds numbers only (but the column numbers 0 .. n-1
+    pandas writes for unnamed columns) or names one column with another separator in its name."""
+    twice = sorted({name for name in names if name and names.count(name) > 1})
+    if twice:
+        raise CsvFileError(f"its header names {', '.join(map(repr, twice))} more than once",
+                           "a header row that names each column once")
+    numbers = pd.to_numeric(pd.Series(names, dtype=object), errors="coerce")
+    if numbers.notna().all() and names != [str(i) for i in range(len(names))]:
+        shown = ",".join(names[:5]) + (",..." if len(names) > 5 else "")
+        raise CsvFileError(f"its first row, {shown}, holds numbers only: it seems to have no header row",
+                           "a CSV file with a header row naming its columns")
+    named = [name for name in names if name]
+    other = next((sep for sep in (";", "\t", "|") if len(named) == 1 and sep in named[0]), None)
+    if other is not None:  # a ';' file of several columns, or of decimal commas ('1,5;2'), read as one column
+        raise CsvFileError("", f"a comma-separated file (this one has one column and seems to separate with "
+                               f"{other!r})")
 
 
 def column_name(value):
     """A column name as the header writes it: the command line reads dataset.target=3 as the number 3."""
     return str(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else value
+
+
+def shown_names(names) -> str:
+    """Column names for a message: 'a, b, label', or quoted, 'a', 'b', ' label', when a name written plainly would
+    hide where it starts or ends (spaces around it, a comma in it, no name)."""
+    names = [str(name) for name in names]
+    plain_enough = all(name and name == name.strip() and "," not in name for name in names)
+    return ", ".join(names if plain_enough else map(repr, names))
 
 
 def quoting(names: list[str]) -> str:
@@ -216,10 +280,11 @@ def one_hot(frame: pd.DataFrame, categories: dict[str, list[str]]) -> pd.DataFra
 
 
 def reject_first(values: pd.Series, bad: pd.Series, what: str, accepted: str) -> None:
-    """A ValueError naming the first bad data row (0-based, header excluded) and its value, if any."""
+    """A ValueError naming the first bad value, if any, and its data row, the index values has from the file (0-based,
+    header excluded; rows dropped before keep their numbers)."""
     rows = np.flatnonzero(bad.to_numpy())
     if len(rows):
-        row = int(rows[0])
-        value = plain(values.iloc[row])
+        row = int(values.index[rows[0]])
+        value = plain(values.iloc[rows[0]])
         shown = "a missing value" if pd.isna(value) else f"the value {value!r}"
         raise ValueError(f"{what} has {shown} at data row {row}; accepted: {accepted}")
