@@ -14,6 +14,8 @@ the server keeps SIGINT blocked (multiprocessing makes it ignore SIGINT as well)
 blocked all along (runner/workers.py says why). Each worker is forked with both blocked until its
 stop thread takes them over (runner.workers.prepare_worker): a Ctrl-C ends its run KILLED. A worker
 forked as the sweep stops may find its pool's semaphores released already: it says nothing.
+On Linux the kernel ends the server (SIGKILL) when the launching process ends, also afterwards: its workers
+hold it open, and a launching process killed outright (kill -9) would leave it, and them, running for good.
 """
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ import sys
 import threading
 import traceback
 from multiprocessing import synchronize
+
+from runner.workers import end_with_parent
 
 # heaviest first: MLflow with its SQLite store, matplotlib, numba, scipy, then the project
 JOB_MODULES = ("mlflow.tracking", "mlflow.store.tracking.sqlalchemy_workspace_store", "sqlalchemy.dialects.sqlite",
@@ -80,6 +84,7 @@ def import_job_modules() -> None:
     watcher.join()
 
 
+end_with_parent(signal.SIGKILL)
 import_job_modules()
 sys.excepthook = _report
 gc.freeze()

@@ -35,11 +35,19 @@ A worker acts on the first stop request only (prepare_worker): a Ctrl-C reaches 
 and from the launching process, a group's SIGTERM (`timeout`, a scheduler) likewise, and the second
 would cut short the run's record of the first. Between jobs a request only keeps the worker from
 taking another: a worker that failed or died there would make loky kill the others mid-record.
+
+A launching process that ends without stopping its sweep (kill -9, out of memory) leaves no one to stop the
+workers, which went on with the jobs queued for them and then waited for more, and with them the fork server.
+So, on Linux, the kernel ends the fork server with the launching process (end_with_parent: SIGKILL, it holds no
+record) and asks each worker to stop when its parent ends (SIGTERM, taken as any stop request): its running job
+ends KILLED with its records, and the worker, whose sweep is gone, exits once that job has returned. That request comes as
+PARENT_ENDED: the kernel sends it as it hands the worker to another parent, so getppid() may not say so yet.
 """
 from __future__ import annotations
 
 import _thread
 import contextlib
+import ctypes
 import multiprocessing
 import os
 import queue
@@ -56,8 +64,12 @@ START_METHODS = ("forkserver", "loky")
 THREAD_LIMITS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
                  "VECLIB_MAXIMUM_THREADS", "NUMBA_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 STOP_GRACE_SECONDS = 5.0  # a stopped run records itself in about 0.2 s; this bounds a job stuck in a long C call
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal this process gets when its parent ends
+PARENT_ENDED = signal.SIGUSR1  # that signal, in a worker: blocked, taken by its stop thread
 _in_worker = False  # set by prepare_worker in each worker process
 _stop_requested = False  # in a worker: the sweep is stopping, take no further job
+_orphaned = False  # in a worker: it was stopped because its parent, and so the launching process, had ended
+_job_running = threading.Event()  # in a worker: set while job_stops runs a job
 
 
 def start_method(workers: dict) -> str:
@@ -197,22 +209,41 @@ def prepare_worker() -> None:
     takes the first and passes it on as SIGTERM to the main thread, whose handler decides: a run ends KILLED
     (runner.experiment), a job about to run does not run (job_stops), a worker between jobs takes no other.
     The ones after it stay blocked, unheard: a second signal would cut short the first one's record.
-    SIGINT ignored from the start (a sweep started in the background by a script) stays ignored.
+    SIGINT ignored from the start (a sweep started in the background by a script) stays ignored. PARENT_ENDED,
+    its parent's end (the launching process's, or the fork server's, which ends with it), is a stop request too,
+    after which the worker exits (module docstring).
     """
     global _in_worker
     _in_worker = True
     stops = {signal.SIGTERM} | ({signal.SIGINT} if signal.getsignal(signal.SIGINT) != signal.SIG_IGN else set())
     signal.signal(signal.SIGTERM, _between_jobs)
-    signal.pthread_sigmask(signal.SIG_BLOCK, stops)  # before the thread starts: it inherits the mask
+    signal.pthread_sigmask(signal.SIG_BLOCK, stops | {PARENT_ENDED})  # before the thread starts: it inherits it
     threading.Thread(target=_take_first_stop, args=(stops,), name="sweep-stop", daemon=True).start()
+    end_with_parent(PARENT_ENDED)
+
+
+def end_with_parent(signum: int) -> None:
+    """Have the kernel send this process signum when its parent ends (Linux's PR_SET_PDEATHSIG; elsewhere
+    nothing)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
 
 
 def _take_first_stop(stops: set) -> None:
-    """The stop thread of a worker: wait for the first of the signals `stops`, note it, pass it on as SIGTERM."""
-    global _stop_requested
-    signal.sigwait(stops)
+    """The stop thread of a worker: wait for the first of the signals `stops` or PARENT_ENDED, note it, pass it on
+    as SIGTERM. Once its parent has ended (the sweep with it: nothing else will end the worker, which would wait
+    for jobs), then or after another stop, exit as soon as no job runs, or at most STOP_GRACE_SECONDS later."""
+    global _stop_requested, _orphaned
+    _orphaned = signal.sigwait(stops | {PARENT_ENDED}) == PARENT_ENDED
     _stop_requested = True
     _thread.interrupt_main(signal.SIGTERM)
+    if not _orphaned:  # the launching process stops the sweep, and kills the pool, unless it ends first
+        signal.sigwait({PARENT_ENDED})
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    while _job_running.is_set() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os._exit(128 + signal.SIGTERM)
 
 
 def sweep_stop_reason() -> str | None:
@@ -220,6 +251,8 @@ def sweep_stop_reason() -> str | None:
     another job's error); None elsewhere (a single run, the basic launcher's sweep: the user's Ctrl-C or SIGTERM)."""
     if not _stop_requested:
         return None
+    if _orphaned:
+        return "stopped: the sweep's launching process had ended without stopping it (killed, or out of memory)"
     return "stopped with the sweep (Ctrl-C, SIGTERM, hydra.launcher.timeout or another job's error)"
 
 
@@ -241,9 +274,11 @@ def job_stops():
     from runner.experiment import Interrupted, raise_interrupted
 
     previous = signal.signal(signal.SIGTERM, raise_interrupted)  # before the check: no request falls between
+    _job_running.set()
     try:
         if _stop_requested:
             raise Interrupted()
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        _job_running.clear()

@@ -234,6 +234,40 @@ def test_a_stopped_parallel_sweep_records_its_training_jobs_as_a_stopped_run_is_
         assert RUN_FILES <= {a.path for a in store.client.list_artifacts(job.info.run_id)}
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("start", ["forkserver", "loky"])
+def test_workers_whose_launching_process_was_killed_record_their_jobs_and_end(new_store, tmp_path, start):
+    """kill -9 of the launching process while both workers train: no one is left to stop the sweep. Before, the
+    workers trained on, ran the jobs queued for them, then waited for more with the fork server, for good. Now each
+    ends its job KILLED with its records, saying why, and exits, and so does the fork server."""
+    store = new_store
+    overrides = (*(o for o in FAST if not o.startswith(("optimizer.epochs", "tracking.progress"))),
+                 "optimizer.epochs=50000000", "tracking.progress=on")
+    with open(tmp_path / "stderr", "w") as stderr:
+        sweep = subprocess.Popen([sys.executable, "-m", "runner", "-m", *JOBLIB, f"workers.start={start}", *overrides,
+                                  "seed=1,2,3"], cwd=store.root, env=store.env(), start_new_session=True,
+                                 stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        deadline = time.monotonic() + 120
+        while (tmp_path / "stderr").read_text().count("epoch 0/") < 2:  # both jobs have recorded epoch 0
+            assert time.monotonic() < deadline and sweep.poll() is None, "the jobs never trained"
+            time.sleep(0.2)
+        left = stop_and_wait(sweep, signal.SIGKILL, "sweep", grace=30)
+    finally:
+        kill_session(sweep)
+    assert left == [], (tmp_path / "stderr").read_text()[-3000:]
+    (parent,) = [run for run in store.runs() if run.data.tags.get("sweep.role") == "parent"]
+    assert parent.info.status == "RUNNING"  # no one could end it: runner.resume --force does
+    jobs = children(store.client, parent.info.run_id)
+    assert len(jobs) == 2  # the third job, queued, never started
+    for job in jobs:
+        assert job.info.status == "KILLED", job.data.tags.get("failure_reason")
+        assert job.data.tags["failure_reason"] == ("stopped: the sweep's launching process had ended without "
+                                                   "stopping it (killed, or out of memory)")
+        assert {"train_cost", "val_cost"} <= set(job.data.metrics)
+        assert RUN_FILES <= {a.path for a in store.client.list_artifacts(job.info.run_id)}
+
+
 def test_a_worker_ends_its_job_on_the_first_stop_request_only_and_runs_no_job_after_it(tmp_path):
     """A Ctrl-C reaches a worker from the terminal and again from the launching process: the first ends the job's
     run, the second must not interrupt its record (it stays blocked); a job handed to the worker afterwards does
