@@ -29,7 +29,7 @@ from omegaconf.errors import InterpolationResolutionError
 
 from runner.errors import UserError, one_line
 from runner.paths import code_tags, command_line
-from runner.sweep_checks import check_swept_values, check_sweep_settings, sweep_overrides
+from runner.sweep_checks import check_group_keys, check_swept_values, check_sweep_settings, sweep_overrides
 from runner.sweep_runs import (direction, end_orphans, override_key, resume_command, set_aside_for_resume,
                                summarize, sweep_children)
 from runner.workers import start_workers
@@ -69,6 +69,19 @@ def planned_jobs(config: DictConfig) -> int | None:
         swept = override.is_sweep_override()
         lengths[override.get_key_element()] = len(list(override.sweep_string_iterator())) if swept else 1
     return math.prod(lengths.values())
+
+
+def sampler_tags(sweeper: DictConfig) -> dict[str, str]:
+    """An Optuna study's sampler and its seed as the parent's tags: a study repeats its trials only with a seed
+    (+experiment=optuna_search passes it ${seed}; hydra/sweeper=optuna alone leaves it null)."""
+    sampler = sweeper.get("sampler")
+    if not str(sweeper._target_).endswith("OptunaSweeper") or sampler is None:
+        return {}
+    tags = {"sweep.sampler": str(sampler._target_).rsplit(".", 1)[-1]}
+    if "seed" in sampler:  # GridSampler has none
+        seed = sampler.seed
+        tags["sweep.sampler_seed"] = "null (a new seed each study)" if seed is None else str(seed)
+    return tags
 
 
 def resume(tracker, sweep_dir: Path, sweep_id: str) -> dict:
@@ -128,7 +141,9 @@ class SweepCallback(Callback):
     def _start(self, config: DictConfig) -> None:
         """Make the store, the experiment and the parent run; write sweep.json."""
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        check_sweep_settings(config.hydra.launcher, config.hydra.sweeper, sweep_dir, list(config.hydra.overrides.task))
+        check_sweep_settings(config.hydra.launcher, config.hydra.sweeper, sweep_dir, list(config.hydra.overrides.task),
+                             str(config.tracking.objective))
+        check_group_keys(config)  # optimizer=choice(lbfgs,sgd) optimizer.lr=...: lbfgs has no lr
         check_swept_values(config)  # a bad value stops the sweep here, not at its job after the ones before it
         # Next, a fork server imports the jobs' modules while this process sets the sweep up.
         worker_start = start_workers(config.get("workers") or {}, config.hydra.launcher)
@@ -162,7 +177,7 @@ class SweepCallback(Callback):
                 "sweep.overrides": overrides or "(none)", "sweep.space": " ".join(specs) or "(none)",
                 "sweep.sweeper": str(config.hydra.sweeper._target_).rsplit(".", 1)[-1],
                 "sweep.launcher": str(config.hydra.launcher._target_).rsplit(".", 1)[-1],
-                **({"sweep.worker_start": worker_start} if worker_start else {}),
+                **({"sweep.worker_start": worker_start} if worker_start else {}), **sampler_tags(config.hydra.sweeper),
                 "sweep.objective": objective, "sweep.direction": direction(objective),
                 "command": command_line("python -m runner -m", config.hydra.overrides.hydra,
                                         config.hydra.overrides.task, keep_sweep_settings=True),

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from runner.errors import UserError
+from runner.settings import TrackingSettings
 
 # What a setting accepts, said by the checks below and by merge_error when Hydra refuses a value of the wrong type.
 ACCEPTED = {
@@ -24,25 +25,40 @@ ACCEPTED = {
     "hydra.sweeper.n_trials": "an integer >= 1",
     "hydra.sweeper.n_jobs": "an integer >= 1",
     "hydra.sweeper.max_failure_rate": "a number from 0 to 1",
-    "hydra.sweeper.sampler.seed": "null (a new seed each study) or an integer",
+    "hydra.sweeper.sampler.seed": "null (a new seed each study) or an integer from 0 to 2**32-1 (4294967295)",
+    "hydra.sweeper.sampler._target_": "a sampler of optuna.samplers: TPESampler, RandomSampler, CmaEsSampler, "
+                                      "NSGAIISampler, MOTPESampler or GridSampler (hydra/sweeper/sampler=tpe, random, "
+                                      "cmaes, nsgaii, motpe or grid)",
     "hydra.sweeper.search_space": "hydra.sweeper.params={KEY: 'interval(0,1)', ...}, which the Optuna sweeper reads "
                                   "instead (it deprecated search_space)",
     "hydra.sweeper.params": "a map of swept keys to their values, hydra.sweeper.params={KEY: 'V1,V2', ...} (a dotted "
                             "key is one key), or KEY=V1,V2 on the command line",
 }
-ONE_PER_SWEEP = {"tracking.experiment": ("experiment", "NAME"), "tracking.uri": ("store", "URI")}  # the parent's
+# Keys a sweep cannot sweep: why, and what it accepts.
+ONE_PER_SWEEP = {
+    "tracking.experiment": ("a sweep's parent run and its jobs are recorded in one experiment",
+                            "one experiment per sweep (set tracking.experiment=NAME without a comma list)"),
+    "tracking.uri": ("a sweep's parent run and its jobs are recorded in one store",
+                     "one store per sweep (set tracking.uri=URI without a comma list)"),
+    "tracking.objective": ("a sweep ranks its jobs, and Optuna steers its trials, by one objective",
+                           "one objective per sweep (set tracking.objective=NAME without a comma list)"),
+}
+OPTUNA_SPACE = ("choice(A,B,...), range(START,STOP[,STEP]) with START <= STOP, interval(LOW,HIGH) with LOW <= HIGH, "
+                "or tag(log, interval(LOW,HIGH)) with LOW > 0")
+SAMPLER_SEEDS = range(2**32)  # what Optuna's samplers take (numpy's RandomState)
 
 
-def check_sweep_settings(launcher, sweeper, sweep_dir: Path, overrides: list[str] = ()) -> None:
-    """Every check below, `overrides` being the command line's (hydra.overrides.task); called first thing in a
-    sweep (runner.sweep.SweepCallback)."""
+def check_sweep_settings(launcher, sweeper, sweep_dir: Path, overrides: list[str] = (),
+                         objective: str = TrackingSettings.objective) -> None:
+    """Every check below, `overrides` being the command line's (hydra.overrides.task) and `objective` the sweep's
+    tracking.objective; called first thing in a sweep (runner.sweep.SweepCallback)."""
     for kind, plugin in (("launcher", launcher), ("sweeper", sweeper)):
         check_installed(kind, plugin)
         check_known_settings(kind, plugin)
     if str(launcher.get("_target_", "")).endswith("JoblibLauncher"):
         check_joblib(launcher)
     if str(sweeper.get("_target_", "")).endswith("OptunaSweeper"):
-        check_optuna(sweeper)
+        check_optuna(sweeper, objective)
     check_sweep_space(sweeper, list(overrides))
     try:
         sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -82,7 +98,7 @@ def check_known_settings(kind: str, plugin) -> None:
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return
     known = sorted(set(parameters) - {"self"})
-    unknown = sorted(set(plugin) - set(known) - {"_target_"})
+    unknown = sorted(key for key in set(plugin) - set(known) if not key.startswith("_"))  # _target_, _partial_
     if unknown:
         raise UserError(f"hydra.{kind}.{unknown[0]} is not a setting of {name}; accepted: "
                         f"{', '.join(known) or 'no settings'}")
@@ -144,15 +160,11 @@ def as_launched(value):
         return value
 
 
-def check_optuna(sweeper) -> None:
+def check_optuna(sweeper, objective: str) -> None:
     """hydra.sweeper's settings that the Optuna sweeper meets with a traceback once the study starts
-    (direction, n_trials=0, max_failure_rate; n_jobs=0: an empty batch, divided by; a storage: the
+    (direction, n_trials=0, max_failure_rate, the sampler; n_jobs=0: an empty batch, divided by; a storage: the
     sweeper requires optuna < 3, whose database storage fails an assertion under SQLAlchemy 2, which MLflow needs)."""
-    direction = sweeper.get("direction")
-    direction = getattr(direction, "name", direction)  # Hydra's default is its Direction enum
-    if direction not in ("minimize", "maximize"):
-        raise UserError(f"hydra.sweeper.direction={direction!r} is invalid; accepted: minimize, maximize "
-                        "(a job returns one value, tracking.objective)")
+    check_optuna_direction(sweeper.get("direction"), objective)
     for key in ("n_trials", "n_jobs"):
         value = sweeper.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -169,28 +181,108 @@ def check_optuna(sweeper) -> None:
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
         raise UserError(f"hydra.sweeper.max_failure_rate={rate!r} is invalid; "
                         f"accepted: {ACCEPTED['hydra.sweeper.max_failure_rate']}")
+    if sweeper.get("sampler") is not None:  # null: Optuna's default sampler, TPE
+        check_optuna_sampler(sweeper.get("sampler"))
+
+
+def check_optuna_direction(direction, objective: str) -> None:
+    """The study's direction is the objective's (runner.sweep_runs.direction): a study minimizing val_accuracy
+    (Hydra's default direction, minimize, under hydra/sweeper=optuna) searched for the worst trials while the
+    parent run named the best one."""
+    from runner.sweep_runs import direction as objective_direction
+
+    direction = getattr(direction, "name", direction)  # Hydra's default is its Direction enum
+    if direction not in ("minimize", "maximize"):
+        raise UserError(f"hydra.sweeper.direction={direction!r} is invalid; accepted: minimize, maximize "
+                        "(a job returns one value, tracking.objective)")
+    wanted = objective_direction(objective)
+    if direction != wanted:
+        best = "highest" if wanted == "maximize" else "lowest"
+        raise UserError(f"hydra.sweeper.direction={direction} contradicts tracking.objective={objective}, best "
+                        f"{best}; accepted: hydra.sweeper.direction={wanted} (+experiment=optuna_search sets it from "
+                        "tracking.objective)")
+
+
+def check_optuna_sampler(sampler) -> None:
+    """hydra.sweeper.sampler makes an Optuna sampler: its class exists, takes its keys and a seed from 0 to 2**32-1
+    (+experiment=optuna_search passes it ${seed}: a run's seed may be larger). Hydra made it only after the parent
+    run, and worded a failure as "Error in call to target ...": any other failure of it is said in one line too."""
+    from hydra.utils import instantiate
+
+    target = sampler.get("_target_")
+    module, _, name = str(target).rpartition(".")
+    try:
+        getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError):  # ValueError: no module named ('NoSuch')
+        raise UserError(f"hydra.sweeper.sampler._target_={target!r} cannot be found; "
+                        f"accepted: {ACCEPTED['hydra.sweeper.sampler._target_']}") from None
+    check_known_settings("sweeper.sampler", sampler)
+    seed = sampler.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed not in SAMPLER_SEEDS):
+        given = f" (it is {seed_text(sampler)}, the run's seed)" if seed_text(sampler) != str(seed) else ""
+        raise UserError(f"hydra.sweeper.sampler.seed={seed!r} is invalid{given}; "
+                        f"accepted: {ACCEPTED['hydra.sweeper.sampler.seed']}")
+    try:
+        instantiate(sampler)
+    except Exception as error:
+        reason = error.__cause__ or error
+        raise UserError(f"hydra.sweeper.sampler cannot be made ({type(reason).__name__}: {reason}); accepted: the "
+                        f"settings {str(target).rpartition('.')[2]} takes") from None
+
+
+def seed_text(sampler) -> str:
+    """The sampler's seed as its config writes it: '${seed}' where conf/experiment/optuna_search.yaml passes it
+    the run's seed."""
+    from omegaconf import DictConfig, OmegaConf
+
+    if isinstance(sampler, DictConfig):
+        return str(OmegaConf.to_container(sampler, resolve=False).get("seed"))
+    return str(sampler.get("seed"))
 
 
 def check_sweep_space(sweeper, overrides: list[str]) -> None:
-    """The swept values (the command line's and hydra.sweeper.params) a sweep cannot run: an experiment or a store
-    per job (the parent run is in one, and its summary would find no job), and under the basic sweeper an
-    interval() (it expands lists of values; Hydra's message came after the parent run was made)."""
+    """The swept values (the command line's and hydra.sweeper.params) a sweep cannot run: an experiment, a store
+    or an objective per job (the parent run is in one, its summary would find no job or mix costs and accuracies),
+    under the basic sweeper an interval() (it expands lists of values) and under Optuna what it cannot sample
+    (Hydra's messages, or a traceback, came after the parent run was made)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     params = sweeper.get("params") or {}
     given = [*overrides, *(f"{key}={value}" for key, value in params.items())]
     basic = str(sweeper.get("_target_", "")).endswith("BasicSweeper")
+    optuna = str(sweeper.get("_target_", "")).endswith("OptunaSweeper")
     for override in OverridesParser.create().parse_overrides(given):
         if not override.is_sweep_override():
             continue
         key, line = override.key_or_group, override.input_line
         if key in ONE_PER_SWEEP:
-            what, placeholder = ONE_PER_SWEEP[key]
-            raise UserError(f"{line} cannot be swept: a sweep's parent run and its jobs are recorded in one {what}; "
-                            f"accepted: one {what} per sweep (set {key}={placeholder} without a comma list)")
+            why, accepted = ONE_PER_SWEEP[key]
+            raise UserError(f"{line} cannot be swept: {why}; accepted: {accepted}")
         if basic and not override.is_discrete_sweep():
             raise UserError(f"{line} cannot be swept by the basic sweeper, which runs lists of values; accepted: a "
                             "comma list, range(), choice() or glob(), or hydra/sweeper=optuna for interval()")
+        if optuna:
+            check_optuna_distribution(override)
+
+
+def check_optuna_distribution(override) -> None:
+    """A swept override makes an Optuna distribution as the sweeper makes it (an interval or range whose ends are
+    reversed, a log interval from 0, a glob(): a ValueError or a bare AssertionError after the parent run), and
+    carries no tag the sweeper would ignore (only interval() reads one: log)."""
+    from hydra_plugins.hydra_optuna_sweeper._impl import create_optuna_distribution_from_override
+
+    line = override.input_line
+    try:
+        create_optuna_distribution_from_override(override)
+    except (ValueError, AssertionError, NotImplementedError) as error:
+        kind = line.partition("=")[2].partition("(")[0]
+        reason = str(error).rstrip(".") or f"{kind}() is not a distribution Optuna samples"
+        raise UserError(f"{line} cannot be sampled by Optuna ({reason}); accepted: {OPTUNA_SPACE}") from None
+    read = {"log"} if override.is_interval_sweep() else set()
+    ignored = sorted(set(getattr(override.value(), "tags", ())) - read)
+    if ignored:
+        raise UserError(f"{line} has the tag {ignored[0]!r}, which the Optuna sweeper ignores; accepted: "
+                        "tag(log, interval(LOW,HIGH)) for a log scale, or no tag")
 
 
 def sweep_overrides(config) -> list:
@@ -201,6 +293,67 @@ def sweep_overrides(config) -> list:
     params = config.hydra.sweeper.get("params") or {}
     given = [*(f"{key}={value}" for key, value in params.items()), *config.hydra.overrides.task]
     return OverridesParser.create().parse_overrides(given)
+
+
+def check_group_keys(config) -> None:
+    """Each key the sweep sets under a plugin group (optimizer.lr=..., swept or not; not +optimizer.lr) is a key of
+    every option its jobs take of that group (optimizer=choice(lbfgs,sgd), or the one the config chooses): Hydra
+    stopped the sweep at the first such job, after the ones before it, with "Could not override 'optimizer.lr'. To
+    append to your config use +optimizer.lr=..." (which lbfgs refuses too). An option whose config this cannot read
+    as a plain map of keys (a defaults list, a package of its own), and a glob() of options, are left to the jobs."""
+    last = {override.get_key_element(): override for override in sweep_overrides(config)}
+    options = group_options(config, last.values())
+    repository = config_repository(config)
+    for override in last.values():
+        group, _, key = override.key_or_group.partition(".")
+        if override.is_add() or override.is_force_add() or override.is_delete() or group not in options or not key:
+            continue
+        for option in options[group]:
+            keys = option_keys(repository, group, option)
+            if keys is not None and key.split(".")[0] not in keys:
+                swept = f" (of {last[group].input_line})" if group in last and last[group].is_sweep_override() else ""
+                raise UserError(f"{override.input_line} cannot be set with {group}={option}{swept}, whose config has "
+                                f"no key {key.split('.')[0]}; accepted: the keys of {group}={option}: "
+                                f"{', '.join(k for k in keys if not k.startswith('_')) or 'none'}")
+
+
+def group_options(config, overrides) -> dict[str, list[str]]:
+    """The options the sweep's jobs take of each plugin group: the swept ones (optimizer=choice(lbfgs,sgd)), else
+    the one the config chooses; none for a glob() of options, which the sweeper expands against the files."""
+    from hydra.core.override_parser.types import ValueType
+
+    options = {group: [str(option)] for group, option in config.hydra.runtime.choices.items()
+               if not group.startswith("hydra/") and group != "experiment" and option is not None}
+    for override in overrides:
+        if override.key_or_group not in options or override.is_delete():
+            continue
+        if override.value_type == ValueType.GLOB_CHOICE_SWEEP:
+            options[override.key_or_group] = []
+        elif override.is_sweep_override():
+            options[override.key_or_group] = list(override.sweep_string_iterator())
+        else:
+            options[override.key_or_group] = [str(override.value())]
+    return options
+
+
+def config_repository(config):
+    """Hydra's repository of the sweep's config sources (conf/, hydra.searchpath's), to read a group's options."""
+    from hydra._internal.config_repository import ConfigRepository
+    from hydra._internal.config_search_path_impl import ConfigSearchPathImpl
+
+    search_path = ConfigSearchPathImpl()
+    for source in config.hydra.runtime.config_sources:
+        search_path.append(source.provider, f"{source.schema}://{source.path}")
+    return ConfigRepository(search_path)
+
+
+def option_keys(repository, group: str, option: str) -> list[str] | None:
+    """The keys of config group option group/option as its file writes them; None when that is not what a job gets
+    under `group` (no such option, a defaults list, a package of its own)."""
+    found = repository.load_config(f"{group}/{option}")
+    if found is None or found.defaults_list or found.header.get("package") not in (None, "_group_"):
+        return None
+    return list(found.config)
 
 
 def check_swept_values(config) -> None:

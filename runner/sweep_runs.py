@@ -155,10 +155,10 @@ def summarize(children: list, objective: str) -> Summary:
     statuses: dict[str, int] = {}
     for run in children:
         statuses[run.info.status] = statuses.get(run.info.status, 0) + 1
-    finished = sorted((run for run in children if run.info.status == "FINISHED"), key=lambda run: run.info.start_time)
+    finished = sorted((run for run in children if run.info.status == "FINISHED"), key=launch_order)
     metric = ranked_metric([run.data.metrics for run in finished], objective)
     summary = Summary(metric, statuses)
-    scored = [(run.data.metrics.get(metric), run) for run in finished]  # ties: the earliest job
+    scored = [(run.data.metrics.get(metric), run) for run in finished]  # ties: the job launched first
     scored = [(value, run) for value, run in scored if value is not None]
     if scored:
         sign = 1.0 if direction(objective) == "minimize" else -1.0
@@ -168,6 +168,13 @@ def summarize(children: list, objective: str) -> Summary:
         summary.best_params = {override_key(o): o.split("=", 1)[1] for o in overrides if "=" in o}
         summary.importance = swept_importance(finished, metric)
     return summary
+
+
+def launch_order(run) -> tuple[float, int]:
+    """A job's place in its sweep: its number (tag sweep.job, Hydra's job.num, as Optuna numbers its trials), then
+    its start. Under joblib a later job may start first, so the start alone broke ties unlike Optuna's best trial."""
+    job = run.data.tags.get("sweep.job", "")
+    return (int(job) if job.isdigit() else float("inf")), run.info.start_time
 
 
 def ranked_metric(metrics: list[dict[str, float]], objective: str) -> str:

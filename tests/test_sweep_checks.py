@@ -10,14 +10,15 @@ import pytest
 
 from conftest import multirun_config
 from runner.errors import UserError, one_line
-from runner.sweep_checks import (check_installed, check_joblib, check_known_settings, check_optuna,
+from runner.sweep_checks import (check_group_keys, check_installed, check_joblib, check_known_settings, check_optuna,
                                  check_swept_values, check_sweep_settings, check_sweep_space)
 
 JOBLIB = {"_target_": "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher", "n_jobs": 2,
           "backend": None, "prefer": "processes", "require": None, "timeout": None, "batch_size": "auto",
           "pre_dispatch": "2*n_jobs"}
+TPE = {"_target_": "optuna.samplers.TPESampler", "seed": None}
 OPTUNA = {"_target_": "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper", "direction": "minimize",
-          "n_trials": 20, "n_jobs": 2, "max_failure_rate": 0.0}
+          "n_trials": 20, "n_jobs": 2, "max_failure_rate": 0.0, "sampler": TPE}
 BASIC_SWEEPER = {"_target_": "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"}
 
 
@@ -70,10 +71,74 @@ class Direction:  # stands for Hydra's enum, which is what hydra.sweeper.directi
      "deprecated it for hydra.sweeper.params); accepted: the same space under hydra.sweeper.params"),
 ])
 def test_optuna_settings_the_sweeper_would_fail_on_are_user_errors(setting, message):
-    check_optuna(OPTUNA)
-    check_optuna({**OPTUNA, "direction": Direction(), "n_trials": 1, "n_jobs": 1, "max_failure_rate": 1})
+    check_optuna(OPTUNA, "val_cost")
+    check_optuna({**OPTUNA, "direction": Direction(), "n_trials": 1, "n_jobs": 1, "max_failure_rate": 1},
+                 "val_accuracy")
     with pytest.raises(UserError, match=re.escape(message)):
-        check_optuna({**OPTUNA, **setting})
+        check_optuna({**OPTUNA, **setting}, "val_cost")
+
+
+@pytest.mark.parametrize("direction, objective, message", [
+    ("maximize", "val_cost", "hydra.sweeper.direction=maximize contradicts tracking.objective=val_cost, best lowest; "
+     "accepted: hydra.sweeper.direction=minimize (+experiment=optuna_search sets it from tracking.objective)"),
+    ("minimize", "val_accuracy", "hydra.sweeper.direction=minimize contradicts tracking.objective=val_accuracy, best "
+     "highest; accepted: hydra.sweeper.direction=maximize"),
+    ("minimize", "test_f1_macro", "accepted: hydra.sweeper.direction=maximize"),
+    ("minimize", "foo", "tracking.objective='foo' is invalid; accepted: val_cost, val_accuracy"),
+])
+def test_optunas_direction_must_be_the_objectives(direction, objective, message):
+    """Before, hydra/sweeper=optuna with tracking.objective=val_accuracy searched for the lowest accuracy (Hydra's
+    default direction) while the parent run named the highest its best; a direction given against the preset's
+    was taken as given."""
+    check_optuna({**OPTUNA, "direction": "minimize"}, "train_cost")
+    check_optuna({**OPTUNA, "direction": "maximize"}, "test_accuracy")
+    with pytest.raises(UserError, match=re.escape(message)):
+        check_optuna({**OPTUNA, "direction": direction}, objective)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["hydra/sweeper=optuna", "tracking.objective=val_accuracy"], "hydra.sweeper.direction=minimize contradicts "
+     "tracking.objective=val_accuracy"),  # Hydra's own default direction
+    (["+experiment=optuna_search", "hydra.sweeper.direction=maximize"], "hydra.sweeper.direction=maximize "
+     "contradicts tracking.objective=val_cost"),
+])
+def test_an_optuna_sweep_against_its_objective_is_refused_before_its_parent_run(tmp_path, overrides, message):
+    for agreeing in (["+experiment=optuna_search", "tracking.objective=val_accuracy"], ["hydra/sweeper=optuna"]):
+        config = multirun_config(*agreeing)
+        check_sweep_settings(config.hydra.launcher, config.hydra.sweeper, tmp_path, [], config.tracking.objective)
+    config = multirun_config(*overrides)
+    with pytest.raises(UserError, match=re.escape(message)):
+        check_sweep_settings(config.hydra.launcher, config.hydra.sweeper, tmp_path, [], config.tracking.objective)
+
+
+@pytest.mark.parametrize("sampler, message", [
+    ({"seed": -1}, "hydra.sweeper.sampler.seed=-1 is invalid; accepted: null (a new seed each study) or an integer "
+     "from 0 to 2**32-1 (4294967295)"),
+    ({"seed": 2**32}, "hydra.sweeper.sampler.seed=4294967296 is invalid; accepted: null"),
+    ({"foo": 1}, "hydra.sweeper.sampler.foo is not a setting of TPESampler; accepted: consider_endpoints"),
+    ({"_target_": "optuna.samplers.NoSuch"}, "hydra.sweeper.sampler._target_='optuna.samplers.NoSuch' cannot be "
+     "found; accepted: a sampler of optuna.samplers: TPESampler, RandomSampler, CmaEsSampler"),
+    ({"_target_": "NoSuch"}, "hydra.sweeper.sampler._target_='NoSuch' cannot be found"),
+    ({"_target_": "optuna.samplers.NSGAIISampler", "population_size": 1}, "hydra.sweeper.sampler cannot be made "
+     "(ValueError: `population_size` must be greater than or equal to 2.); accepted: the settings NSGAIISampler takes"),
+])
+def test_a_sampler_optuna_cannot_make_is_a_user_error(sampler, message):
+    """Before, the sampler was made after the parent run, and Hydra's "Error in call to target ..." was the line."""
+    for good in (TPE, {**TPE, "seed": 2**32 - 1}, {"_target_": "optuna.samplers.RandomSampler", "seed": 0},
+                 {"_target_": "optuna.samplers.GridSampler", "_partial_": True}):
+        check_optuna({**OPTUNA, "sampler": good}, "val_cost")
+    check_optuna({**OPTUNA, "sampler": None}, "val_cost")  # Optuna's default sampler
+    with pytest.raises(UserError, match=re.escape(message)):
+        check_optuna({**OPTUNA, "sampler": {**TPE, **sampler}}, "val_cost")
+
+
+def test_the_presets_sampler_seed_is_the_runs_seed_which_may_be_too_large_for_it(tmp_path):
+    """A seed a single run takes (any integer >= 0) is too large for Optuna's sampler, which the preset gives it."""
+    config = multirun_config("+experiment=optuna_search", "seed=4294967296")
+    with pytest.raises(UserError, match=re.escape("hydra.sweeper.sampler.seed=4294967296 is invalid (it is ${seed}, "
+                                                  "the run's seed); accepted: null (a new seed each study) or an "
+                                                  "integer from 0 to 2**32-1")):
+        check_sweep_settings(config.hydra.launcher, config.hydra.sweeper, tmp_path, [], "val_cost")
 
 
 def test_a_plugin_that_is_not_installed_names_the_package_to_install():
@@ -134,6 +199,9 @@ BASIC_SPACE = ["hydra/launcher=joblib", "seed=0,1", "optimizer=sgd,adam", "regul
      "a comma list)"),
     ("tracking.uri=sqlite:///a.db,sqlite:///b.db", "tracking.uri=sqlite:///a.db,sqlite:///b.db cannot be swept: a "
      "sweep's parent run and its jobs are recorded in one store; accepted: one store per sweep (set tracking.uri=URI"),
+    ("tracking.objective=val_cost,val_accuracy", "tracking.objective=val_cost,val_accuracy cannot be swept: a sweep "
+     "ranks its jobs, and Optuna steers its trials, by one objective; accepted: one objective per sweep (set "
+     "tracking.objective=NAME without a comma list)"),
 ])
 def test_a_swept_value_the_sweep_cannot_run_is_a_user_error(override, message):
     """Before, the basic sweeper refused interval() only after the parent run was made, and jobs of a swept
@@ -151,6 +219,62 @@ def test_optuna_samples_an_interval_but_not_an_experiment():
                                             "optimizer.lr": "tag(log, interval(0.001, 1.0))"}}, ["seed=1"])
     with pytest.raises(UserError, match=re.escape("tracking.experiment=choice(a,b) cannot be swept")):
         check_sweep_space({**OPTUNA, "params": {"tracking.experiment": "choice(a,b)"}}, [])
+    with pytest.raises(UserError, match=re.escape("tracking.objective=choice(val_cost,val_accuracy) cannot be swept")):
+        check_sweep_space(OPTUNA, ["tracking.objective=choice(val_cost,val_accuracy)"])
+
+
+OPTUNA_ACCEPTS = ("accepted: choice(A,B,...), range(START,STOP[,STEP]) with START <= STOP, interval(LOW,HIGH) with "
+                  "LOW <= HIGH, or tag(log, interval(LOW,HIGH)) with LOW > 0")
+
+
+@pytest.mark.parametrize("override, message", [
+    ("optimizer.lr=interval(1,0.1)", "optimizer.lr=interval(1,0.1) cannot be sampled by Optuna (The `low` value must "
+     "be smaller than or equal to the `high` value (low=1.0, high=0.1)); " + OPTUNA_ACCEPTS),
+    ("optimizer.lr=tag(log,interval(0,1))", "optimizer.lr=tag(log,interval(0,1)) cannot be sampled by Optuna (The "
+     "`low` value must be larger than 0 for a log distribution (low=0.0, high=1.0)); accepted: choice("),
+    ("architecture.hidden.0=range(5,1)", "architecture.hidden.0=range(5,1) cannot be sampled by Optuna (The `low` "
+     "value must be smaller than or equal to the `high` value (low=5, high=1)); accepted: choice("),
+    ("optimizer.lr=glob(*)", "optimizer.lr=glob(*) cannot be sampled by Optuna (glob() is not a distribution Optuna "
+     "samples); accepted: choice("),
+    ("optimizer.lr=tag(foo,interval(0.01,0.1))", "optimizer.lr=tag(foo,interval(0.01,0.1)) has the tag 'foo', which "
+     "the Optuna sweeper ignores; accepted: tag(log, interval(LOW,HIGH)) for a log scale, or no tag"),
+    ("seed=tag(log,choice(0,1))", "seed=tag(log,choice(0,1)) has the tag 'log', which the Optuna sweeper ignores"),
+])
+def test_a_space_optuna_cannot_sample_is_a_user_error(override, message):
+    """Before, these failed with a traceback (a bare AssertionError for glob()) after the parent run was made, and
+    an unknown tag was ignored."""
+    good = ["optimizer.lr=tag(log,interval(0.001,1))", "architecture.hidden.0=range(1,5)", "seed=choice(0,1)",
+            "regularization.lam=interval(0,10)", "optimizer.epochs=10"]
+    check_sweep_space(OPTUNA, good)
+    with pytest.raises(UserError, match=re.escape(message)):
+        check_sweep_space(OPTUNA, [*good, override])
+    key, _, values = override.partition("=")
+    with pytest.raises(UserError, match=re.escape(message)):  # the same from the sweeper's params (the presets')
+        check_sweep_space({**OPTUNA, "params": {key: values}}, good)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["+experiment=optuna_search", "optimizer=choice(lbfgs,sgd)"], "optimizer.lr=tag(log, interval(0.001, 1.0)) "
+     "cannot be set with optimizer=lbfgs (of optimizer=choice(lbfgs,sgd)), whose config has no key lr; accepted: "
+     "the keys of optimizer=lbfgs: epochs"),
+    (["hydra/sweeper=optuna", "optimizer.lr=interval(0.1,1)"], "optimizer.lr=interval(0.1,1) cannot be set with "
+     "optimizer=lbfgs, whose config has no key lr; accepted: the keys of optimizer=lbfgs: epochs"),
+    (["optimizer=cg,sgd", "+hydra.sweeper.params={optimizer.lr: '0.1,0.2'}"], "optimizer.lr=0.1,0.2 cannot be set "
+     "with optimizer=cg (of optimizer=cg,sgd), whose config has no key lr"),
+    (["optimizer=sgd", "optimizer.momentum=0.5,0.9"], "optimizer.momentum=0.5,0.9 cannot be set with optimizer=sgd, "
+     "whose config has no key momentum; accepted: the keys of optimizer=sgd: lr, epochs, lr_decay"),
+])
+def test_a_key_a_swept_option_has_not_is_refused_before_the_parent_run(overrides, message):
+    """Before, the sweep stopped at the first job of that option, after the jobs before it, with Hydra's "Could not
+    override 'optimizer.lr'. To append to your config use +optimizer.lr=...", which that optimizer refuses too."""
+    for fine in (["+experiment=optuna_search"], ["optimizer=sgd,adam", "+hydra.sweeper.params={optimizer.lr: '1,2'}"],
+                 ["optimizer=sgd,adam", "+optimizer.momentum=0.9,0.5"],  # added keys: the plugins check them
+                 ["optimizer=glob(*)", "optimizer.epochs=3"], ["+experiment=batch_sizes"],
+                 ["architecture.hidden.0=1,2"], ["hydra/sweeper=optuna", "optimizer=choice(sgd,adam)",
+                                                 "optimizer.lr=interval(0.1,1)"]):
+        check_group_keys(multirun_config(*fine))
+    with pytest.raises(UserError, match=re.escape(message)):
+        check_group_keys(multirun_config(*overrides))
 
 
 def test_the_sweep_checks_read_the_command_lines_overrides_as_the_sweep_passes_them(tmp_path):
@@ -189,7 +313,7 @@ def test_the_command_line_can_add_to_the_sweepers_params(sweeper):
      "of type 'str' could not be converted to Integer); accepted: an integer >= 1"),
     (["hydra/sweeper=optuna", "hydra.sweeper.sampler.seed=abc"], "hydra.sweeper.sampler.seed='abc' is invalid "
      "(Value 'abc' of type 'str' could not be converted to Integer); accepted: null (a new seed each study) or an "
-     "integer"),
+     "integer from 0 to 2**32-1 (4294967295)"),
     (["hydra.job.chdir=abc"], "hydra.job.chdir='abc' is invalid (Value 'abc' is not a valid bool (type str)); "
      "accepted: a value of the type JobConf.chdir declares"),
 ])
@@ -210,6 +334,13 @@ def test_a_value_hydras_schema_cannot_hold_names_what_the_setting_accepts(overri
     (["hydra/sweeper=optuna", "+experiment=optuna_search", "tracking.objective=foo"],
      "error: tracking.objective='foo' is invalid; accepted: val_cost, val_accuracy, train_cost"),
     (["+hydra.launcher.foo=1"], "error: hydra.launcher.foo is not a setting of BasicLauncher"),
+    (["hydra/sweeper=optuna", "tracking.objective=val_accuracy"], "error: hydra.sweeper.direction=minimize "
+     "contradicts tracking.objective=val_accuracy, best highest; accepted: hydra.sweeper.direction=maximize"),
+    (["hydra/sweeper=optuna", "optimizer.lr=interval(1,0.1)"], "error: optimizer.lr=interval(1,0.1) cannot be "
+     "sampled by Optuna"),
+    (["+experiment=optuna_search", "seed=4294967296"], "error: hydra.sweeper.sampler.seed=4294967296 is invalid"),
+    (["+experiment=optuna_search", "optimizer=choice(lbfgs,sgd)"], "error: optimizer.lr=tag(log, interval(0.001, "
+     "1.0)) cannot be set with optimizer=lbfgs"),
     (["+hydra.sweeper.params.regularization.lam=1"], "error: hydra.sweeper.params.regularization={} is invalid "
      "(Cannot convert 'dict' to string: '{}'); accepted: a map of swept keys to their values, hydra.sweeper.params="
      "{KEY: 'V1,V2', ...} (a dotted key is one key), or KEY=V1,V2 on the command line"),

@@ -683,11 +683,46 @@ def test_a_resumed_job_whose_data_changed_runs_again_instead_of_being_skipped(ne
 def test_a_stopped_optuna_study_prints_no_resume_command(store):
     """runner.resume refuses an Optuna study, so a stopped one must not suggest it (a grid sweep does, below)."""
     result = store.cli("-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=1", *BASE,
-                       "optimizer.epochs=3", "optimizer.lr=interval(-2.0,-1.0)")
+                       "optimizer=batch_gd", "optimizer.epochs=3", "optimizer.lr=interval(-2.0,-1.0)")
     assert result.returncode == 2 and "optimizer.lr=" in result.stderr
     parent_id = re.search(r"^sweep \S+: parent run (\w+)", result.stdout, re.MULTILINE).group(1)
     assert store.client.get_run(parent_id).info.status == "FAILED"
+    assert store.client.get_run(parent_id).data.tags["sweep.sampler_seed"] == "null (a new seed each study)"
     assert "runner.resume" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("overrides, tags", [
+    (["+experiment=optuna_search", "seed=7"], {"sweep.sampler": "TPESampler", "sweep.sampler_seed": "7"}),
+    (["hydra/sweeper=optuna"], {"sweep.sampler": "TPESampler", "sweep.sampler_seed": "null (a new seed each study)"}),
+    (["hydra/sweeper=optuna", "hydra/sweeper/sampler=grid"], {"sweep.sampler": "GridSampler"}),
+    (["seed=0,1"], {}),
+])
+def test_an_optuna_studys_parent_names_its_sampler_and_seed(overrides, tags):
+    """Without the preset, an Optuna study's sampler has no seed, and its trials cannot be repeated: the parent
+    says which, where before nothing did."""
+    from runner.sweep import sampler_tags
+
+    assert sampler_tags(multirun_config(*overrides).hydra.sweeper) == tags
+
+
+def test_of_tied_jobs_the_sweeps_best_is_the_one_launched_first_as_optunas():
+    """Under joblib a later job may start first: ranked by start time, the parent's best of tied jobs was not
+    Optuna's best trial (the lowest number), nor the first job of a grid."""
+    from types import SimpleNamespace
+
+    from runner.sweep_runs import summarize
+
+    def job(number, start, cost):
+        return SimpleNamespace(info=SimpleNamespace(status="FINISHED", start_time=start, run_id=f"r{number}",
+                                                    run_name=f"j{number}"),
+                               data=SimpleNamespace(metrics={"val_cost": cost},
+                                                    tags={"sweep.job": str(number),
+                                                          "sweep.job_overrides": f"seed={number}"}))
+
+    children = [job(10, 100, 0.5), job(2, 300, 0.5), job(1, 200, 0.9), job(3, 50, 0.5)]
+    summary = summarize(children, "val_cost")
+    assert (summary.best_run_id, summary.best_params) == ("r2", {"seed": "2"})  # job 2 < 3 < 10; job 3 started first
+    assert summarize(children[::-1], "val_cost").best_run_id == "r2"
 
 
 def test_resume_refuses_an_optuna_study_and_a_sweep_whose_folder_is_gone(new_store):
