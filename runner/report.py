@@ -19,7 +19,8 @@ the course's learning curve for dataset.train_size, validation curve for lambda)
 runs' own figures side by side (up to MAX_PANELS runs): decision_regions.png and
 hidden_units.png for two-feature data, hidden_weights.png for images, confusion_matrix.png, cost_path.png
 (tracking.cost_path); report.html, all of it on one page
-(runner.report_html); logs them as artifacts of the sweep's parent run.
+(runner.report_html); logs them as artifacts of the sweep's parent run. A report narrowed by --filter or ranked by
+another --objective than the sweep's goes to a folder of its own (variant) and leaves the parent's description alone.
 
 Metric histories are read in bulk: one SQL query on the `metrics` table for a database
 store, a thread pool of get_metric_history calls for an MLflow server.
@@ -43,16 +44,32 @@ from runner.report_figures import (natural_key, plot_bias_variance, plot_curves,
 from runner.report_html import write_page
 from runner.report_tables import description, importance, markdown, ranking, seed_statistics
 from runner.paths import outputs_dir
-from runner.sweep_runs import all_runs, direction, ranked_metric, sweep_children
+from runner.sweep_runs import all_runs, direction, launch_order, ranked_metric, sweep_children
 from runner.settings import OBJECTIVES
 from runner.store import open_client, resolve_tracking_uri
 
 DATABASES = ("sqlite", "postgresql", "mysql", "mssql")
 MAX_PANELS = 16
+MAX_NAMED = 20  # experiments an unknown --experiment lists
 RUN_FIGURES = {"decision_regions.png": "decision regions", "hidden_units.png": "first hidden layer's units",
                "hidden_weights.png": "first hidden layer's weights", "confusion_matrix.png": "confusion matrices",
                "cost_path.png": "cost from start to end (tracking.cost_path)"}
 """The runs' own figures that the report lays side by side, and what they show."""
+
+
+def open_experiment(client, uri: str, name: str):
+    """The active experiment `name` of the store at `uri`: one missing or deleted in the store (mlflow ui, `mlflow
+    experiments delete`) is a UserError naming the experiments there, or how to restore the deleted one."""
+    found = client.get_experiment_by_name(name)
+    if found is None:
+        names = [experiment.name for experiment in client.search_experiments(max_results=MAX_NAMED)]
+        raise UserError(f"--experiment {name!r} does not exist in {uri}; accepted: an experiment of the store ("
+                        f"{', '.join(names) or 'it holds none'}{', ...' if len(names) == MAX_NAMED else ''})")
+    if found.lifecycle_stage == "deleted":  # runner.tracking words a run into a deleted experiment the same way
+        raise UserError(f"--experiment {name!r} is deleted in the store {uri} (experiment {found.experiment_id}); "
+                        f"accepted: an active experiment: restore it (MLFLOW_TRACKING_URI={uri} mlflow experiments "
+                        f"restore --experiment-id {found.experiment_id}), or choose another (--experiment NAME)")
+    return found
 
 
 def find_parent(client, experiment_id: str, sweep: str | None):
@@ -93,9 +110,11 @@ def counted(run) -> bool:
 
 
 def runs_frame(runs: list) -> pd.DataFrame:
-    """One row per run: id, name, status, start time, params, final metrics, config choices (choice.*)."""
+    """One row per run: id, name, status, start time, its job's number in its sweep (sweep.job, inf for a single
+    run), params, final metrics, config choices (choice.*)."""
     return pd.DataFrame([{"run_id": run.info.run_id, "run_name": run.info.run_name, "status": run.info.status,
-                          "start_time": run.info.start_time, **run.data.params, **_choices(run), **run.data.metrics}
+                          "start_time": run.info.start_time, "sweep.job": launch_order(run)[0], **run.data.params,
+                          **_choices(run), **run.data.metrics}
                          for run in runs])
 
 
@@ -175,8 +194,7 @@ def _order(value) -> tuple:
 def select_runs(client, experiment_id: str, args: argparse.Namespace) -> tuple:
     """(parent run or None, the runs to report, the report's name): a sweep's children, the runs named by
     --runs, or every run (--all, or no --sweep in an experiment that holds no sweep, which is said on stderr);
-    only those --filter matches, when given (the name then ends with the filter's digest, so a narrowed report
-    does not overwrite the whole one). A sweep and every run leave out the attempts a resume ran again (tag
+    only those --filter matches, when given. A sweep and every run leave out the attempts a resume ran again (tag
     sweep.retried); --runs keeps such a run when it names it."""
     from mlflow.exceptions import MlflowException
 
@@ -200,7 +218,7 @@ def select_runs(client, experiment_id: str, args: argparse.Namespace) -> tuple:
         raise UserError(f"--filter {narrower!r} is invalid ({' '.join(error.message.split())}); accepted: an MLflow "
                         "search filter, e.g. \"metrics.val_accuracy > 0.9 and params.`regularization.lam` = '1'\" "
                         "or \"tags.`choice.optimizer` = 'sgd'\"") from None
-    return parent, runs, f"{name}-filter-{digest(narrower)}" if narrower else name
+    return parent, runs, name
 
 
 def named_runs(client, experiment_id: str, args: argparse.Namespace, narrower: str) -> list:
@@ -221,6 +239,15 @@ def named_runs(client, experiment_id: str, args: argparse.Namespace, narrower: s
         raise UserError(f"--runs {parents[0]} is a sweep's parent run, which trains nothing; accepted: ids of runs "
                         f"that trained (--sweep {parents[0]} reports its jobs)")
     return all_runs(client, [experiment_id], " and ".join(filter(None, [listed, narrower])))
+
+
+def variant(args: argparse.Namespace, own_objective: str) -> str:
+    """What a report narrowed by --filter or ranked by another --objective than `own_objective` (the sweep's) adds
+    to its folder's name and to the parent's artifacts folder (report<variant>/), so that it overwrites neither the
+    whole report nor the parent's description: '-filter-<digest>', '-objective-<name>', both, or ''."""
+    narrowed = f"-filter-{digest(args.filter)}" if args.filter else ""
+    other = args.objective and args.objective != own_objective
+    return narrowed + (f"-objective-{args.objective}" if other else "")
 
 
 def digest(text: str) -> str:
@@ -257,14 +284,14 @@ def write_figures(client, uri: str, experiment_id: str, table: pd.DataFrame, var
 
 def report(client, uri: str, args: argparse.Namespace) -> Path:
     """Build the table and figures, write them under outputs/reports/<name>/, log them on the parent."""
-    experiment = client.get_experiment_by_name(args.experiment)
-    if experiment is None:
-        raise UserError(f"--experiment {args.experiment} does not exist in {uri}; accepted: an experiment with runs")
+    experiment = open_experiment(client, uri, args.experiment)
     parent, runs, name = select_runs(client, experiment.experiment_id, args)
     if not runs:
         matched = f" (--filter {args.filter!r} matched none of its runs)" if args.filter else ""
         raise UserError(f"no runs to report in {name}{matched}; accepted: a sweep or experiment with runs")
     tags = parent.data.tags if parent else {}
+    suffix = variant(args, tags.get("sweep.objective") or "val_cost")
+    name += suffix
     objective = args.objective or tags.get("sweep.objective") or "val_cost"
     direction(objective)  # an unknown objective fails here, before any work
     frame = runs_frame(runs)
@@ -302,11 +329,11 @@ def report(client, uri: str, args: argparse.Namespace) -> Path:
                                               ("Ranking", table.drop(columns=["run_id"]))) if t is not None]
     files.append(write_page(out / "report.html", f"Report: {name}", lead, tables,
                             [out / f for f in files if f.endswith(".png")]).name)
-    folder = f"report-filter-{digest(args.filter)}" if args.filter else "report"
+    folder = f"report{suffix}"
     if parent is not None:
         for file in files:
             client.log_artifact(parent.info.run_id, str(out / file), folder)
-        if not args.filter:  # the parent's description is its whole sweep's ranking
+        if not suffix:  # the parent's description is its whole sweep's ranking by its own objective
             client.set_tag(parent.info.run_id, "mlflow.note.content", description(name, table, objective, files,
                                                                                    shares))
     print(f"{name}: {len(table)} run{'' if len(table) == 1 else 's'} ranked by {objective} ({direction(objective)})")

@@ -122,24 +122,26 @@ def running_best(values: pd.Series, minimize: bool) -> np.ndarray:
 
 
 def plot_search_history(frame: pd.DataFrame, objective: str, path: Path) -> Path:
-    """A search's course (Optuna): each run's final objective in the order the runs started, the others (FAILED,
-    KILLED) as crosses along the top, whatever they logged, and the best so far as a step line."""
+    """A search's course (Optuna): each run's final objective in the order the search launched them (sweep.job, its
+    trial number; then start), the others (FAILED, KILLED) as crosses at the worst end, whatever they logged, and the
+    best so far as a step line."""
     plt = pyplot()
-    runs = frame.sort_values("start_time", kind="stable").reset_index(drop=True)
+    runs = frame.sort_values([c for c in ("sweep.job", "start_time") if c in frame], kind="stable")
+    runs = runs.reset_index(drop=True)
     values = runs[objective].astype(float) if objective in runs else pd.Series(np.nan, index=runs.index)
     finished = (runs["status"] == "FINISHED").to_numpy()
     order = np.arange(1, len(runs) + 1)
-    best = running_best(values.where(finished), direction(objective) == "minimize")
+    minimize = direction(objective) == "minimize"
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.scatter(order[finished], values[finished], s=20, alpha=0.7, label="a run")
     if (~finished).any():
-        top = values[finished].max() if finished.any() else 1.0
-        ax.scatter(order[~finished], np.full((~finished).sum(), top), marker="x", color="grey",
-                   label="not FINISHED (drawn at the top)")
-    ax.step(order, best, where="post", color="crimson", label="best so far")
+        ax.scatter(order[~finished], np.full((~finished).sum(), worst_end(values[finished], minimize)), marker="x",
+                   color="grey", label="not FINISHED (drawn at the worst end)")
+    ax.step(*best_so_far_steps(order, running_best(values.where(finished), minimize)), where="post", color="crimson",
+            label="best so far")
     if (values[finished] > 0).all() and values[finished].max() > 30 * values[finished].min():
         ax.set_yscale("log")
-    ax.set_xlabel("run, in the order the search started them")
+    ax.set_xlabel("run, in the order the search launched them")
     ax.set_ylabel(objective)
     ax.set_title(f"{objective} ({direction(objective)}) over the search's {len(runs)} runs")
     ax.grid(alpha=0.3)
@@ -148,6 +150,21 @@ def plot_search_history(frame: pd.DataFrame, objective: str, path: Path) -> Path
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def worst_end(finished_values: pd.Series, minimize: bool) -> float:
+    """Where the runs that did not finish are drawn: the finished runs' worst value (the top when the objective is
+    minimized, the bottom when maximized), 1 when none finished with a value."""
+    numbers = finished_values.dropna()
+    if not len(numbers):
+        return 1.0
+    return numbers.max() if minimize else numbers.min()
+
+
+def best_so_far_steps(order: np.ndarray, best: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The best-so-far step line's points, held half a run past the last so that its last step has a width: a best
+    found by the last run alone was a single point, which a line does not draw."""
+    return np.append(order, order[-1] + 0.5), np.append(best, best[-1])
 
 
 def bias_variance_curves(table: pd.DataFrame, varied: list[str]) -> list[tuple[str, list[str], list]]:

@@ -22,7 +22,8 @@ def _numeric(column: pd.Series) -> pd.Series:
 
 
 def ranking(frame: pd.DataFrame, varied: list[str], objective: str) -> pd.DataFrame:
-    """The table: rank, run, status, varied params, final metrics; FINISHED runs first, best first."""
+    """The table: rank, run, status, varied params, final metrics; FINISHED runs first, best first; of tied runs the
+    job launched first (frame's sweep.job, then start_time)."""
     metrics = [objective] + [m for m in FINAL_METRICS if m != objective and m in frame.columns]
     table = frame.reindex(columns=["run_name", "status", *varied, *metrics, "run_id"]).copy()
     for column in varied:
@@ -30,10 +31,10 @@ def ranking(frame: pd.DataFrame, varied: list[str], objective: str) -> pd.DataFr
     sign = 1.0 if direction(objective) == "minimize" else -1.0
     table["_key"] = sign * table[objective].astype(float)
     table["_failed"] = table["status"] != "FINISHED"
-    table["_start"] = frame["start_time"] if "start_time" in frame.columns else 0
-    # ties go to the run that started first, as the sweep's own best (sweep_runs) does
-    table = table.sort_values(["_failed", "_key", "_start"], na_position="last", kind="stable")
-    table = table.drop(columns=["_key", "_failed", "_start"]).reset_index(drop=True)
+    order = ["sweep.job", "start_time"]  # ties: the job launched first, as the sweep's best (sweep_runs.launch_order)
+    launch = frame.reindex(columns=order).fillna(np.inf).set_axis(["_job", "_start"], axis=1)
+    table = table.join(launch).sort_values(["_failed", "_key", "_job", "_start"], na_position="last", kind="stable")
+    table = table.drop(columns=["_key", "_failed", "_job", "_start"]).reset_index(drop=True)
     table.insert(0, "rank", range(1, len(table) + 1))
     return table
 

@@ -5,13 +5,13 @@ This launches its jobs again as they were launched (the overrides its folder's m
 holds), into the same folder and store. A job whose config (tag config_hash) FINISHED in the sweep
 before is skipped and returns that run's objective; a run that failed or was killed stays under
 the parent, tagged sweep.retried, and its job runs again. The parent's summary and
-`python -m runner.report` then count each job once.
+`python -m runner.report` then count each job once. The launch takes this process's place (os.execve), so a
+signal sent to it stops the sweep. An Optuna study cannot be resumed; --force ends the runs of one killed outright.
 """
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -46,18 +46,41 @@ def saved_overrides(multirun: Path, sweep_id: str) -> tuple[list[str], list[str]
                     "wrote into the sweep's folder")
 
 
-def check_resumable(parent, sweep_id: str, force: bool) -> None:
-    """One line for a sweep that must not be launched again: still running, or an Optuna study."""
+def check_resumable(client, parent, sweep_id: str, force: bool) -> None:
+    """One line for a sweep that must not be launched again: an Optuna study (said first, whatever its state), or
+    one still running. With --force, a study whose process is gone (killed outright) has its RUNNING runs ended
+    first, since no relaunch will end them."""
     from runner.sweep import RESUMABLE_SWEEPERS
 
-    tags = parent.data.tags
-    if parent.info.status == "RUNNING" and not force:
+    running = parent.info.status == "RUNNING"
+    sweeper = parent.data.tags.get("sweep.sweeper", "")
+    if sweeper not in RESUMABLE_SWEEPERS:
+        if running and force:
+            end_abandoned(client, parent, sweep_id)
+        still = (f"; it is RUNNING (parent run {parent.info.run_id}): --force ends its runs when its process is gone"
+                 if running and not force else "")
+        raise UserError(f"sweep {sweep_id} ran the {sweeper or 'unknown'} sweeper, whose jobs a new launch would "
+                        f"not repeat, so it cannot be resumed{still}; accepted: a sweep of "
+                        f"{', '.join(RESUMABLE_SWEEPERS)} (a grid of values)")
+    if running and not force:
         raise UserError(f"sweep {sweep_id} is RUNNING (parent run {parent.info.run_id}); accepted: a sweep that "
                         "has ended, or --force when its process is gone (killed outright, so it could not end)")
-    sweeper = tags.get("sweep.sweeper", "")
-    if sweeper not in RESUMABLE_SWEEPERS:
-        raise UserError(f"sweep {sweep_id} ran the {sweeper or 'unknown'} sweeper, whose jobs a new launch would "
-                        f"not repeat; accepted: a sweep of {', '.join(RESUMABLE_SWEEPERS)} (a grid of values)")
+
+
+def end_abandoned(client, parent, sweep_id: str) -> None:
+    """End a sweep whose process is gone: its RUNNING jobs KILLED (runner.sweep_runs.end_orphans), its parent FAILED
+    with the reason; one line says so."""
+    from runner.sweep_runs import all_runs, children_filter, end_orphans, experiment_option
+
+    parent_id, experiment_id = parent.info.run_id, parent.info.experiment_id
+    running = all_runs(client, [experiment_id], children_filter(parent_id) + " and attributes.status = 'RUNNING'")
+    end_orphans(client, experiment_id, parent_id)
+    client.set_tag(parent_id, "failure_reason", "its process was gone (killed outright); ended by runner.resume "
+                                                "--force")
+    client.set_terminated(parent_id, "FAILED")
+    report = f"python -m runner.report --sweep {sweep_id}{experiment_option(client.get_experiment(experiment_id).name)}"
+    print(f"sweep {sweep_id}: its process is gone, so its parent run {parent_id} ended FAILED and its {len(running)} "
+          f"RUNNING job{'' if len(running) == 1 else 's'} KILLED; its finished jobs stay ({report})", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,15 +90,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="resume a sweep whose parent run is still RUNNING")
     args = parser.parse_args(argv)
 
-    from runner.report import find_parent
+    from runner.report import find_parent, open_experiment
     from runner.store import open_client, resolve_tracking_uri
     from runner.sweep import RESUME_VARIABLE
 
     uri = resolve_tracking_uri(None)
     client = open_client(uri)
-    experiment = client.get_experiment_by_name(args.experiment)
-    if experiment is None:
-        raise UserError(f"--experiment {args.experiment!r} is not in {uri}; accepted: the experiment the sweep ran in")
+    experiment = open_experiment(client, uri, args.experiment)
     try:
         parent = find_parent(client, experiment.experiment_id, args.sweep)
     except UserError:  # in runner.report's words, for its --sweep option; here the sweep is the argument
@@ -85,11 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     sweep_id = parent.data.tags.get("sweep.id")
     if parent.data.tags.get("sweep.role") != "parent" or not sweep_id:
         raise UserError(f"run {args.sweep} is not a sweep's parent run; accepted: a sweep id or a parent run id")
-    check_resumable(parent, sweep_id, args.force)
+    check_resumable(client, parent, sweep_id, args.force)
     command = relaunch_command(parent, sweep_id)
     print(f"resuming sweep {sweep_id}: python {' '.join(command[1:])}", flush=True)
     environment = {**os.environ, "MLFLOW_TRACKING_URI": uri, RESUME_VARIABLE: sweep_id}
-    return subprocess.run(command, env=environment).returncode
+    # the sweep takes this process's place: a SIGTERM or Ctrl-C sent to it stops the sweep, and its exit code is
+    # this command's (a child process went on running every job after its parent exited 143)
+    os.execve(command[0], command, environment)
 
 
 if __name__ == "__main__":

@@ -196,6 +196,59 @@ def test_a_filter_narrows_the_sweep_into_its_own_report_and_leaves_the_parent_s_
 
 
 @pytest.mark.slow
+def test_another_objective_goes_to_its_own_report_and_leaves_the_sweep_s_own(store, sweep):
+    """Before, `--objective val_accuracy` on a val_cost sweep overwrote its ranking.csv, the parent's report/
+    artifacts and its description, which then said "ranked by val_accuracy" while the sweep's best stayed val_cost."""
+    sweep_id, parent_id, _, _ = sweep
+    own = store.root / "outputs" / "reports" / sweep_id
+    ranking_before, note = (own / "ranking.csv").read_text(), store.client.get_run(parent_id).data.tags[
+        "mlflow.note.content"]
+    result = report_cli(store, "--sweep", sweep_id, "--objective", "val_accuracy")
+    assert result.returncode == 0, result.stderr
+    name = f"{sweep_id}-objective-val_accuracy"
+    assert result.stdout.startswith(f"{name}: 4 runs ranked by val_accuracy (maximize)")
+    assert (own / "ranking.csv").read_text() == ranking_before
+    assert (store.root / "outputs" / "reports" / name / "ranking.csv").is_file()
+    assert store.client.get_run(parent_id).data.tags["mlflow.note.content"] == note
+    logged = {a.path for a in store.client.list_artifacts(parent_id, "report-objective-val_accuracy")}
+    assert "report-objective-val_accuracy/ranking.csv" in logged
+
+
+def test_a_report_s_variant_names_its_filter_and_an_objective_other_than_the_sweep_s():
+    from argparse import Namespace
+
+    from runner.report import digest, variant
+
+    assert variant(Namespace(filter=None, objective=None), "val_cost") == ""
+    assert variant(Namespace(filter=None, objective="val_cost"), "val_cost") == ""  # the sweep's own report
+    assert variant(Namespace(filter=None, objective="val_cost"), "val_accuracy") == "-objective-val_cost"
+    assert variant(Namespace(filter="x", objective="val_accuracy"), "val_cost") == (f"-filter-{digest('x')}"
+                                                                                   "-objective-val_accuracy")
+
+
+def test_a_deleted_or_unknown_experiment_is_named_as_such(new_store, monkeypatch, capsys):
+    """Before, a deleted experiment had `no runs to report in experiment-todel` (--all) or a sweep that `is not a
+    sweep of this experiment` (--sweep), and `--experiment ''` printed the empty name unquoted."""
+    from runner.errors import run_command
+    from runner.report import main
+
+    client = new_store.client
+    experiment_id = client.create_experiment("todel")
+    client.set_terminated(client.create_run(experiment_id, tags={"sweep.role": "parent", "sweep.id": "s1"}).info.run_id)
+    client.delete_experiment(experiment_id)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", new_store.uri)
+    deleted = (f"error: --experiment 'todel' is deleted in the store {new_store.uri} (experiment {experiment_id}); "
+               f"accepted: an active experiment: restore it (MLFLOW_TRACKING_URI={new_store.uri} mlflow experiments "
+               f"restore --experiment-id {experiment_id}), or choose another (--experiment NAME)\n")
+    for which in (["--all"], ["--sweep", "s1"]):
+        assert run_command(main, ["--experiment", "todel", *which]) == 2
+        assert capsys.readouterr().err == deleted
+    assert run_command(main, ["--experiment", ""]) == 2
+    assert capsys.readouterr().err == (f"error: --experiment '' does not exist in {new_store.uri}; accepted: an "
+                                       "experiment of the store (Default)\n")
+
+
+@pytest.mark.slow
 def test_runs_named_by_id_are_reported_together(store, sweep):
     from runner.report import digest
 
@@ -272,6 +325,28 @@ def test_the_ranking_puts_failed_runs_last_and_follows_the_objectives_direction(
     assert list(table.columns)[-2:] == ["best_epoch", "run_id"] and list(table["best_epoch"][:2]) == [30, 14]
     tied = frame.assign(val_cost=[0.3, 0.1, 0.3, 0.3], start_time=[30, 10, 20, 40])
     assert list(ranking(tied, [], "val_cost")["run_id"]) == ["c", "a", "d", "b"]  # a tie: the first started first
+
+
+def test_of_tied_runs_the_report_ranks_first_the_job_the_sweep_names_its_best():
+    """Under joblib a later job may start first: ranked by start time, the report's rank 1 of tied jobs was not the
+    sweep's best (runner.sweep_runs.summarize: the lowest sweep.job, as Optuna's best trial)."""
+    from types import SimpleNamespace
+
+    from runner.report import runs_frame
+    from runner.report_tables import ranking
+    from runner.sweep_runs import summarize
+
+    def job(number, start, cost):
+        return SimpleNamespace(info=SimpleNamespace(status="FINISHED", start_time=start, run_id=f"r{number}",
+                                                    run_name=f"j{number}"),
+                               data=SimpleNamespace(metrics={"val_cost": cost}, params={"seed": str(number)},
+                                                    tags={"sweep.job": str(number),
+                                                          "sweep.job_overrides": f"seed={number}"}))
+
+    children = [job(10, 100, 0.5), job(2, 300, 0.5), job(1, 200, 0.9), job(3, 50, 0.5)]
+    table = ranking(runs_frame(children), ["seed"], "val_cost")
+    assert list(table["run_id"]) == ["r2", "r3", "r10", "r1"]
+    assert table["run_id"][0] == summarize(children, "val_cost").best_run_id
 
 
 def test_a_negative_top_is_one_line_and_exit_code_2(capsys):
@@ -592,6 +667,38 @@ def test_the_search_history_s_best_so_far_follows_the_direction_and_skips_failed
                           "val_cost": [0.2, 1e9, 0.5]})
     path = plot_search_history(frame, "val_cost", tmp_path / "search_history.png")
     assert path.read_bytes().startswith(PNG)
+
+
+def drawn_search_history(monkeypatch, tmp_path, frame: pd.DataFrame, objective: str) -> dict:
+    """The points plot_search_history gives matplotlib: {label: (x, y)} of its scatters and its step line."""
+    from matplotlib.axes import Axes
+
+    from runner.report_figures import plot_search_history
+
+    drawn = {}
+    for method in ("scatter", "step"):
+        original = getattr(Axes, method)
+
+        def record(ax, x, y, *args, original=original, **kwargs):
+            drawn[kwargs.get("label")] = (np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+            return original(ax, x, y, *args, **kwargs)
+
+        monkeypatch.setattr(Axes, method, record)
+    plot_search_history(frame, objective, tmp_path / "search_history.png")
+    return drawn
+
+
+def test_the_search_history_draws_unfinished_trials_at_the_worst_end_and_a_last_best_visibly(monkeypatch, tmp_path):
+    """Before, a trial that did not finish was drawn at the top, the best end of a maximized objective; and a best
+    found by the last trial alone was one point of the step line, which draws nothing."""
+    frame = pd.DataFrame({"start_time": [1, 2, 3], "sweep.job": [0, 1, 2], "status": ["FINISHED", "FAILED", "FINISHED"],
+                          "val_accuracy": [0.9, np.nan, 0.5]})
+    drawn = drawn_search_history(monkeypatch, tmp_path, frame, "val_accuracy")
+    unfinished = next(points for label, points in drawn.items() if label.startswith("not FINISHED"))
+    assert list(unfinished[1]) == [0.5]  # the lowest accuracy, the worst end
+    frame = frame.assign(status=["FAILED", "KILLED", "FINISHED"])
+    x, y = drawn_search_history(monkeypatch, tmp_path, frame, "val_accuracy")["best so far"]
+    assert np.isfinite(y).sum() >= 2 and np.ptp(x[np.isfinite(y)]) > 0  # a step of some width
 
 
 def test_a_sweep_s_summary_says_what_moves_its_objective():
