@@ -87,11 +87,16 @@ def sampler_tags(sweeper: DictConfig) -> dict[str, str]:
 def resume(tracker, sweep_dir: Path, sweep_id: str) -> dict:
     """Reopen sweep `sweep_id`'s parent run, whose sweep.json is in sweep_dir, for `python -m runner.resume`:
     it is RUNNING again, its earlier failure reason is gone, and sweep.json gains `done` (set_aside_for_resume)."""
+    from runner.store import same_store
+
     path = sweep_dir / SWEEP_FILE
     sweep = json.loads(path.read_text()) if path.exists() else {}
-    if sweep.get("id") != sweep_id or sweep.get("uri") != tracker.uri:
-        raise UserError(f"{path} is not sweep {sweep_id}'s in {tracker.uri}; accepted: python -m runner.resume "
-                        "SWEEP_ID, which launches the sweep into its own folder and store")
+    if sweep.get("id") != sweep_id:
+        raise UserError(f"{path} is not sweep {sweep_id}'s; accepted: python -m runner.resume SWEEP_ID, which "
+                        "launches the sweep into its own folder and store")
+    if not same_store(str(sweep.get("uri")), tracker.uri):  # another spelling of the same file is the same store
+        raise UserError(f"sweep {sweep_id} ran in the store {sweep.get('uri')}, not {tracker.uri}; accepted: "
+                        f"MLFLOW_TRACKING_URI={sweep.get('uri')} python -m runner.resume {sweep_id}")
     client, parent = tracker.client, sweep["parent_run_id"]
     tracker.run_id = parent  # the Tracker goes on with the parent
     sweep["done"] = set_aside_for_resume(client, tracker.experiment_id, parent, sweep["objective"])
@@ -118,6 +123,16 @@ def record_best_params(client, parent_run_id: str, best_params: dict[str, str], 
         return {"best.params": "an earlier launch's best (MLflow keeps a param's first value); the tags "
                                "best.run_id and best.overrides name the best job now"}
     return {}
+
+
+def keep_parent_locally(sweep: dict, status: str, lost: str) -> None:
+    """The parent's run.json in the sweep folder, as Tracker.finish writes it for a run whose store was lost:
+    runner.sync then names it in one line (it uploads the jobs, not the parent's summary)."""
+    record = {"experiment": sweep["experiment"], "tags": {"sweep.role": "parent", "sweep.id": sweep["id"]},
+              "status": status, "tracking_uri": sweep["uri"], "offline_run_id": sweep["parent_run_id"],
+              "synced_run_id": None, "lost": lost}
+    with contextlib.suppress(OSError):
+        (Path(sweep["dir"]) / "run.json").write_text(json.dumps(record, indent=1))
 
 
 class SweepCallback(Callback):
@@ -206,10 +221,12 @@ class SweepCallback(Callback):
                 sys.exit(1)
 
     def _end_if_open(self) -> None:
-        """At exit: a sweep stopped by an error never reaches on_multirun_end; its parent ends FAILED."""
+        """At exit: a sweep stopped by an error never reaches on_multirun_end; its parent ends FAILED. The exit code
+        stays the error's, also when the store refuses the summary (one line, and no traceback of atexit's)."""
         if self.sweep:
             sweep = self.sweep  # _end empties it
-            self._end("FAILED", "the sweep stopped before all its jobs returned")
+            with contextlib.suppress(SystemExit):
+                self._end("FAILED", "the sweep stopped before all its jobs returned")
             if sweep.get("resumable", True):
                 print(f"  resume: {resume_command(sweep['id'], sweep['experiment'], sweep['uri'])}  "
                       "(runs the jobs that did not finish)", flush=True)
@@ -221,7 +238,14 @@ class SweepCallback(Callback):
         from runner.tracking import Tracker
 
         sweep, self.sweep = self.sweep, {}
-        tracker = Tracker(sweep["uri"], sweep["experiment"], Path(sweep["dir"]))
+        try:
+            tracker = Tracker(sweep["uri"], sweep["experiment"], Path(sweep["dir"]))
+        except UserError as error:  # the store was lost while the jobs ran: they kept their runs locally
+            keep_parent_locally(sweep, status, str(error))
+            print(f"error: the sweep's summary could not be recorded ({error}); its parent run "
+                  f"{sweep['parent_run_id']} stays RUNNING there (python -m runner.sync uploads the jobs kept "
+                  "locally)", file=sys.stderr)
+            sys.exit(1)
         tracker.run_id = sweep["parent_run_id"]  # the Tracker goes on with the parent made at the start
         try:
             if status == "FAILED" and sweep.get("local"):

@@ -3,7 +3,8 @@
 A run whose store stopped answering keeps everything in its output folder:
 run.json (name, experiment, params, tags, status), metrics.csv, weights.npz,
 config.yaml and the figures. This command records each such folder as a run of
-the current store (MLFLOW_TRACKING_URI), then marks the folder as synced.
+the store it chooses as the run chose its own (store_of: the run's tracking.uri, else MLFLOW_TRACKING_URI,
+else the store run.json names; --tracking-uri URI for another), then marks the folder as synced.
 Without arguments it uploads every unsynced folder under outputs/. A sweep's folder holds its
 parent run's run.json too (its summary: tags, status and ids, no name or params), which is not a
 run to upload: passed over when the store recorded it, named in one line when the store was lost.
@@ -13,11 +14,13 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 from pathlib import Path
 
 from runner.errors import UserError, run_command
 from runner.paths import outputs_dir
+from runner.store import resolve_tracking_uri
 
 RECORD = "run.json"
 RECORD_KEYS = ("experiment", "run_name", "tags", "params", "status")
@@ -103,6 +106,18 @@ def pending(root: Path) -> list[Path]:
     return folders
 
 
+def store_of(record: dict) -> str:
+    """The store a kept run is uploaded to, chosen as the run chose its own: the store run.json names (its
+    tracking_uri) when the run's config set tracking.uri, which beat MLFLOW_TRACKING_URI when it ran; else
+    MLFLOW_TRACKING_URI if set (a server moved: the variable names the new one); else the store run.json names;
+    else (a run.json written before it named its store) the default store under outputs/."""
+    recorded = record.get("tracking_uri")
+    configured = str(record["params"].get("tracking.uri")) not in ("None", "")
+    if recorded and (configured or not os.environ.get("MLFLOW_TRACKING_URI")):
+        return recorded
+    return resolve_tracking_uri(None)
+
+
 def sync(run_dir: Path, uri: str) -> str:
     """Record one local run folder in the store at `uri`; return the new run id."""
     from runner.tracking import Tracker
@@ -150,15 +165,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runner.sync", description=__doc__.splitlines()[0])
     parser.add_argument("run_dirs", nargs="*", type=Path,
                         help="run folders (default: every unsynced one under outputs/)")
+    parser.add_argument("--tracking-uri", help="upload into this store (default: each run's own, see store_of)")
     args = parser.parse_args(argv)
-    from runner.store import resolve_tracking_uri
-
-    uri = resolve_tracking_uri(None)
+    chosen = resolve_tracking_uri(args.tracking_uri) if args.tracking_uri else None
     folders = args.run_dirs or pending(outputs_dir())
     if not folders:
         print("nothing to sync")
         return 0
     for folder in folders:
+        uri = chosen or store_of(read_record(folder))
         print(f"synced {folder} -> run {sync(folder, uri)} in {uri}")
     return 0
 

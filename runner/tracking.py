@@ -7,17 +7,17 @@ and how it is opened safely, is runner/store.py.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
 import os
-import re
 import time
 from pathlib import Path
 
 from runner.errors import UserError
 from runner.paths import default_artifact_root
-from runner.store import RetryingClient, check_reachable, store_lock, unusable_store
+from runner.store import RetryingClient, check_reachable, error_detail, store_lock, unusable_store
 
 MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_PER_BATCH = 100
@@ -26,15 +26,6 @@ RUN_FILES = ("weights.npz", "preprocessing.npz", "config.yaml", "metrics.csv", "
              "class_scores.csv", "learning_curves.png", "hidden_weights.png", "decision_regions.png",
              "confusion_matrix.png", "layer_stats.png", "misclassified.png", "hidden_units.png",
              "regions_over_training.png", "cost_path.csv", "cost_path.png")
-
-
-def lost_reason(error: Exception) -> str:
-    """One line on why a store call failed: the database driver's own error when MLflow wraps one with its SQL and
-    parameters ('(sqlite3.OperationalError) attempt to write a readonly database'), else the message, shortened."""
-    driver = re.search(r"\(([\w.]+(?:Error|Exception))\) ([^\n\[]+)", str(error))
-    if driver:
-        return f"{driver[1]}: {driver[2].strip()}"
-    return " ".join(str(error).split())[:300] or type(error).__name__
 
 
 def flatten(config: dict, prefix: str = "") -> dict[str, str]:
@@ -62,6 +53,18 @@ def canonical_numbers(value):
     if isinstance(value, list):
         return [canonical_numbers(item) for item in value]
     return value
+
+
+@contextlib.contextmanager
+def quiet_mlflow():
+    """MLflow's own log of a failing call left out, dozens of lines of tracebacks: the caller says what happened in
+    one line."""
+    disabled = logging.root.manager.disable
+    logging.disable(logging.ERROR)
+    try:
+        yield
+    finally:
+        logging.disable(disabled)
 
 
 class Tracker:
@@ -113,20 +116,34 @@ class Tracker:
 
     runs_started = 0  # in this process: what an interrupt has to end (runner.__main__)
 
-    def start(self, run_name: str, tags: dict[str, str], params: dict[str, str], parent_run_id: str | None = None) -> str:
-        """Create the run (RUNNING) and record its params and tags."""
-        from mlflow.entities import Param
-
+    def start(self, run_name: str, tags: dict[str, str], params: dict[str, str],
+              parent_run_id: str | None = None) -> str:
+        """Create the run (RUNNING) and record its params and tags. A store that refuses (a read-only SQLite file or
+        folder: it reads but cannot be written) is the UserError of unusable_store, MLflow's tracebacks left out."""
         if parent_run_id:
             tags = {**tags, "mlflow.parentRunId": parent_run_id}
         self.record = {"experiment": self.experiment, "run_name": run_name, "tags": dict(tags), "params": params}
-        run = self.client.create_run(self.experiment_id, tags=tags, run_name=run_name)
-        self.run_id = run.info.run_id
-        Tracker.runs_started += 1
-        items = [Param(k, v) for k, v in params.items()]
-        for start in range(0, len(items), MAX_PARAMS_PER_BATCH):
-            self.client.log_batch(self.run_id, params=items[start : start + MAX_PARAMS_PER_BATCH])
+        with quiet_mlflow():
+            try:
+                self.run_id = self.client.create_run(self.experiment_id, tags=tags, run_name=run_name).info.run_id
+            except Exception as error:
+                raise unusable_store(self.uri, error) from None
+            Tracker.runs_started += 1
+            self._log_params(params)
         return self.run_id
+
+    def _log_params(self, params: dict[str, str]) -> None:
+        """The run's params in batches of at most 100; should the store refuse them, the run ends FAILED (not left
+        looking RUNNING) and the refusal is the UserError of unusable_store."""
+        from mlflow.entities import Param
+
+        items = [Param(k, v) for k, v in params.items()]
+        try:
+            for start in range(0, len(items), MAX_PARAMS_PER_BATCH):
+                self.client.log_batch(self.run_id, params=items[start : start + MAX_PARAMS_PER_BATCH])
+        except Exception as error:
+            self._send(self.client.set_terminated, self.run_id, "FAILED")
+            raise unusable_store(self.uri, error) from None
 
     def log_datasets(self, parts: list[dict]) -> None:
         """The run's data as MLflow dataset inputs (runner.data_inputs.describe_parts), each tagged with its
@@ -151,14 +168,11 @@ class Tracker:
         """One call to the store; once the store is lost, calls stop and the run is kept locally."""
         if self.lost:
             return
-        disabled = logging.root.manager.disable
-        logging.disable(logging.ERROR)  # MLflow's own log of a failing call, dozens of lines of tracebacks: the run
-        try:  # says what happened in one line
-            call(*args, **kwargs)
-        except Exception as error:  # the store went away mid-run: keep training, keep results here
-            self.lost = lost_reason(error)
-        finally:
-            logging.disable(disabled)
+        with quiet_mlflow():
+            try:
+                call(*args, **kwargs)
+            except Exception as error:  # the store went away mid-run: keep training, keep results here
+                self.lost = error_detail(error)
 
     def flush(self) -> None:
         """Send the buffered metrics in batches of at most 1000."""
@@ -198,12 +212,12 @@ class Tracker:
     def finish(self, status: str) -> None:
         """Flush what is buffered, end the run as FINISHED, FAILED or KILLED, and write run.json.
 
-        run.json (name, experiment, params, tags, status) beside metrics.csv is what
+        run.json (name, experiment, params, tags, status, the store's tracking_uri) beside metrics.csv is what
         `python -m runner.sync` uploads when the store was lost (`lost` says why).
         """
         self.flush()
         self._send(self.client.set_terminated, self.run_id, status)
         self.write_metrics_csv()
-        record = {**self.record, "status": status, "offline_run_id": self.run_id,
+        record = {**self.record, "status": status, "tracking_uri": self.uri, "offline_run_id": self.run_id,
                   "synced_run_id": None if self.lost else self.run_id, "lost": self.lost}
         (self.local_dir / "run.json").write_text(json.dumps(record, indent=1))

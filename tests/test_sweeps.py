@@ -841,3 +841,58 @@ def test_a_resumed_job_whose_config_changed_since_it_finished_runs_again_and_is_
     assert {r.info.run_id for r in every if r.data.tags.get("sweep.retried") == "true"} == {old}
     parent = new_store.client.get_run(parent_id)
     assert parent.data.metrics["jobs"] == 2 and parent.data.metrics["jobs_finished"] == 2
+
+
+def test_resume_takes_another_spelling_of_the_sweeps_store(new_store):
+    """The store a sweep ran in, named through a symbolic link to its folder: the same file, so the same store.
+    Before, resume compared the URIs' text and refused with a message naming neither store rightly."""
+    table = "x1,x2,label\n" + "".join(f"{i % 7},{i % 5},{i % 2}\n" for i in range(40))
+    (new_store.root / "a.csv").write_text(table)
+    (new_store.root / "b.csv").write_text("x1,x2,label\n")  # no rows yet: the sweep stops at its job
+    stopped = new_store.cli("-m", "dataset=csv", "dataset.target=label", "dataset.path=a.csv,b.csv",
+                            "optimizer=batch_gd", "optimizer.epochs=5", "tracking.progress=off", "tracking.figures=false")
+    assert stopped.returncode == 2, stopped.stderr[-3000:]
+    sweep_id = re.search(r"^sweep (\S+): parent run", stopped.stdout, re.MULTILINE).group(1)
+    (new_store.root / "b.csv").write_text(table)
+    link = new_store.root / "linked"
+    link.symlink_to(new_store.uri.removeprefix("sqlite:///").rsplit("/", 1)[0])
+    uri = f"sqlite:///{link}/{new_store.uri.rsplit('/', 1)[1]}"
+    resumed = new_store.module("runner.resume", sweep_id, MLFLOW_TRACKING_URI=uri)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "FINISHED before, skipped" in resumed.stdout
+
+
+def test_a_sweep_whose_store_was_lost_says_so_in_one_line_and_keeps_its_parents_record(tmp_path, capsys):
+    """The store gone when the jobs are done (a server stopped mid-sweep): before, Hydra turned the error into a
+    warning and the sweep exited 0, or, stopped by an error, atexit printed a traceback and no resume command."""
+    import json
+
+    from runner.sweep import SweepCallback
+    from runner.sync import pending
+
+    sweep = {"id": "20260101-000000-abcd", "parent_run_id": "p" * 32, "uri": "http://127.0.0.1:9",
+             "experiment": "backprop-lab", "dir": str(tmp_path), "objective": "val_cost", "planned": 2,
+             "local": True, "resumable": True, "space": "regularization.lam=0,1"}
+    (tmp_path / "sweep.json").write_text(json.dumps(sweep))
+    ended = SweepCallback()
+    ended.sweep = dict(sweep)
+    with pytest.raises(SystemExit) as exit_:
+        ended.on_multirun_end(None)
+    assert exit_.value.code == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: the sweep's summary could not be recorded (tracking URI 'http://127.0.0.1:9' "
+                            "cannot be reached") and error.endswith(f"its parent run {'p' * 32} stays RUNNING there "
+                                                                    "(python -m runner.sync uploads the jobs kept "
+                                                                    "locally)") and "\n" not in error
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert record["offline_run_id"] == "p" * 32 and record["synced_run_id"] is None and "cannot be reached" in \
+        record["lost"]
+    assert pending(tmp_path) == []
+    assert f"is sweep {sweep['id']}'s parent run, whose tracking store was lost" in capsys.readouterr().err
+
+    stopped = SweepCallback()  # stopped by an error: at exit, the error's exit code stays and the resume line comes
+    stopped.sweep = dict(sweep)
+    stopped._end_if_open()
+    out, err = capsys.readouterr()
+    assert "resume: " in out and sweep["id"] in out
+    assert err.startswith("error: the sweep's summary could not be recorded") and "Traceback" not in err

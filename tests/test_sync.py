@@ -6,7 +6,7 @@ import json
 import pytest
 
 from runner.errors import UserError
-from runner.sync import pending, read_record, sync
+from runner.sync import main, pending, read_record, sync
 
 RECORD = {"experiment": "backprop-lab", "run_name": "kept", "tags": {"a": "1"}, "params": {"seed": "0"},
           "status": "FINISHED", "synced_run_id": None}
@@ -120,3 +120,67 @@ def test_pending_passes_over_a_sweep_parent_s_record_and_names_one_whose_store_w
     assert err.startswith(f"warning: not synced: {str(lost / 'run.json')!r} is sweep 20261129-153638-ee60's parent "
                           "run, whose tracking store was lost (sqlite3.OperationalError: attempt to write a readonly "
                           "database); runner.sync uploads the sweep's jobs") and err.count("\n") == 1, err
+
+
+def lost_run(root, store, params):
+    """A run folder kept by a Tracker whose SQLite store (root/store/mlflow.db) went away mid-run and came back:
+    its run.json and the original run, left RUNNING in that store; (its store's URI, its folder, the run's id)."""
+    from runner.tracking import Tracker
+
+    (root / store).mkdir(parents=True)
+    uri = f"sqlite:///{root}/{store}/mlflow.db"
+    run_dir = root / "outputs" / f"run-{store}"
+    run_dir.mkdir(parents=True)
+    tracker = Tracker(uri, "backprop-lab", run_dir)
+    original = tracker.start("kept", {}, params)
+    tracker.metric("train_cost", 0.5, 0)
+    (root / store).rename(root / "away")
+    tracker.finish("FINISHED")
+    (root / "away").rename(root / store)
+    return uri, run_dir, original
+
+
+def test_a_kept_run_goes_back_to_the_store_its_tracking_uri_chose_whatever_mlflow_tracking_uri_says(
+        tmp_path, monkeypatch, capsys):
+    """Before, `python -m runner.sync FOLDER` (the command the run printed) uploaded into MLFLOW_TRACKING_URI, marked
+    the folder synced, and the run the store of the run's tracking.uri held stayed RUNNING for good."""
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setenv("BACKPROP_LAB_OUTPUTS", str(tmp_path / "outputs"))  # artifacts under outputs/mlartifacts
+    uri, run_dir, original = lost_run(tmp_path, "chosen", {"tracking.uri": "sqlite:///chosen/mlflow.db"})
+    assert json.loads((run_dir / "run.json").read_text())["tracking_uri"] == uri
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/environment.db")
+    assert main([str(run_dir)]) == 0
+    synced = json.loads((run_dir / "run.json").read_text())["synced_run_id"]
+    assert capsys.readouterr().out == f"synced {run_dir} -> run {synced} in {uri}\n"
+    client = MlflowClient(tracking_uri=uri)
+    assert client.get_run(original).info.status == "FAILED"
+    assert client.get_run(original).data.tags["synced_to"] == synced
+    assert not (tmp_path / "environment.db").exists()
+
+
+def test_sync_without_folders_uploads_each_kept_run_to_its_own_store(tmp_path, monkeypatch):
+    """Before, every pending folder went into the one current store, whichever stores the runs came from."""
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("BACKPROP_LAB_OUTPUTS", str(tmp_path / "outputs"))
+    kept = [lost_run(tmp_path, store, {"tracking.uri": "None"}) for store in ("a", "b")]
+    assert main([]) == 0
+    for uri, run_dir, original in kept:
+        synced = json.loads((run_dir / "run.json").read_text())["synced_run_id"]
+        assert MlflowClient(tracking_uri=uri).get_run(original).data.tags["synced_to"] == synced
+
+
+def test_store_of_a_kept_run_follows_the_run_s_own_choice(tmp_path, monkeypatch):
+    """tracking.uri beats MLFLOW_TRACKING_URI, as when the run ran; the variable beats the store the run found in it
+    (a server moved); without the variable, the recorded store; a run.json without one: the variable, as before."""
+    from runner.sync import store_of
+
+    recorded = {**RECORD, "tracking_uri": "sqlite:////runs/a.db"}
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://moved:5000")
+    assert store_of({**recorded, "params": {"tracking.uri": "sqlite:///a.db"}}) == "sqlite:////runs/a.db"
+    assert store_of({**recorded, "params": {"tracking.uri": "None"}}) == "http://moved:5000"
+    assert store_of(RECORD) == "http://moved:5000"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    assert store_of(recorded) == "sqlite:////runs/a.db"
