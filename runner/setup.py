@@ -73,6 +73,7 @@ def prepare(config: dict, allowed: tuple[str, ...] | None = None, training: bool
         raise UserError(qualify("initializer", error)) from None
     K = layer_sizes[-1]
     dtype = np.dtype(settings.dtype)  # cast once: every epoch then runs in it, nothing is copied per epoch
+    check_representable(splits, dtype)
     splits = replace(splits, **{part: replace(getattr(splits, part), X=getattr(splits, part).X.astype(dtype))
                                 for part in ("train", "val", "test") if getattr(splits, part) is not None})
     Theta0 = [T.astype(dtype) for T in Theta0] if training else None
@@ -80,6 +81,18 @@ def prepare(config: dict, allowed: tuple[str, ...] | None = None, training: bool
                                  get_activation(plugins["architecture"].activation),
                                  plugins["cost"], plugins["regularization"])
     return Setup(settings, plugins, splits, layer_sizes, Theta0, objective, optimizer_rng, check_rng)
+
+
+def check_representable(splits, dtype: np.dtype) -> None:
+    """The features as the network gets them (scaled) fit in `dtype`: cast to float32, a value beyond 3.4e38
+    (dataset.scale=none) would become inf, and the run train on nonsense."""
+    largest = np.finfo(dtype).max
+    for name in ("train", "val", "test"):
+        part = getattr(splits, name)
+        if part is not None and part.X.size and (peak := float(np.abs(part.X).max())) > largest:
+            raise UserError(f"dtype={dtype.name} is invalid for these data: a feature of the {name} part reaches "
+                            f"{peak:.3g} as the network gets it, beyond {dtype.name}'s largest {largest:.3g}; "
+                            "accepted: dtype=float64, or dataset.scale=standard or minmax")
 
 
 def step_unit(optimizer) -> str:

@@ -143,3 +143,19 @@ def test_a_range_beyond_float64_is_refused_by_minmax_in_one_line(tmp_path):
                                          r"float64's 1.8e308, which scale=minmax cannot divide by; accepted: "
                                          r"scale=standard"):
         CsvDataset(path, "label", scale="minmax").load(rng())
+
+
+def test_float32_refuses_features_beyond_its_range_in_one_line(new_store):
+    """With dataset.scale=none, values above 3.4e38 became inf under dtype=float32 and the run FINISHED on nonsense
+    (gradient check nan); scaled, the same file trains."""
+    (new_store.root / "big.csv").write_text("a,b,label\n" + "".join(f"{i * 1e38},{i},{i % 2}\n" for i in range(40)))
+    args = ("dataset=csv", "dataset.path=big.csv", "dataset.target=label", "dtype=float32", "optimizer.epochs=2",
+            "tracking.progress=off", "tracking.figures=false")
+    refused = new_store.cli(*args, "dataset.scale=none")
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    assert refused.stderr.strip() == ("error: dtype=float32 is invalid for these data: a feature of the train part "
+                                      "reaches 3.8e+39 as the network gets it, beyond float32's largest 3.4e+38; "
+                                      "accepted: dtype=float64, or dataset.scale=standard or minmax")
+    assert new_store.runs() == []
+    scaled = new_store.cli(*args)
+    assert scaled.returncode == 0, scaled.stderr[-3000:]

@@ -14,7 +14,8 @@ from sklearn.datasets import load_wine
 
 from plugins.datasets import BreastCancer, CsvDataset, Digits, Iris, Moons, Spirals, Wine, Xor, bundled
 from plugins.datasets.csv import one_hot
-from plugins.datasets._prepare import apply_scaling, encode_labels, first_rows, fit_scaling, split_rows
+from plugins.datasets._prepare import (apply_scaling, encode_labels, first_rows, fit_scaling, split_rows,
+                                       split_size)
 from runner.core.protocols import Dataset
 
 
@@ -532,3 +533,12 @@ def test_csv_an_unnamed_empty_column_of_trailing_commas_is_left_out(tmp_path):
     valued = write_csv(tmp_path, "a,,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20)), "valued.csv")
     dataset = CsvDataset(valued, "label", val_fraction=0, test_fraction=0)
     assert dataset.load(rng()).n_features == 2 and dataset.column_names == ["a", "Unnamed: 1"]  # a value: kept
+
+
+@pytest.mark.parametrize("m", [2, 3, 7, 100, 150, 1797, 20000])
+def test_the_fraction_an_empty_split_error_advises_gives_a_sample(m):
+    """The advice was 0.5 / m to 3 digits, rounded to nearest: for m=150, 0.00333, which gives no sample either."""
+    with pytest.raises(ValueError, match=rf"gives an empty split of m={m} samples; accepted: val_fraction=0 or "
+                                         r"val_fraction >= ") as error:
+        split_size(0.1 / m, m, "val_fraction")
+    assert split_size(float(str(error.value).rsplit(">= ", 1)[1]), m, "val_fraction") == 1

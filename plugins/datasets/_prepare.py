@@ -5,6 +5,8 @@ X has shape (m, n), y holds integer labels 0..K-1, shape (m,).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 SCALES = ("none", "standard", "minmax")
@@ -30,12 +32,19 @@ def stratified_order(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def split_size(fraction: float, m: int, name: str) -> int:
-    """round(fraction * m), half up; a ValueError if a fraction > 0 would give an empty split."""
+    """round(fraction * m), half up; a ValueError if a fraction > 0 would give an empty split, naming the smallest
+    fraction that gives one sample, 0.5 / m, rounded up (0.00333 of m=150 samples would give none)."""
     size = int(np.floor(fraction * m + 0.5))
     if fraction > 0 and size == 0:
         raise ValueError(f"{name}={fraction!r} gives an empty split of m={m} samples; "
-                         f"accepted: {name}=0 or {name} >= {0.5 / m:.3g}")
+                         f"accepted: {name}=0 or {name} >= {rounded_up(0.5 / m)}")
     return size
+
+
+def rounded_up(x: float, digits: int = 3) -> str:
+    """x > 0 rounded up to `digits` significant digits, as text: a bound that still holds as it is typed."""
+    unit = 10.0 ** (math.floor(math.log10(x)) - digits + 1)
+    return f"{math.ceil(x / unit - 1e-9) * unit:.{digits}g}"
 
 
 def split_rows(y: np.ndarray, val_fraction: float, test_fraction: float,
