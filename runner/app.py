@@ -24,8 +24,18 @@ from runner.tracking import canonical_numbers
 from runner.jobs import earlier_attempt, job_context
 
 OmegaConf.register_new_resolver("blab.outputs", lambda: str(outputs_dir()), replace=True)
-# --help's footer: the dashboard of the store a run would record into (a bare `mlflow ui` opens ./mlruns instead)
-OmegaConf.register_new_resolver("blab.dashboard", lambda: dashboard_command(resolve_tracking_uri(None)), replace=True)
+
+
+def help_dashboard() -> str:
+    """--help's footer: the dashboard of the store a run would record into (a bare `mlflow ui` opens ./mlruns
+    instead); for a store that cannot be used (an in-memory MLFLOW_TRACKING_URI), why, and the help is still shown."""
+    try:
+        return dashboard_command(resolve_tracking_uri(None))
+    except UserError as error:
+        return f"no dashboard: {error}"
+
+
+OmegaConf.register_new_resolver("blab.dashboard", help_dashboard, replace=True)
 
 
 def run_tags(config: dict, hydra_cfg) -> dict[str, str]:

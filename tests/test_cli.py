@@ -550,3 +550,6 @@ def test_help_says_what_the_tool_is_how_to_run_and_sweep_and_what_comes_next(new
     assert "python -m runner.resume SWEEP_ID" in " ".join(text.split())
     assert f"mlflow ui --backend-store-uri {new_store.uri} (the dashboard of this store)" in text  # not bare
     assert not new_store.runs()  # help trains nothing and records nothing
+    unusable = new_store.cli("--help", MLFLOW_TRACKING_URI="sqlite:///")  # before: Hydra's interpolation error alone
+    assert unusable.returncode == 0 and unusable.stdout.startswith("backprop-lab: train"), unusable.stderr
+    assert "no dashboard: tracking URI 'sqlite:///' cannot be used (an in-memory SQLite store" in unusable.stdout
