@@ -34,16 +34,22 @@ INPUT_DIGESTS = {"data_digest": ("the data", "a changed data file"),
 
 
 def load_logged_config(client, run_id: str) -> dict:
-    """The run's resolved config.yaml artifact, parsed with yaml.safe_load (no objects built)."""
+    """The run's resolved config.yaml artifact, parsed with yaml.safe_load (no objects built). A run whose store was
+    lost mid-run, uploaded since by runner.sync as another run (tag synced_to), is named with that run."""
     try:
-        client.get_run(run_id)
+        run = client.get_run(run_id)
     except Exception:
         raise UserError(f"run id {run_id!r} is not in the tracking store; accepted: the id of a recorded run") from None
     with tempfile.TemporaryDirectory() as folder:
         try:
             path = client.download_artifacts(run_id, "config.yaml", folder)
         except Exception:
-            raise UserError(f"run {run_id!r} has no config.yaml artifact; accepted: a run recorded by backprop-lab") from None
+            synced = run.data.tags.get("synced_to")
+            if synced:
+                raise UserError(f"run {run_id!r} lost its store mid-run and holds only part of its record; "
+                                f"runner.sync uploaded it whole as run {synced}; accepted: that run's id") from None
+            raise UserError(f"run {run_id!r} has no config.yaml artifact; accepted: a run recorded by "
+                            "backprop-lab") from None
         config = yaml.safe_load(Path(path).read_text())
     if not isinstance(config, dict):
         raise UserError(f"run {run_id!r} has a config.yaml that is not a mapping; accepted: a backprop-lab config")

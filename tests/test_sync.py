@@ -69,6 +69,12 @@ def test_the_run_left_running_when_the_store_was_lost_is_ended_and_points_to_its
     assert client.get_run(run_id).data.tags["original_run_id"] == original
     elsewhere = sync(folder(tmp_path, "other", {**RECORD, "offline_run_id": "0" * 32}), uri)  # not in this store
     assert client.get_run(elsewhere).info.status == "FINISHED"
+    from runner.replay import load_logged_config  # replay and predict: the original names its copy
+
+    with pytest.raises(UserError, match=rf"^run '{original}' lost its store mid-run and holds only part of its "
+                                        rf"record; runner.sync uploaded it whole as run {run_id}; accepted: that run's "
+                                        "id$"):
+        load_logged_config(client, original)
 
 
 def test_a_store_lost_mid_run_is_one_line_and_mlflow_s_own_tracebacks_stay_out(tmp_path, capfd):
