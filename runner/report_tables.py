@@ -122,10 +122,17 @@ def _levels(column: pd.Series, bins: int | None) -> pd.Series:
         numbers = _numeric(column)
         binned = pd.qcut(numbers, bins, duplicates="drop")
         spans = numbers.groupby(binned, observed=True).agg(["min", "max"])  # the values in each bin, not qcut's edges
-        labels = {interval: f"{low:.3g}" if low == high else f"{low:.3g} to {high:.3g}"
+        labels = {interval: short_number(low) if low == high else f"{short_number(low)} to {short_number(high)}"
                   for interval, (low, high) in spans.iterrows()}
         return as_labels(binned.astype(object).map(labels))
     return as_labels(column)
+
+
+def short_number(x: float) -> str:
+    """x to 3 significant digits, written out from 1e-4 to 1e6 (1000, 0.00316, 12300), else with an exponent."""
+    if x == 0 or 1e-4 <= abs(x) < 1e6:
+        return np.format_float_positional(x, precision=3, unique=False, fractional=False, trim="-")
+    return f"{x:.3g}"
 
 
 def as_labels(column: pd.Series) -> pd.Series:

@@ -463,12 +463,12 @@ def test_a_text_key_only_some_runs_have_is_a_none_category_of_the_objective_figu
 
 
 def test_a_bin_of_one_value_is_labelled_by_it():
-    """Before, '1e+03 to 1e+03'."""
+    """Before, '1e+03 to 1e+03', then '1e+03' (a learning curve's 1000 samples): now '1000'."""
     from runner.report_tables import importance
 
     search = pd.DataFrame({"status": "FINISHED", "optimizer.lr": [1000.0] * 8 + list(np.linspace(1, 2, 32)),
                            "val_cost": [0.0] * 8 + list(np.arange(1.0, 33.0))})  # the eight 1000s: one bin, the best
-    assert importance(search, ["optimizer.lr"], "val_cost")["best"].item() == "1e+03"
+    assert importance(search, ["optimizer.lr"], "val_cost")["best"].item() == "1000"
 
 
 def test_runs_without_a_history_give_an_empty_figure_without_a_warning(tmp_path):
