@@ -151,6 +151,26 @@ def stop_and_wait(sweep: subprocess.Popen, signum: int, to: str, grace: float) -
     return session_processes(sweep.pid)
 
 
+def training_sweep(store, tmp_path, start: str) -> subprocess.Popen:
+    """A joblib sweep of 3 long jobs (workers.start=start) in a session of its own, once both workers train (each
+    job's progress says it recorded epoch 0 in tmp_path/stderr, which the workers write to as well)."""
+    overrides = (*(o for o in FAST if not o.startswith(("optimizer.epochs", "tracking.progress"))),
+                 "optimizer.epochs=50000000", "tracking.progress=on")
+    with open(tmp_path / "stderr", "w") as stderr:  # a file: the workers write to it too
+        sweep = subprocess.Popen([sys.executable, "-m", "runner", "-m", *JOBLIB, f"workers.start={start}", *overrides,
+                                  "seed=1,2,3"], cwd=store.root, env=store.env(), start_new_session=True,
+                                 stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        deadline = time.monotonic() + 120
+        while (tmp_path / "stderr").read_text().count("epoch 0/") < 2:
+            assert time.monotonic() < deadline and sweep.poll() is None, "the jobs never trained"
+            time.sleep(0.2)
+    except BaseException:
+        kill_session(sweep)
+        raise
+    return sweep
+
+
 def kill_session(sweep: subprocess.Popen) -> None:
     """Whatever of the sweep a failed test left running: killed."""
     sweep.kill()
@@ -203,17 +223,8 @@ def test_a_stopped_parallel_sweep_records_its_training_jobs_as_a_stopped_run_is_
     weights.npz and metrics.csv uploaded, as a single run stopped so is, and not killed with its pool before it
     could record any of it. The third job, queued for the first worker free, never starts."""
     store = new_store  # its tables made already: the test reads it while the sweep writes
-    overrides = (*(o for o in FAST if not o.startswith(("optimizer.epochs", "tracking.progress"))),
-                 "optimizer.epochs=50000000", "tracking.progress=on")  # progress: each job says it trains
-    with open(tmp_path / "stderr", "w") as stderr:  # a file: the workers write to it too
-        sweep = subprocess.Popen([sys.executable, "-m", "runner", "-m", *JOBLIB, f"workers.start={start}", *overrides,
-                                  "seed=1,2,3"], cwd=store.root, env=store.env(), start_new_session=True,
-                                 stdout=subprocess.DEVNULL, stderr=stderr)
+    sweep = training_sweep(store, tmp_path, start)
     try:
-        deadline = time.monotonic() + 120
-        while (tmp_path / "stderr").read_text().count("epoch 0/") < 2:  # both jobs have recorded epoch 0
-            assert time.monotonic() < deadline and sweep.poll() is None, "the jobs never trained"
-            time.sleep(0.2)
         left = stop_and_wait(sweep, signum, to, grace=30)  # the workers, and the fork server, end with the sweep
     finally:
         kill_session(sweep)
@@ -241,17 +252,8 @@ def test_workers_whose_launching_process_was_killed_record_their_jobs_and_end(ne
     workers trained on, ran the jobs queued for them, then waited for more with the fork server, for good. Now each
     ends its job KILLED with its records, saying why, and exits, and so does the fork server."""
     store = new_store
-    overrides = (*(o for o in FAST if not o.startswith(("optimizer.epochs", "tracking.progress"))),
-                 "optimizer.epochs=50000000", "tracking.progress=on")
-    with open(tmp_path / "stderr", "w") as stderr:
-        sweep = subprocess.Popen([sys.executable, "-m", "runner", "-m", *JOBLIB, f"workers.start={start}", *overrides,
-                                  "seed=1,2,3"], cwd=store.root, env=store.env(), start_new_session=True,
-                                 stdout=subprocess.DEVNULL, stderr=stderr)
+    sweep = training_sweep(store, tmp_path, start)
     try:
-        deadline = time.monotonic() + 120
-        while (tmp_path / "stderr").read_text().count("epoch 0/") < 2:  # both jobs have recorded epoch 0
-            assert time.monotonic() < deadline and sweep.poll() is None, "the jobs never trained"
-            time.sleep(0.2)
         left = stop_and_wait(sweep, signal.SIGKILL, "sweep", grace=30)
     finally:
         kill_session(sweep)
