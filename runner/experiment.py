@@ -95,11 +95,6 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
                    for group in PLUGIN_GROUPS}
     data = describe_parts(setup.splits, setup.plugins["dataset"], config.get("dataset") or {})
     full_name = run_name(setup.plugins, setup.settings.dtype)  # figures' titles and the description name it whole
-    run_id = tracker.start(name or full_name,
-                           {**plugin_tags, "data_digest": combined_digest(data),
-                            **initial_weights_tags(setup.plugins["initializer"]), **(tags or {})}, flatten(config),
-                           parent_run_id)
-    tracker.log_datasets(data)
     progress = Progress(setup.plugins["optimizer"].epochs, settings.tracking.progress)
     stopping = settings.early_stopping
     recorder = EpochRecorder(setup, tracker, progress,
@@ -110,7 +105,12 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
     status, reason, stopped_early, restored, Theta, blas = "FINISHED", None, None, None, setup.Theta0, None
     failure_tags, train_started = {}, None
     previous_sigterm = signal.signal(signal.SIGTERM, raise_interrupted) if in_main_thread() else None
-    try:
+    try:  # from the run's creation on: a Ctrl-C or SIGTERM just after it still ends it KILLED, not RUNNING for good
+        run_id = tracker.start(name or full_name,
+                               {**plugin_tags, "data_digest": combined_digest(data),
+                                **initial_weights_tags(setup.plugins["initializer"]), **(tags or {})},
+                               flatten(config), parent_run_id)
+        tracker.log_datasets(data)
         warm_up = getattr(setup.plugins["optimizer"], "prepare", None)
         if warm_up is not None:  # code the optimizer loads (plugins.optimizers): before the clock, and before
             warm_up(setup.objective, setup.Theta0)  # the BLAS limit, which covers only the libraries loaded
@@ -157,6 +157,8 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
                           **({"stopped_early": stopped_early} if stopped_early else {}),
                           **({"restored": restored} if restored else {}), "mlflow.note.content": description})
     except KeyboardInterrupt:
+        if tracker.run_id is None:  # stopped before the store made the run: nothing to end
+            raise
         with further_stops_ignored():  # a second Ctrl-C or SIGTERM would cut the record of the first short
             progress.close()
             save_model(recorder.last_finite or setup.Theta0, setup.splits, run_dir)
@@ -165,6 +167,8 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
                             stopped_description(setup, recorder, "KILLED", reason, train_started))
         raise
     except BaseException as error:
+        if tracker.run_id is None:  # the store refused to make the run (runner.tracking's UserError): none to end
+            raise
         progress.close()
         reason = f"{type(error).__name__}: {error}"
         _finish_quietly(tracker, "FAILED", reason, None,

@@ -358,6 +358,28 @@ def test_a_second_stop_while_a_stopped_run_records_itself_is_ignored(new_store, 
         a.path for a in new_store.client.list_artifacts(run.info.run_id)}
 
 
+def test_a_stop_just_after_the_run_is_made_ends_it_killed(new_store, monkeypatch):
+    """A SIGTERM or Ctrl-C between the run's creation and its training (its dataset inputs being sent): before, the
+    handler was not installed yet and the run stayed RUNNING for good (found by timing signals 5-15 ms in)."""
+    from conftest import resolved_config
+    from runner import experiment
+    from runner.tracking import Tracker
+
+    for key, value in new_store.env().items():
+        monkeypatch.setenv(key, value)
+
+    def stopped(self, parts):
+        raise experiment.Interrupted()
+
+    monkeypatch.setattr(Tracker, "log_datasets", stopped)
+    with pytest.raises(experiment.Interrupted):
+        experiment.run_experiment(resolved_config(*FAST), new_store.root / "stopped")
+    (run,) = new_store.runs()
+    assert run.info.status == "KILLED" and run.data.tags["failure_reason"] == "interrupted by the user (SIGINT/SIGTERM)"
+    assert {"config.yaml", "weights.npz", "metrics.csv"} <= {a.path for a in new_store.client.list_artifacts(
+        run.info.run_id)}
+
+
 def test_an_interrupt_says_what_it_ended(monkeypatch):
     """Before, an interrupt during the imports said 'the run was ended as KILLED' of a run never made."""
     from runner.__main__ import interrupted_what
