@@ -147,13 +147,17 @@ def sync(run_dir: Path, uri: str) -> str:
 
 def end_original(client, original_id: str, run_id: str) -> None:
     """The run made before the store was lost, if this store holds it still RUNNING: ended FAILED with a reason
-    and a tag `synced_to` naming the run that now holds it whole."""
+    and a tag `synced_to` naming the run that now holds it whole; a sweep's job also `sweep.retried`, so that the
+    sweep's summary, its report and runner.resume count the job once, by its copy (before, twice)."""
     from mlflow.exceptions import MlflowException
 
     try:
-        if client.get_run(original_id).info.status != "RUNNING":
+        original = client.get_run(original_id)
+        if original.info.status != "RUNNING":
             return
         client.set_tag(original_id, "synced_to", run_id)
+        if original.data.tags.get("sweep.role") == "job":
+            client.set_tag(original_id, "sweep.retried", "true")
         client.set_tag(original_id, "failure_reason", "the tracking store stopped answering while this run trained; "
                                                       f"runner.sync recorded it whole as run {run_id}")
         client.set_terminated(original_id, "FAILED")

@@ -77,6 +77,24 @@ def test_the_run_left_running_when_the_store_was_lost_is_ended_and_points_to_its
         load_logged_config(client, original)
 
 
+def test_a_synced_sweep_job_counts_once_in_its_sweep(tmp_path):
+    """Before, the original (FAILED, synced_to) and its synced copy were both children of the parent: the report
+    ranked the job twice and the summary counted it twice."""
+    from mlflow.tracking import MlflowClient
+
+    from runner.sweep_runs import sweep_children
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.create_experiment("backprop-lab", artifact_location=str(tmp_path / "artifacts"))
+    parent = client.create_run(experiment, tags={"sweep.role": "parent"}).info.run_id
+    job_tags = {"mlflow.parentRunId": parent, "sweep.role": "job", "sweep.job": "0"}
+    original = client.create_run(experiment, tags=job_tags).info.run_id  # RUNNING: the store went away
+    copy = sync(folder(tmp_path, "kept", {**RECORD, "tags": job_tags, "offline_run_id": original}), uri)
+    assert client.get_run(original).data.tags["sweep.retried"] == "true"
+    assert [run.info.run_id for run in sweep_children(client, experiment, parent)] == [copy]
+
+
 def test_a_store_lost_mid_run_is_one_line_and_mlflow_s_own_tracebacks_stay_out(tmp_path, capfd):
     """Before, MLflow logged each failing call with two tracebacks (about 90 lines) and the warning carried the SQL."""
     from runner.tracking import Tracker
