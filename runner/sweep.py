@@ -125,6 +125,25 @@ def record_best_params(client, parent_run_id: str, best_params: dict[str, str], 
     return {}
 
 
+def check_folder_unused(sweep_dir: Path) -> None:
+    """A new sweep's folder (hydra.sweep.dir) holds no other sweep: its jobs find their parent run by the folder's
+    sweep.json, so two sweeps in one folder took each other's jobs (one counted 11 of 8, the other 5 of 8), and a
+    sweep after another counted the earlier one's job folders as its own."""
+    path = sweep_dir / SWEEP_FILE
+    if not path.exists():
+        return
+    try:
+        earlier = json.loads(path.read_text())
+        earlier = earlier if isinstance(earlier, dict) else {}
+    except (ValueError, OSError):
+        earlier = {}
+    sweep_id = earlier.get("id", "?")
+    resume = (f", or python -m runner.resume {sweep_id} to run that sweep's unfinished jobs"
+              if earlier.get("resumable", True) else "")
+    raise UserError(f"hydra.sweep.dir={str(sweep_dir)!r} holds sweep {sweep_id} already (its {SWEEP_FILE}); accepted: "
+                    f"a folder of its own for each sweep (Hydra's default, or another hydra.sweep.dir){resume}")
+
+
 def keep_parent_locally(sweep: dict, status: str, lost: str) -> None:
     """The parent's run.json in the sweep folder, as Tracker.finish writes it for a run whose store was lost:
     runner.sync then names it in one line (it uploads the jobs, not the parent's summary)."""
@@ -158,6 +177,9 @@ class SweepCallback(Callback):
         sweep_dir = Path(str(config.hydra.sweep.dir))
         check_sweep_settings(config.hydra.launcher, config.hydra.sweeper, sweep_dir, list(config.hydra.overrides.task),
                              str(config.tracking.objective))
+        resumed = os.environ.get(RESUME_VARIABLE)
+        if not resumed:
+            check_folder_unused(sweep_dir)
         check_group_keys(config)  # optimizer=choice(lbfgs,sgd) optimizer.lr=...: lbfgs has no lr
         check_swept_values(config)  # a bad value stops the sweep here, not at its job after the ones before it
         # Next, a fork server imports the jobs' modules while this process sets the sweep up.
@@ -169,7 +191,6 @@ class SweepCallback(Callback):
         # Creating the store and experiment here, once, spares the jobs a race to create them.
         tracker = Tracker(resolve_tracking_uri(config.tracking.uri), str(config.tracking.experiment), sweep_dir)
         freeze_imported_objects()  # MLflow's objects: this process then exits 1 s sooner when the sweep ends
-        resumed = os.environ.get(RESUME_VARIABLE)
         if resumed:
             self.sweep = resume(tracker, sweep_dir, resumed)
             print(f"sweep {resumed} resumed: parent run {self.sweep['parent_run_id']}; its "

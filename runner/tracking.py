@@ -78,7 +78,9 @@ class Tracker:
         check_reachable(uri)
         if uri.startswith(("http://", "https://")):  # a server lost mid-run must not stall the run for minutes
             for key, value in (("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2"), ("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1"),
-                               ("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")):
+                               ("MLFLOW_HTTP_REQUEST_TIMEOUT", "30"),
+                               # nor print two lines of links for every run and sweep job: the summary has them
+                               ("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")):
                 os.environ.setdefault(key, value)
         with store_lock(uri):  # a new SQLite file gets its schema from one process only
             try:

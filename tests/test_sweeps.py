@@ -440,6 +440,7 @@ def test_a_parallel_sweep_against_an_mlflow_server(tmp_path, mlflow_server):
     assert client.get_run(parent_id).data.metrics["jobs_finished"] == 4
     assert not (local.root / "mlflow.db").exists()  # everything went to the server
     assert len(list((tmp_path / "server" / "served").glob("**/weights.npz"))) == 4
+    assert "View run" not in result.stdout and "View experiment" not in result.stdout  # MLflow's two links per job
 
 
 def test_a_sweep_whose_store_cannot_be_reached_stops_before_its_first_job_in_one_line(tmp_path):
@@ -896,3 +897,20 @@ def test_a_sweep_whose_store_was_lost_says_so_in_one_line_and_keeps_its_parents_
     out, err = capsys.readouterr()
     assert "resume: " in out and sweep["id"] in out
     assert err.startswith("error: the sweep's summary could not be recorded") and "Traceback" not in err
+
+
+def test_a_second_sweep_into_a_folder_holding_a_sweep_is_refused_before_its_parent_run(new_store):
+    """Jobs find their parent by the folder's sweep.json: two sweeps in one folder (QA: at the same time) took each
+    other's jobs, one counting 11 of 8 and the other 5 of 8, and one after another counted the first's folders."""
+    folder = new_store.root / "one_folder"
+    first = new_store.cli("-m", *FAST, f"hydra.sweep.dir={folder}", "regularization.lam=0,1")
+    sweep_id, _ = started(first)
+    second = new_store.cli("-m", *FAST, f"hydra.sweep.dir={folder}", "seed=1,2,3")
+    assert second.returncode == 2, second.stderr[-3000:]
+    assert second.stderr.strip() == (f"error: hydra.sweep.dir='{folder}' holds sweep {sweep_id} already (its "
+                                     "sweep.json); accepted: a folder of its own for each sweep (Hydra's default, or "
+                                     f"another hydra.sweep.dir), or python -m runner.resume {sweep_id} to run that "
+                                     "sweep's unfinished jobs")
+    assert len([run for run in new_store.runs() if run.data.tags.get("sweep.role") == "parent"]) == 1
+    resumed = new_store.module("runner.resume", sweep_id)  # the folder's own sweep may still be resumed there
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
