@@ -167,7 +167,7 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
                             stopped_description(setup, recorder, "KILLED", reason, train_started))
         raise
     except BaseException as error:
-        if tracker.run_id is None:  # the store refused to make the run (runner.tracking's UserError): none to end
+        if tracker.run_id is None:  # the store refused to make the run, or its params (ended then): none to end
             raise
         progress.close()
         reason = f"{type(error).__name__}: {error}"

@@ -79,8 +79,7 @@ def read_frame(path: str, target: str | None, run: RunInputs):
     try:  # as training reads CSV files: only an empty cell is missing, an unnamed empty column left out
         frame = read_table(path, [target] if target is not None and run.text_labels else [])
     except CsvFileError as error:
-        reason = f" ({error.reason})" if error.reason else ""
-        raise UserError(f"--csv {path} is invalid{reason}; accepted: {error.accepted}") from None
+        raise UserError(error.said_of(f"--csv {path}")) from None
     except FileNotFoundError:
         raise UserError(f"--csv {path} does not exist; accepted: a CSV file with a header row") from None
     except IsADirectoryError:

@@ -136,7 +136,8 @@ class Tracker:
 
     def _log_params(self, params: dict[str, str]) -> None:
         """The run's params in batches of at most 100; should the store refuse them, the run ends FAILED (not left
-        looking RUNNING) and the refusal is the UserError of unusable_store."""
+        looking RUNNING), the Tracker holds no run any more (its caller has nothing left to end) and the refusal is
+        the UserError of unusable_store."""
         from mlflow.entities import Param
 
         items = [Param(k, v) for k, v in params.items()]
@@ -145,6 +146,7 @@ class Tracker:
                 self.client.log_batch(self.run_id, params=items[start : start + MAX_PARAMS_PER_BATCH])
         except Exception as error:
             self._send(self.client.set_terminated, self.run_id, "FAILED")
+            self.run_id = None
             raise unusable_store(self.uri, error) from None
 
     def log_datasets(self, parts: list[dict]) -> None:

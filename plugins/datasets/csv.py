@@ -71,8 +71,7 @@ class CsvDataset(SplitScaleDataset):
         except pd.errors.EmptyDataError:
             frame = pd.DataFrame()
         except CsvFileError as error:
-            reason = f" ({error.reason})" if error.reason else ""
-            raise ValueError(f"path={str(self.path)!r} is invalid{reason}; accepted: {error.accepted}") from None
+            raise ValueError(error.said_of(f"path={str(self.path)!r}")) from None
         except UnicodeDecodeError as error:
             raise ValueError(f"path={str(self.path)!r} is invalid (it holds the byte {error.object[error.start]:#04x}, "
                              "which is not UTF-8); accepted: a CSV file in UTF-8 (save it as UTF-8)") from None
@@ -151,6 +150,10 @@ class CsvFileError(ValueError):
     def __init__(self, reason: str, accepted: str):
         super().__init__(f"{reason}; accepted: {accepted}")
         self.reason, self.accepted = reason, accepted
+
+    def said_of(self, what: str) -> str:
+        """The one-line refusal of the file named by `what` ("path='x.csv'", "--csv x.csv")."""
+        return f"{what} is invalid{f' ({self.reason})' if self.reason else ''}; accepted: {self.accepted}"
 
 
 COMPRESSED = "a CSV file, compressed as its name's ending says (.gz, .bz2, .xz, .zst, or .zip holding one file)"
