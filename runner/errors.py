@@ -1,4 +1,5 @@
 """Errors the runner reports to users as one line, with exit code 2."""
+import sys
 
 
 class UserError(Exception):
@@ -16,6 +17,10 @@ def one_line(error: BaseException) -> str:
     from runner.sweep_checks import merge_error  # Hydra's "Error merging override KEY=VALUE": what KEY accepts
 
     if line := merge_error(error):
+        return line
+    from runner.override_advice import could_not_override
+
+    if line := could_not_override(str(error), sys.argv[1:]):
         return line
     text = str(error).split("Config search path")[0].replace("\n\t", ", ").replace(":,", ":")
     return " ".join(text.split())

@@ -63,6 +63,17 @@ CASES = [
     ("unknown plugin", ["optimizer=nadam"], {}, ["nadam", "sgd", "lbfgs"]),
     ("unknown key", ["optimizer.foo=1"], {}, ["optimizer.foo"]),
     ("unknown added key", ["+optimizer.foo=1"], {}, ["optimizer.foo"]),
+    ("a key the chosen option lacks", ["optimizer=lbfgs", "optimizer.lr=0.1"], {},
+     ["optimizer.lr=0.1 cannot be set with optimizer=lbfgs, whose config has no key lr", "keys of optimizer=lbfgs: "
+      "epochs, or optimizer=OPTION with the key lr: adam, batch_gd, minibatch, momentum, sgd"]),
+    ("a key the preset's option lacks", ["+experiment=course", "optimizer.lr=0.1"], {},
+     ["optimizer.lr=0.1 cannot be set with optimizer=cg, whose config has no key lr"]),
+    ("a key no option has", ["dataset.bar=2"], {},
+     ["dataset.bar=2 cannot be set with dataset=digits, whose config has no key bar; accepted: the keys of "
+      "dataset=digits: val_fraction, test_fraction, train_size, scale"]),
+    ("a key under a swept group", ["-m", "optimizer=sgd,adam", "optimizer.lr=0.1"], {},  # Hydra: "use +optimizer.lr"
+     ["optimizer.lr=0.1 is set on the sweep's base config, optimizer=lbfgs, whose config has no key lr, before each "
+      "job takes its optimizer=sgd,adam; accepted: ++optimizer.lr=0.1, which sets it in each job"]),
     ("wrong type", ["optimizer=sgd", "optimizer.lr=abc"], {}, ["lr='abc'"]),
     ("lr zero", ["optimizer=sgd", "optimizer.lr=0"], {}, ["lr=0"]),
     ("lr negative", ["optimizer=batch_gd", "optimizer.lr=-0.5"], {}, ["lr=-0.5"]),
@@ -237,6 +248,16 @@ def test_a_deleted_experiment_is_one_line_and_no_run(new_store, monkeypatch, swe
                           "tracking.experiment=NAME"], new_store)
     assert not client.search_runs([experiment_id], run_view_type=ViewType.ALL)
     assert client.get_experiment(experiment_id).lifecycle_stage == "deleted"
+
+
+def test_the_advised_force_override_sets_the_key_in_each_swept_option(new_store, monkeypatch):
+    """What the "key under a swept group" line advises works: ++optimizer.lr=0.05 reaches the lr of each job."""
+    overrides = ["-m", "optimizer=sgd,adam", "++optimizer.lr=0.05", "optimizer.epochs=2"]
+    code, stderr = _in_process(new_store, monkeypatch, overrides, {})
+    assert code == 0, stderr
+    jobs = [run for run in new_store.runs() if "mlflow.parentRunId" in run.data.tags]
+    assert sorted((run.data.params["optimizer._target_"].rsplit(".")[-1], run.data.params["optimizer.lr"],
+                   run.info.status) for run in jobs) == [("Adam", "0.05", "FINISHED"), ("SGD", "0.05", "FINISHED")]
 
 
 SUBPROCESS_CASES = ["unknown plugin", "wrong type", "csv text feature", "npz pickled", "unreachable tracking"]
