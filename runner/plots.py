@@ -85,7 +85,8 @@ def layer_curves(history: list[tuple[str, float, int]], path: Path, title: str,
     where log_ticks_fit says a log axis would label its ticks too long): where a deep network's first
     layers learn slowest (vanishing gradients) and how its weights grow. Below, for
     each (label, at the start, at the end) of `activations`, a hidden layer's activations over the training
-    samples as two histograms: how many units sit saturated, where g'(z) and so delta(l) vanish."""
+    samples as two histograms over one range for all layers: how many units sit saturated, where g'(z) and so
+    delta(l) vanish, and how the layers' spreads compare."""
     plt = pyplot()
     fig = plt.figure(figsize=(10, 7.5 if activations else 4))
     rows = fig.add_gridspec(2 if activations else 1, 1, height_ratios=[1.4, 1] if activations else None, hspace=0.35)
@@ -104,10 +105,12 @@ def layer_curves(history: list[tuple[str, float, int]], path: Path, title: str,
         if keys:
             ax.legend(fontsize=8)
     histograms = rows[1].subgridspec(1, len(activations), wspace=0.15).subplots(squeeze=False)[0] if activations else []
+    # one range for every layer: a layer whose activations crowd together looks crowded beside the others
+    low = min((min(start.min(), end.min()) for _, start, end in activations), default=0.0)
+    high = max((max(start.max(), end.max()) for _, start, end in activations), default=1.0)
+    bins = np.linspace(low, high if high > low else low + 1, 41)
     for index, (label, start, end) in enumerate(activations):
         ax = histograms[index]
-        low, high = min(start.min(), end.min()), max(start.max(), end.max())
-        bins = np.linspace(low, high if high > low else low + 1, 41)
         ax.hist(start.ravel(), bins=bins, color="grey", alpha=0.6, label="start")
         ax.hist(end.ravel(), bins=bins, histtype="step", color="crimson", linewidth=1.2, label="end")
         ax.set_title(label, fontsize=9)

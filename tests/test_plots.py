@@ -246,6 +246,21 @@ def test_layer_stats_draw_each_hidden_layer_s_activations_at_the_start_and_the_e
     np.testing.assert_array_equal(histograms[3][0], drawn[1][2].ravel())
 
 
+def test_layer_stats_histograms_share_one_range_so_a_crowded_layer_looks_crowded(tmp_path, monkeypatch):
+    """Each panel spanned its own layer's values, so a layer squeezed around 0.5 (the sigmoid's vanishing
+    gradients) filled its panel like a layer spread over (0, 1)."""
+    spread, crowded = np.linspace(0.02, 0.98, 60).reshape(20, 3), np.linspace(0.45, 0.55, 60).reshape(20, 3)
+    figures = drawn_figures(monkeypatch)
+    plots.layer_curves([("grad_rms_Theta1", 0.1, 0)], tmp_path / "layers.png", "a run",
+                       [("a(2)", spread, spread), ("a(3)", crowded, crowded)])
+    panels = [ax for ax in figures[0].axes if ax.get_title() in ("a(2)", "a(3)")]
+    assert len(panels) == 2 and panels[0].get_xlim() == panels[1].get_xlim()
+    low, high = panels[1].get_xlim()
+    assert low <= 0.02 and high >= 0.98
+    widths = [[patch.get_width() for patch in ax.patches if hasattr(patch, "get_width")] for ax in panels]
+    assert widths[0][0] == pytest.approx(widths[1][0]) == pytest.approx(0.96 / 40)
+
+
 def drawn_figures(monkeypatch) -> list:
     """Each matplotlib figure saved from now on, drawn (savefig runs as before) and kept to be read back."""
     from matplotlib.figure import Figure
