@@ -22,8 +22,12 @@ hidden_units.png for two-feature data, hidden_weights.png for images, confusion_
 (runner.report_html); logs them as artifacts of the sweep's parent run. A report narrowed by --filter or ranked by
 another --objective than the sweep's goes to a folder of its own (variant) and leaves the parent's description alone.
 
+Every run of an experiment (--all) goes under outputs/reports/experiment-<name>/, of a store other than the default
+(outputs/mlflow.db) under experiment-<name>-store-<digest of its URI>/ (store_mark).
+
 Metric histories are read in bulk: one SQL query on the `metrics` table for a database
-store, a thread pool of get_metric_history calls for an MLflow server.
+store, a thread pool of get_metric_history calls for an MLflow server; the runs' own figures straight from each run's
+artifact URI, one listing a run (run_figures). The HTML page shows a long table's best rows (report_html.MAX_ROWS).
 """
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ import os
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,10 +48,10 @@ from runner.report_figures import (natural_key, plot_bias_variance, plot_curves,
                                    plot_search_history, short_label)
 from runner.report_html import write_page
 from runner.report_tables import description, importance, markdown, ranking, seed_statistics
-from runner.paths import outputs_dir
+from runner.paths import default_tracking_uri, outputs_dir
 from runner.sweep_runs import all_runs, direction, launch_order, ranked_metric, sweep_children
 from runner.settings import OBJECTIVES
-from runner.store import open_client, resolve_tracking_uri
+from runner.store import normalized_uri, open_client, resolve_tracking_uri, same_store
 
 DATABASES = ("sqlite", "postgresql", "mysql", "mssql")
 MAX_PANELS = 16
@@ -161,27 +166,50 @@ def metric_histories(uri: str, client, experiment_id: str, run_ids: list[str], k
     return rows.sort_values(["run_id", "step"]).reset_index(drop=True)
 
 
-def figure_panels(client, table: pd.DataFrame, varied: list[str], objective: str, folder: Path,
-                  figure: str) -> tuple[list, int]:
-    """(label, image) for the runs that drew `figure` (a run artifact such as decision_regions.png),
-    the image downloaded into folder, and the columns to lay them out in. Up to MAX_PANELS runs: all
-    of them in the order of their swept values, the last key across (a grid of its values when they
-    are 4 or fewer); past it the MAX_PANELS best, best first."""
+def panel_rows(table: pd.DataFrame, varied: list[str]) -> tuple[list[dict], int]:
+    """The ranking's rows whose own figures are laid side by side, and the columns to lay them out in: up to
+    MAX_PANELS runs, all of them in the order of their swept values, the last key across (a grid of its values when
+    they are 4 or fewer); past it the MAX_PANELS best, best first."""
     records = table.to_dict("records")
     columns = 4
     if len(records) <= MAX_PANELS and varied:
         records.sort(key=lambda row: [_order(row[column]) for column in varied])
         columns = min(table[varied[-1]].astype(str).nunique(), 4)
-    panels = []
-    for row in records[:MAX_PANELS]:
-        (folder / row["run_id"]).mkdir(parents=True, exist_ok=True)
+    return records[:MAX_PANELS], columns
+
+
+def run_figures(uri: str, artifact_uris: dict[str, str], folder: Path) -> dict[str, dict[str, Path]]:
+    """{run id: {figure: its copy under folder/<run id>/}} of the RUN_FIGURES each run (id: artifact URI) drew. One
+    listing of a run's artifacts, then a download of each figure it holds, the runs in parallel (a server answers
+    each request in a round trip). Before, MlflowClient.download_artifacts for every run and figure fetched the run
+    again each time and, for a figure the run lacked, searched its logged models too: 80 calls and 7 s of a report."""
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    def fetch(run_id: str) -> tuple[str, dict[str, Path]]:
+        target = folder / run_id
+        target.mkdir(parents=True, exist_ok=True)
         try:
-            image = client.download_artifacts(row["run_id"], figure, str(folder / row["run_id"]))
-        except Exception:  # the run's data does not give this figure, or it drew no figures
-            continue
-        values = " ".join(f"{column}={short_label(row[column])}" for column in varied) or row["run_name"]
-        panels.append((f"#{row['rank']} {values}\n{objective} {row[objective]:.4g}", Path(image)))
-    return panels, columns
+            repository = get_artifact_repository(artifact_uris[run_id], tracking_uri=uri)
+            drawn = [item.path for item in repository.list_artifacts() if item.path in RUN_FIGURES]
+            return run_id, {name: Path(repository.download_artifacts(name, str(target))) for name in drawn}
+        except Exception:  # its artifacts cannot be read (gone, or their store away): it gives no panel
+            return run_id, {}
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        return dict(pool.map(fetch, artifact_uris))
+
+
+def figure_panels(rows: list[dict], drawn: dict[str, dict[str, Path]], varied: list[str], objective: str,
+                  figure: str) -> list[tuple[str, Path]]:
+    """(label, image) of `figure` (a run artifact such as decision_regions.png) for the rows (panel_rows) whose run
+    drew it (drawn: run_figures), labelled with the run's rank, swept values and objective."""
+    panels = []
+    for row in rows:
+        image = drawn.get(row["run_id"], {}).get(figure)
+        if image is not None:
+            values = " ".join(f"{column}={short_label(row[column])}" for column in varied) or row["run_name"]
+            panels.append((f"#{row['rank']} {values}\n{objective} {row[objective]:.4g}", image))
+    return panels
 
 
 def _order(value) -> tuple:
@@ -191,9 +219,10 @@ def _order(value) -> tuple:
     return (1, natural_key(str(value)))
 
 
-def select_runs(client, experiment_id: str, args: argparse.Namespace) -> tuple:
+def select_runs(client, uri: str, experiment_id: str, args: argparse.Namespace) -> tuple:
     """(parent run or None, the runs to report, the report's name): a sweep's children, the runs named by
-    --runs, or every run (--all, or no --sweep in an experiment that holds no sweep, which is said on stderr);
+    --runs, or every run (--all, or no --sweep in an experiment that holds no sweep, which is said on stderr; named
+    after the experiment and, but for the default store, the store at `uri`: store_mark);
     only those --filter matches, when given. A sweep and every run leave out the attempts a resume ran again (tag
     sweep.retried); --runs keeps such a run when it names it."""
     from mlflow.exceptions import MlflowException
@@ -205,7 +234,7 @@ def select_runs(client, experiment_id: str, args: argparse.Namespace) -> tuple:
             parent, name = None, "runs-" + digest(" ".join(sorted(set(args.runs))))
         elif (parent := None if args.all else sweep_parent(client, experiment_id, args.sweep)) is None:
             runs = [run for run in all_runs(client, [experiment_id], narrower) if counted(run)]
-            name = f"experiment-{args.experiment}"
+            name = f"experiment-{args.experiment}{store_mark(uri)}"
             if runs and not args.all:
                 print(f"note: experiment {args.experiment} holds no sweep, so every run of it is reported (as --all)",
                       file=sys.stderr)
@@ -219,6 +248,14 @@ def select_runs(client, experiment_id: str, args: argparse.Namespace) -> tuple:
                         "search filter, e.g. \"metrics.val_accuracy > 0.9 and params.`regularization.lam` = '1'\" "
                         "or \"tags.`choice.optimizer` = 'sgd'\"") from None
     return parent, runs, name
+
+
+def store_mark(uri: str) -> str:
+    """What an experiment's report adds to its folder's name for a store other than the default one (outputs/
+    mlflow.db): '-store-<digest of the store's URI>', so that experiments of one name in two stores, reported into
+    one outputs folder, do not overwrite each other's files. A sweep's and --runs' names are their runs' ids,
+    which MLflow draws at random, so they differ from store to store already."""
+    return "" if same_store(uri, default_tracking_uri()) else f"-store-{digest(normalized_uri(uri))}"
 
 
 def named_runs(client, experiment_id: str, args: argparse.Namespace, narrower: str) -> list:
@@ -255,8 +292,18 @@ def digest(text: str) -> str:
     return text_digest(text, 8)
 
 
-def write_figures(client, uri: str, experiment_id: str, table: pd.DataFrame, varied: list[str], objective: str,
-                  out: Path) -> list[str]:
+@dataclass
+class Source:
+    """Where the report's figures read from: the store (its client and URI), the experiment, and the artifact URI of
+    each run reported (run id: URI)."""
+
+    client: object
+    uri: str
+    experiment_id: str
+    artifact_uris: dict[str, str]
+
+
+def write_figures(source: Source, table: pd.DataFrame, varied: list[str], objective: str, out: Path) -> list[str]:
     """The report's figures, written into out: the cost curves (train, and validation cost and
     accuracy when the runs have a validation part), the objective against each varied value, the training and validation
     error against each numeric one, the runs' own figures side by side (RUN_FIGURES). Returns their file
@@ -264,17 +311,20 @@ def write_figures(client, uri: str, experiment_id: str, table: pd.DataFrame, var
     files = []
     for key in ("train_cost", "val_cost", "val_accuracy"):  # accuracy compares runs of different costs
         (out / f"{key}.png").unlink(missing_ok=True)  # from an earlier report of these runs
-        histories = metric_histories(uri, client, experiment_id, list(table["run_id"]), key)
+        histories = metric_histories(source.uri, source.client, source.experiment_id, list(table["run_id"]), key)
         if key == "train_cost" or len(histories):
             files.append(plot_curves(histories, table, key, out / f"{key}.png").name)
     files.append(plot_objective(table, varied, objective, out / "objective.png").name)
     (out / "bias_variance.png").unlink(missing_ok=True)
     if plot_bias_variance(table, varied, out / "bias_variance.png"):
         files.append("bias_variance.png")
+    rows, columns = panel_rows(table, varied)
     with tempfile.TemporaryDirectory() as folder:
+        drawn = run_figures(source.uri, {row["run_id"]: source.artifact_uris[row["run_id"]] for row in rows},
+                            Path(folder))
         for figure, shows in RUN_FIGURES.items():
             (out / figure).unlink(missing_ok=True)
-            panels, columns = figure_panels(client, table, varied, objective, Path(folder), figure)
+            panels = figure_panels(rows, drawn, varied, objective, figure)
             if panels:
                 shown = f"{len(panels)} of {len(table)} runs" if len(panels) < len(table) else f"all {len(table)} runs"
                 plot_panels(panels, columns, out / figure, f"{shows} of {shown}")
@@ -285,7 +335,7 @@ def write_figures(client, uri: str, experiment_id: str, table: pd.DataFrame, var
 def report(client, uri: str, args: argparse.Namespace) -> Path:
     """Build the table and figures, write them under outputs/reports/<name>/, log them on the parent."""
     experiment = open_experiment(client, uri, args.experiment)
-    parent, runs, name = select_runs(client, experiment.experiment_id, args)
+    parent, runs, name = select_runs(client, uri, experiment.experiment_id, args)
     if not runs:
         matched = f" (--filter {args.filter!r} matched none of its runs)" if args.filter else ""
         raise UserError(f"no runs to report in {name}{matched}; accepted: a sweep or experiment with runs")
@@ -318,15 +368,18 @@ def report(client, uri: str, args: argparse.Namespace) -> Path:
             extra.to_csv(out / f"{stem}.csv", index=False)
             (out / f"{stem}.md").write_text(markdown(extra))
             files += [f"{stem}.csv", f"{stem}.md"]
-    files += write_figures(client, uri, experiment.experiment_id, table, varied, objective, out)
+    source = Source(client, uri, experiment.experiment_id, {run.info.run_id: run.info.artifact_uri for run in runs})
+    files += write_figures(source, table, varied, objective, out)
     (out / "search_history.png").unlink(missing_ok=True)
     if tags.get("sweep.sweeper") == "OptunaSweeper":  # a search's order means something; a grid's does not
         files.append(plot_search_history(frame, objective, out / "search_history.png").name)
     lead = (f"{len(table)} run{'' if len(table) == 1 else 's'} ranked by {objective} ({direction(objective)}), best "
             f"first" + (f"; sweep space: {tags['sweep.space']}" if tags.get("sweep.space") else "")
             + (f"; only the runs matching {args.filter}" if args.filter else "") + ".")
-    tables = [(heading, t) for heading, t in ((f"What moves {objective}", shares), ("Over seeds", seeds),
-                                              ("Ranking", table.drop(columns=["run_id"]))) if t is not None]
+    tables = [(heading, t, file) for heading, t, file in ((f"What moves {objective}", shares, "importance.csv"),
+                                                          ("Over seeds", seeds, "seeds.csv"),
+                                                          ("Ranking", table.drop(columns=["run_id"]), "ranking.csv"))
+              if t is not None]
     files.append(write_page(out / "report.html", f"Report: {name}", lead, tables,
                             [out / f for f in files if f.endswith(".png")]).name)
     folder = f"report{suffix}"

@@ -4,6 +4,7 @@ and the artifacts on the parent run; the bulk SQL read of metric histories again
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -95,6 +96,16 @@ def test_the_report_writes_markdown_and_figures_prints_the_table_and_logs_artifa
     assert positions == sorted(positions)
 
 
+def drawn_panels(store, table: pd.DataFrame, varied: list[str], folder: Path, figure: str) -> tuple[list, int]:
+    """The panels of `figure` the report lays side by side for the runs of the ranking `table`, and their columns."""
+    from runner import report
+
+    rows, columns = report.panel_rows(table, varied)
+    uris = {run.info.run_id: run.info.artifact_uri for run in store.runs()}
+    drawn = report.run_figures(store.uri, {row["run_id"]: uris[row["run_id"]] for row in rows}, folder)
+    return report.figure_panels(rows, drawn, varied, "val_cost", figure), columns
+
+
 @pytest.mark.slow
 def test_the_decision_regions_panels_are_the_runs_own_figures_in_the_order_of_the_swept_values(
         store, sweep, tmp_path, monkeypatch):
@@ -103,8 +114,7 @@ def test_the_decision_regions_panels_are_the_runs_own_figures_in_the_order_of_th
     sweep_id = sweep[0]
     table = pd.read_csv(store.root / "outputs" / "reports" / sweep_id / "ranking.csv")
     varied = ["optimizer.lr", "regularization.lam"]
-    panels, columns = report.figure_panels(store.client, table, varied, "val_cost", tmp_path / "a",
-                                           "decision_regions.png")
+    panels, columns = drawn_panels(store, table, varied, tmp_path / "a", "decision_regions.png")
     values = [tuple(float(part.split("=")[1]) for part in label.split("\n")[0].split()[1:]) for label, _ in panels]
     assert values == [(0.3, 0), (0.3, 1), (1, 0), (1, 1)] and columns == 2  # a grid: lr down, lambda across
     by_id = table.set_index("run_id")
@@ -115,8 +125,7 @@ def test_the_decision_regions_panels_are_the_runs_own_figures_in_the_order_of_th
                          f"regularization.lam={row['regularization.lam']:g}\nval_cost {row['val_cost']:.4g}")
         assert image.read_bytes() == store.download(run_id, "decision_regions.png").read_bytes()
     monkeypatch.setattr(report, "MAX_PANELS", 3)  # more runs than panels: the best, best first
-    panels, columns = report.figure_panels(store.client, table, varied, "val_cost", tmp_path / "b",
-                                           "decision_regions.png")
+    panels, columns = drawn_panels(store, table, varied, tmp_path / "b", "decision_regions.png")
     assert [label.split()[0] for label, _ in panels] == ["#1", "#2", "#3"] and columns == 4
 
 
@@ -148,11 +157,8 @@ def test_image_runs_get_their_hidden_weights_side_by_side(new_store, tmp_path):
     logged = {a.path for a in new_store.client.list_artifacts(parent_id, "report")}
     assert "report/hidden_weights.png" in logged and "report/decision_regions.png" not in logged
 
-    from runner import report as report_module
-
     table = pd.read_csv(folder / "ranking.csv")
-    panels, _ = report_module.figure_panels(new_store.client, table, ["regularization.lam"], "val_cost", tmp_path,
-                                            "hidden_weights.png")
+    panels, _ = drawn_panels(new_store, table, ["regularization.lam"], tmp_path, "hidden_weights.png")
     assert [label.split("\n")[0].split()[1] for label, _ in panels] == ["regularization.lam=0",
                                                                         "regularization.lam=10"]
     for label, image in panels:
@@ -740,7 +746,7 @@ def test_the_report_page_escapes_its_text_and_orders_its_figures(tmp_path):
         fig.savefig(tmp_path / name)
         plt.close(fig)
     table = pd.DataFrame({"run_name": ["<script>alert(1)</script>"], "val_cost": [0.123456], "seed": [np.nan]})
-    page = write_page(tmp_path / "report.html", "Report: <s>", "1 run & more", [("Ranking", table)],
+    page = write_page(tmp_path / "report.html", "Report: <s>", "1 run & more", [("Ranking", table, "ranking.csv")],
                       [tmp_path / n for n in ("val_cost.png", "custom.png", "objective.png")]).read_text()
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<title>Report: &lt;s&gt;</title>" in page and "1 run &amp; more" in page
@@ -777,7 +783,10 @@ def test_an_experiment_without_a_sweep_reports_every_run_and_says_so(new_store):
     assert result.returncode == 0, result.stderr[-3000:]
     report = report_cli(new_store, "--experiment", "other")
     assert report.returncode == 0, report.stderr
-    assert report.stdout.startswith("experiment-other: 1 run ranked by val_cost")
+    from runner.report import store_mark
+
+    assert report.stdout.startswith(f"experiment-other{store_mark(new_store.uri)}: 1 run ranked by val_cost")
+    assert store_mark(new_store.uri).startswith("-store-")  # not the default store: its folder names it
     assert report.stderr == "note: experiment other holds no sweep, so every run of it is reported (as --all)\n"
     every = report_cli(new_store, "--experiment", "other", "--all")
     assert every.returncode == 0 and every.stderr == ""  # asked for every run: nothing to explain
@@ -814,3 +823,123 @@ def test_every_run_leaves_out_the_attempts_a_resume_ran_again_and_runs_keeps_one
     assert named.returncode == 0, named.stderr
     out = Path(named.stdout.splitlines()[-1].removeprefix("report: "))
     assert set(pd.read_csv(out / "ranking.csv")["run_id"]) == counted | {stopped}
+
+
+def logged_sweep(store, experiment: str, lams: list[float], seeds: int = 1, steps: int = 5) -> str:
+    """A sweep logged straight with MlflowClient, as runner logs one (no training): a parent, and a job per lambda
+    and seed with its params, choice.* and sweep tags, metric histories and final metrics. Returns the sweep id."""
+    from mlflow.entities import Metric, Param
+
+    client = store.client
+    experiment_id = client.create_experiment(experiment, artifact_location=(store.root / "artifacts").as_uri())
+    sweep_id = f"sweep-{experiment}"
+    parent = client.create_run(experiment_id, run_name="sweep", tags={
+        "sweep.id": sweep_id, "sweep.role": "parent", "sweep.objective": "val_cost",
+        "sweep.space": "regularization.lam=... seed=..."}).info.run_id
+    rng = np.random.default_rng(len(lams) * seeds)
+    for job, (lam, seed) in enumerate((lam, seed) for lam in lams for seed in range(seeds)):
+        tags = {"mlflow.parentRunId": parent, "sweep.id": sweep_id, "sweep.role": "job", "sweep.job": str(job),
+                "choice.optimizer": "batch_gd"}
+        run_id = client.create_run(experiment_id, run_name=f"regularization.lam={lam:g} seed={seed}",
+                                   tags=tags).info.run_id
+        curve = 0.7 * np.exp(-np.arange(steps) / (1 + lam)) + 0.1 * rng.random()
+        metrics = [Metric(key, float(value), 0, step) for step, cost in enumerate(curve) for key, value in
+                   (("train_cost", cost), ("val_cost", cost * 1.1), ("val_accuracy", 1 - cost / 2))]
+        metrics += [Metric(key, float(value), 0, steps - 1) for key, value in
+                    (("train_data_cost", curve[-1]), ("test_accuracy", rng.random()), ("train_seconds", 0.5))]
+        params = {"regularization.lam": f"{lam:g}", "seed": str(seed), "optimizer.lr": "1"}
+        client.log_batch(run_id, metrics=metrics, params=[Param(k, v) for k, v in params.items()])
+        client.set_terminated(run_id, "FAILED" if job == 1 else "FINISHED")
+    client.set_terminated(parent, "FINISHED")
+    return sweep_id
+
+
+@pytest.mark.slow
+def test_experiments_of_one_name_in_two_stores_get_a_report_folder_each(new_store, _store_template, tmp_path,
+                                                                         monkeypatch, capsys):
+    """Before, --all wrote both stores' experiment `twin` into outputs/reports/experiment-twin: the second store's
+    report overwrote the first's files. The default store (outputs/mlflow.db) keeps the plain name."""
+    from conftest import _store_from
+    from runner.errors import run_command
+    from runner.paths import default_tracking_uri
+    from runner.report import digest, main
+    from runner.store import normalized_uri
+
+    (tmp_path / "other").mkdir()
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    shutil.copyfile(_store_template, outputs / "mlflow.db")
+    stores = [new_store, _store_from(_store_template, tmp_path / "other"), type(new_store)(outputs)]
+    monkeypatch.setenv("BACKPROP_LAB_OUTPUTS", str(outputs))  # every report into one outputs folder
+    assert stores[2].uri == default_tracking_uri()
+    folders = []
+    for index, store in enumerate(stores):
+        logged_sweep(store, "twin", [0, 1, 3, 10][: index + 2])
+        assert run_command(main, ["--experiment", "twin", "--all", "--tracking-uri", store.uri]) == 0
+        printed = Path(capsys.readouterr().out.splitlines()[-1].removeprefix("report: "))
+        assert len(pd.read_csv(printed / "ranking.csv")) == index + 2  # the printed folder holds this store's runs
+        folders.append(printed)
+    marks = [f"-store-{digest(normalized_uri(store.uri))}" for store in stores[:2]]
+    assert folders == [outputs / "reports" / f"experiment-twin{mark}" for mark in [*marks, ""]]
+    assert [len(pd.read_csv(folder / "ranking.csv")) for folder in folders] == [2, 3, 4]  # none overwritten
+
+
+def test_the_report_page_shows_a_long_table_s_best_rows_and_says_how_many_more_its_csv_holds(tmp_path):
+    """Before, report.html held every row: a sweep of hundreds of runs made a page of megabytes of ranking."""
+    from runner.report_html import MAX_ROWS, write_page
+
+    def page(rows: int) -> str:
+        table = pd.DataFrame({"rank": range(1, rows + 1), "val_cost": np.linspace(0.1, 1, rows)})
+        return write_page(tmp_path / "report.html", "Report", "lead", [("Ranking", table, "ranking.csv")],
+                          []).read_text()
+
+    long = page(MAX_ROWS + 70)
+    assert long.count("<tr>") == MAX_ROWS  # the body rows: the best MAX_ROWS
+    assert f"<td>{MAX_ROWS}</td>" in long and f"<td>{MAX_ROWS + 1}</td>" not in long
+    assert "<p>... 70 more rows in ranking.csv</p>" in long
+    assert "more row" not in page(MAX_ROWS) and page(MAX_ROWS).count("<tr>") == MAX_ROWS
+    assert "<p>... 1 more row in ranking.csv</p>" in page(MAX_ROWS + 1)
+
+
+@pytest.mark.slow
+def test_a_logged_sweep_s_tables_are_as_before_and_its_runs_figures_are_read_without_asking_the_store_again(
+        new_store, monkeypatch, capsys):
+    """The faster report (figures read from each run's artifact URI, panels tiled into one image) writes the tables
+    it wrote before (their digests, from the report before the change). Before, each run's figures were fetched with
+    one MlflowClient.download_artifacts per figure, each asking the store for the run again: 5 calls a run."""
+    import hashlib
+
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    from runner.errors import run_command
+    from runner.plots import pyplot
+    from runner.report import main
+
+    sweep_id = logged_sweep(new_store, "gold", [0, 1, 3], seeds=2)
+    client = new_store.client
+    children = client.search_runs([client.get_experiment_by_name("gold").experiment_id], "tags.`sweep.role` = 'job'")
+    figure = pyplot().figure(figsize=(1, 1))
+    figure.savefig(new_store.root / "decision_regions.png")
+    for run in children:
+        if run.data.params["seed"] == "0":  # half the runs drew the figure
+            client.log_artifact(run.info.run_id, str(new_store.root / "decision_regions.png"))
+    asked, get_run = [], SqlAlchemyStore.get_run
+
+    def counted_get_run(store, run_id):
+        asked.append(run_id)
+        return get_run(store, run_id)
+
+    monkeypatch.setattr(SqlAlchemyStore, "get_run", counted_get_run)
+    monkeypatch.setenv("BACKPROP_LAB_OUTPUTS", str(new_store.root / "outputs"))
+    assert run_command(main, ["--experiment", "gold", "--tracking-uri", new_store.uri]) == 0
+    assert not set(asked) & {run.info.run_id for run in children}
+    folder = Path(capsys.readouterr().out.splitlines()[-1].split(" (")[0].removeprefix("report: "))
+    assert folder.name == sweep_id and (folder / "decision_regions.png").exists()
+    assert not (folder / "hidden_weights.png").exists()
+    ranking = pd.read_csv(folder / "ranking.csv").drop(columns="run_id")
+    assert list(ranking["run_name"]) == [f"regularization.lam={lam} seed={seed}" for lam, seed in
+                                         ((0, 0), (1, 1), (1, 0), (3, 1), (3, 0), (0, 1))]  # the FAILED one last
+    digests = [hashlib.sha256(text.encode()).hexdigest()[:16] for text in
+               (ranking.to_csv(index=False), (folder / "seeds.csv").read_text(),
+                (folder / "importance.csv").read_text())]
+    assert digests == ["82f0930dde350057", "30818f89eacec8e4", "583c3546ade3fdca"]
