@@ -54,6 +54,8 @@ def check_resumable(client, parent, sweep_id: str, force: bool) -> None:
 
     running = parent.info.status == "RUNNING"
     sweeper = parent.data.tags.get("sweep.sweeper", "")
+    if running and force:
+        check_launcher_gone(parent, sweep_id)
     if sweeper not in RESUMABLE_SWEEPERS:
         if running and force:
             end_abandoned(client, parent, sweep_id)
@@ -65,6 +67,20 @@ def check_resumable(client, parent, sweep_id: str, force: bool) -> None:
     if running and not force:
         raise UserError(f"sweep {sweep_id} is RUNNING (parent run {parent.info.run_id}); accepted: a sweep that "
                         "has ended, or --force when its process is gone (killed outright, so it could not end)")
+
+
+def check_launcher_gone(parent, sweep_id: str) -> None:
+    """--force ends a RUNNING sweep's RUNNING runs, taking its process for gone: one line while that process (tags
+    process.pid and process.host of its parent run, runner.tracking.process_tags) still runs on this machine, where
+    --force would end the runs of jobs still training and give the sweep a second launching process."""
+    from runner.tracking import running_process
+
+    pid = running_process(parent.data.tags)
+    if pid is not None:
+        raise UserError(f"sweep {sweep_id} is still running: its launching process {pid} is alive (parent run "
+                        f"{parent.info.run_id}), so --force would end its running jobs' runs and launch it a second "
+                        f"time; accepted: --force once that process is gone: stop the sweep with kill {pid} "
+                        "(its running jobs end KILLED; then resume it without --force), or let it end")
 
 
 def end_abandoned(client, parent, sweep_id: str) -> None:
@@ -81,6 +97,16 @@ def end_abandoned(client, parent, sweep_id: str) -> None:
     report = f"python -m runner.report --sweep {sweep_id}{experiment_option(client.get_experiment(experiment_id).name)}"
     print(f"sweep {sweep_id}: its process is gone, so its parent run {parent_id} ended FAILED and its {len(running)} "
           f"RUNNING job{'' if len(running) == 1 else 's'} KILLED; its finished jobs stay ({report})", flush=True)
+
+
+def record_launcher(client, parent_run_id: str) -> None:
+    """This process as the parent's launching process (its process tags): the relaunch takes its place, pid and
+    all, so a later --force sees it run."""
+    from mlflow.entities import RunTag
+
+    from runner.tracking import process_tags
+
+    client.log_batch(parent_run_id, tags=[RunTag(key, value) for key, value in process_tags().items()])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     command = relaunch_command(parent, sweep_id)
     print(f"resuming sweep {sweep_id}: python {' '.join(command[1:])}", flush=True)
     environment = {**os.environ, "MLFLOW_TRACKING_URI": uri, RESUME_VARIABLE: sweep_id}
+    record_launcher(client, parent.info.run_id)
     # the sweep takes this process's place: a SIGTERM or Ctrl-C sent to it stops the sweep, and its exit code is
     # this command's (a child process went on running every job after its parent exited 143)
     os.execve(command[0], command, environment)

@@ -12,6 +12,9 @@ import csv
 import json
 import logging
 import os
+import signal
+import socket
+import threading
 import time
 from pathlib import Path
 
@@ -65,6 +68,70 @@ def quiet_mlflow():
         yield
     finally:
         logging.disable(disabled)
+
+
+@contextlib.contextmanager
+def stops_deferred():
+    """A Ctrl-C or SIGTERM that comes meanwhile (to a Python handler, in the main thread) handled when the block ends.
+
+    Around each store call: one cut short by the interrupt (KeyboardInterrupt, runner.experiment's Interrupted) left
+    SQLite's write transaction open in this process, so the stopped run's own record waited on that lock, in a sweep's
+    worker until its grace ran out (runner.workers), and the run stayed RUNNING for good."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = []
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    previous = {signum: handler for signum, handler in previous.items() if callable(handler)}
+    for signum in previous:
+        signal.signal(signum, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if held:  # as it would have been handled, now that the store's transaction is over
+        previous[held[0]](held[0], None)
+
+
+def process_tags() -> dict[str, str]:
+    """The process that makes a run: `process.host`, `process.pid` and, where Linux's /proc says it,
+    `process.started` (when it started, in clock ticks since boot: a pid alone names another process once reused).
+    runner.resume --force reads a sweep parent's to tell whether its launching process still runs."""
+    started = process_state(os.getpid())
+    return {"process.host": socket.gethostname(), "process.pid": str(os.getpid()),
+            **({"process.started": started[1]} if started else {})}
+
+
+def process_state(pid: int) -> tuple[str, str] | None:
+    """(state, start time in clock ticks since boot) of process pid, from /proc/PID/stat (fields 3 and 22); None
+    where there is no such process or no /proc."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # after the command's name, which may hold spaces
+    return fields[0], fields[19]
+
+
+def running_process(tags: dict[str, str]) -> int | None:
+    """The pid of the process that made a run (its process_tags), if it still runs on this machine; else None (ended,
+    a zombie, its pid taken by another process since, on another host, or not recorded)."""
+    pid = tags.get("process.pid", "")
+    if tags.get("process.host") != socket.gethostname() or not pid.isdigit() or int(pid) <= 0:
+        return None
+    state = process_state(int(pid))
+    if state is None:  # no /proc (macOS) or no such process: the kernel says which
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:  # another user's
+            pass
+        return None if os.path.isdir("/proc/self") else int(pid)
+    if state[0] == "Z" or state[1] != tags.get("process.started", state[1]):
+        return None
+    return int(pid)
 
 
 class Tracker:
@@ -122,12 +189,12 @@ class Tracker:
               parent_run_id: str | None = None) -> str:
         """Create the run (RUNNING) and record its params and tags. A store that refuses (a read-only SQLite file or
         folder: it reads but cannot be written) is the UserError of unusable_store, MLflow's tracebacks left out."""
-        if parent_run_id:
-            tags = {**tags, "mlflow.parentRunId": parent_run_id}
+        tags = {**tags, **process_tags(), **({"mlflow.parentRunId": parent_run_id} if parent_run_id else {})}
         self.record = {"experiment": self.experiment, "run_name": run_name, "tags": dict(tags), "params": params}
         with quiet_mlflow():
             try:
-                self.run_id = self.client.create_run(self.experiment_id, tags=tags, run_name=run_name).info.run_id
+                with stops_deferred():  # the run's id known before a stop is handled: the run is ended
+                    self.run_id = self.client.create_run(self.experiment_id, tags=tags, run_name=run_name).info.run_id
             except Exception as error:
                 raise unusable_store(self.uri, error) from None
             Tracker.runs_started += 1
@@ -143,7 +210,8 @@ class Tracker:
         items = [Param(k, v) for k, v in params.items()]
         try:
             for start in range(0, len(items), MAX_PARAMS_PER_BATCH):
-                self.client.log_batch(self.run_id, params=items[start : start + MAX_PARAMS_PER_BATCH])
+                with stops_deferred():
+                    self.client.log_batch(self.run_id, params=items[start : start + MAX_PARAMS_PER_BATCH])
         except Exception as error:
             self._send(self.client.set_terminated, self.run_id, "FAILED")
             self.run_id = None
@@ -172,7 +240,7 @@ class Tracker:
         """One call to the store; once the store is lost, calls stop and the run is kept locally."""
         if self.lost:
             return
-        with quiet_mlflow():
+        with quiet_mlflow(), stops_deferred():
             try:
                 call(*args, **kwargs)
             except Exception as error:  # the store went away mid-run: keep training, keep results here
@@ -217,11 +285,13 @@ class Tracker:
         """Flush what is buffered, end the run as FINISHED, FAILED or KILLED, and write run.json.
 
         run.json (name, experiment, params, tags, status, the store's tracking_uri) beside metrics.csv is what
-        `python -m runner.sync` uploads when the store was lost (`lost` says why).
+        `python -m runner.sync` uploads when the store was lost (`lost` says why). A stop meanwhile is handled
+        after it: it would leave the run RUNNING between its last metrics and its end.
         """
-        self.flush()
-        self._send(self.client.set_terminated, self.run_id, status)
-        self.write_metrics_csv()
-        record = {**self.record, "status": status, "tracking_uri": self.uri, "offline_run_id": self.run_id,
-                  "synced_run_id": None if self.lost else self.run_id, "lost": self.lost}
-        (self.local_dir / "run.json").write_text(json.dumps(record, indent=1))
+        with stops_deferred():
+            self.flush()
+            self._send(self.client.set_terminated, self.run_id, status)
+            self.write_metrics_csv()
+            record = {**self.record, "status": status, "tracking_uri": self.uri, "offline_run_id": self.run_id,
+                      "synced_run_id": None if self.lost else self.run_id, "lost": self.lost}
+            (self.local_dir / "run.json").write_text(json.dumps(record, indent=1))

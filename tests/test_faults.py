@@ -380,6 +380,38 @@ def test_a_stop_just_after_the_run_is_made_ends_it_killed(new_store, monkeypatch
         run.info.run_id)}
 
 
+def test_a_stop_during_a_store_call_is_handled_after_it_and_the_run_ends_killed(new_store, monkeypatch):
+    """A SIGTERM raised in the middle of a store call (here: as SQLite has written the run's metrics, before the
+    commit) left that write transaction open in the process: the stopped run's own record then waited on the lock
+    (in a sweep's worker until its 5 s grace ran out) and the run stayed RUNNING for good (1 of 14 jobs after a
+    kill -9 of a sweep). Now the call completes first, and the stop ends the run KILLED."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from conftest import resolved_config
+    from runner import experiment
+
+    for key, value in new_store.env().items():
+        monkeypatch.setenv(key, value)
+    stops = []
+
+    def stop_mid_write(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("INSERT INTO METRICS") and not stops:
+            stops.append(statement)
+            signal.raise_signal(signal.SIGTERM)  # handled by run_experiment's handler at the next bytecode
+
+    event.listen(Engine, "after_cursor_execute", stop_mid_write)
+    try:
+        with pytest.raises(experiment.Interrupted):
+            experiment.run_experiment(resolved_config(*FAST), new_store.root / "stopped")
+    finally:
+        event.remove(Engine, "after_cursor_execute", stop_mid_write)
+    assert stops
+    (run,) = new_store.runs()
+    assert run.info.status == "KILLED", run.data.tags.get("failure_reason")
+    assert {"train_cost", "val_cost"} <= set(run.data.metrics)
+
+
 def test_an_interrupt_says_what_it_ended(monkeypatch):
     """Before, an interrupt during the imports said 'the run was ended as KILLED' of a run never made."""
     from runner.__main__ import interrupted_what

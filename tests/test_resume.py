@@ -82,9 +82,14 @@ def resume(store, monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
     from runner.resume import main
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", store.uri)
+    monkeypatch.setattr(os, "execve", relaunch_refused)  # a resume that relaunched would replace pytest itself
     code = run_command(main, list(args))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def relaunch_refused(*args):
+    raise AssertionError(f"runner.resume relaunched the sweep: {args[1]}")
 
 
 def test_a_study_killed_outright_is_refused_at_once_and_force_ends_its_runs(new_store, monkeypatch, capsys):
@@ -118,3 +123,62 @@ def test_resume_names_a_deleted_experiment_and_how_to_restore_it(new_store, monk
                                  f"{experiment_id}); accepted: an active experiment: restore it (MLFLOW_TRACKING_URI="
                                  f"{new_store.uri} mlflow experiments restore --experiment-id {experiment_id}), or "
                                  "choose another (--experiment NAME)\n")
+
+
+def fake_sweep(client, tags: dict[str, str]) -> tuple[str, str]:
+    """A basic sweep's parent left RUNNING, with the process tags `tags`, and a RUNNING job: (parent id, job id)."""
+    experiment_id = client.create_experiment("backprop-lab")
+    parent = client.create_run(experiment_id, tags={"sweep.role": "parent", "sweep.id": "20260101-000000-ffff",
+                                                    "sweep.sweeper": "BasicSweeper", **tags}).info.run_id
+    job = client.create_run(experiment_id, tags={"mlflow.parentRunId": parent, "sweep.id": "20260101-000000-ffff",
+                                                 "sweep.role": "job"}).info.run_id
+    return parent, job
+
+
+def test_force_is_refused_while_the_sweep_s_launching_process_runs(new_store, monkeypatch, capsys):
+    """Before, --force took any RUNNING sweep for one killed outright: with its process alive it ended the runs of
+    jobs still training and launched the sweep a second time, two launching processes on one sweep."""
+    from runner.tracking import process_tags
+
+    client = new_store.client
+    parent, job = fake_sweep(client, process_tags())  # this process: alive
+    code, out, err = resume(new_store, monkeypatch, capsys, "20260101-000000-ffff", "--force")
+    pid = os.getpid()
+    assert code == 2 and out == "" and err == (
+        f"error: sweep 20260101-000000-ffff is still running: its launching process {pid} is alive (parent run "
+        f"{parent}), so --force would end its running jobs' runs and launch it a second time; accepted: --force once "
+        f"that process is gone: stop the sweep with kill {pid} (its running jobs end KILLED; then resume it "
+        "without --force), or let it end\n")
+    assert [client.get_run(run).info.status for run in (parent, job)] == ["RUNNING", "RUNNING"]
+
+
+def test_the_launching_process_counts_as_gone_once_ended_or_its_pid_taken_by_another():
+    """runner.tracking.running_process: the recorded process, while it runs on this machine; not another process
+    that got its pid since (Linux reuses pids, after 32768 by default), one on another host, or one ended."""
+    from runner.tracking import process_tags, running_process
+
+    tags = process_tags()
+    assert running_process(tags) == os.getpid()
+    assert running_process({**tags, "process.host": "elsewhere"}) is None
+    assert running_process({**tags, "process.started": "1"}) is None  # same pid, another start: another process
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    assert running_process({**tags, "process.pid": ended.stdout.strip()}) is None
+    assert running_process({}) is None and running_process({**tags, "process.pid": "0"}) is None
+
+
+@pytest.mark.slow
+def test_force_is_refused_while_a_real_sweep_runs_and_names_its_process(new_store, monkeypatch, capsys):
+    """The sweep's parent run records its launching process (tags process.pid, process.host): --force reads them."""
+    overrides = [o for o in SWEEP if not o.startswith("optimizer.epochs")]
+    sweep = started(new_store, "runner", *overrides, "optimizer.epochs=50000000")
+    try:
+        sweep_id = next(match.group(1) for match in map(re.compile(r"^sweep (\S+): parent run").match, sweep.stdout)
+                        if match)
+        code, out, err = resume(new_store, monkeypatch, capsys, sweep_id, "--force")
+        assert sweep.poll() is None
+        running = [run for run in new_store.runs() if run.info.status == "RUNNING"]
+    finally:
+        end_session(sweep)
+    assert code == 2 and out == "" and err.count("\n") == 1, err
+    assert f"its launching process {sweep.pid} is alive" in err and f"kill {sweep.pid} (" in err, err
+    assert {run.data.tags["sweep.role"] for run in running} >= {"parent"}
