@@ -51,7 +51,7 @@ from runner.report_tables import description, importance, markdown, ranking, see
 from runner.paths import default_tracking_uri, outputs_dir
 from runner.sweep_runs import all_runs, direction, launch_order, ranked_metric, sweep_children
 from runner.settings import OBJECTIVES
-from runner.store import normalized_uri, open_client, resolve_tracking_uri, same_store
+from runner.store import deleted_experiment, normalized_uri, open_client, resolve_tracking_uri, same_store
 
 DATABASES = ("sqlite", "postgresql", "mysql", "mssql")
 MAX_PANELS = 16
@@ -70,10 +70,8 @@ def open_experiment(client, uri: str, name: str):
         names = [experiment.name for experiment in client.search_experiments(max_results=MAX_NAMED)]
         raise UserError(f"--experiment {name!r} does not exist in {uri}; accepted: an experiment of the store ("
                         f"{', '.join(names) or 'it holds none'}{', ...' if len(names) == MAX_NAMED else ''})")
-    if found.lifecycle_stage == "deleted":  # runner.tracking words a run into a deleted experiment the same way
-        raise UserError(f"--experiment {name!r} is deleted in the store {uri} (experiment {found.experiment_id}); "
-                        f"accepted: an active experiment: restore it (MLFLOW_TRACKING_URI={uri} mlflow experiments "
-                        f"restore --experiment-id {found.experiment_id}), or choose another (--experiment NAME)")
+    if found.lifecycle_stage == "deleted":
+        raise deleted_experiment(f"--experiment {name!r}", uri, found.experiment_id, "another (--experiment NAME)")
     return found
 
 

@@ -162,6 +162,14 @@ def unusable_store(uri: str, error: BaseException) -> UserError:
     return UserError(f"tracking URI {uri!r} cannot be used ({error_detail(error)[:200]}); accepted: {ACCEPTED_URIS}")
 
 
+def deleted_experiment(given: str, uri: str, experiment_id: str, another: str) -> UserError:
+    """The refusal of an experiment deleted in the store at `uri` (MLflow keeps its name and makes no run in it), as
+    `given` named it, with how to restore it or `another` way to name one; the runner's and the reading commands'."""
+    return UserError(f"{given} is deleted in the store {uri} (experiment {experiment_id}); accepted: an active "
+                     f"experiment: restore it (MLFLOW_TRACKING_URI={uri} mlflow experiments restore --experiment-id "
+                     f"{experiment_id}), or choose {another}")
+
+
 def open_client(uri: str):
     """An MlflowClient of the store at `uri` for the commands that read it (report, replay, predict, resume): a
     server that does not answer, a SQLite file that is not there or holds no MLflow store, or a URI MLflow cannot

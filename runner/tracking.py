@@ -18,9 +18,9 @@ import threading
 import time
 from pathlib import Path
 
-from runner.errors import UserError
 from runner.paths import default_artifact_root
-from runner.store import RetryingClient, check_reachable, error_detail, store_lock, unusable_store
+from runner.store import (RetryingClient, check_reachable, deleted_experiment, error_detail, store_lock,
+                          unusable_store)
 
 MAX_METRICS_PER_BATCH = 1000
 MAX_PARAMS_PER_BATCH = 100
@@ -177,10 +177,8 @@ class Tracker:
                 raise unusable_store(self.uri, error) from None
             found = self.client.get_experiment_by_name(name)  # another process created it first
         if found.lifecycle_stage == "deleted":
-            raise UserError(f"tracking.experiment={name!r} is deleted in the store {self.uri} (experiment "
-                            f"{found.experiment_id}); accepted: an active experiment: restore it (MLFLOW_TRACKING_URI="
-                            f"{self.uri} mlflow experiments restore --experiment-id {found.experiment_id}), "
-                            "or choose another name (tracking.experiment=NAME)")
+            raise deleted_experiment(f"tracking.experiment={name!r}", self.uri, found.experiment_id,
+                                     "another name (tracking.experiment=NAME)")
         return found.experiment_id
 
     runs_started = 0  # in this process: what an interrupt has to end (runner.__main__)
