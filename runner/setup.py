@@ -102,20 +102,23 @@ def step_unit(optimizer) -> str:
 
 
 def run_name(plugins: dict, dtype: str = "float64") -> str:
-    """A name that says what the run is: the optimizer, its lr (epochs for lbfgs and cg), decay and batch size,
-    lam and the hidden sizes, then each setting that differs from the course's defaults, e.g. 'sgd lr=0.1 lam=1
-    [25]', 'sgd lr=1 decay=0.1 lam=1 [25]', per step 'sgd lr=1 decay=0.001/step lam=1 [25]'. Added when not the
-    default: 'batch=8' (not the optimizer's own default; 'batch=all': the whole training part), the penalty's kind
-    when not l2 ('l1 lam=1', 'none'), the activation when not sigmoid, the cost when not cross_entropy, the
-    initializer when not epsilon_uniform ('init=zeros', 'init=constant(0.1)', a fixed eps
-    'init=epsilon_uniform(0.05)'), dataset.train_size ('m=80', the training samples used) and the dtype when
-    not float64: 'batch_gd lr=1 l1 lam=1 [25] tanh mse', 'lbfgs epochs=200 lam=0 [25] m=80 float32'."""
+    """A name that says what the run is: the optimizer, its lr and decay, its epochs (iterations for lbfgs and cg),
+    batch size, lam and the hidden sizes, then each setting that differs from the course's defaults, e.g. 'sgd
+    lr=0.1 epochs=30 lam=1 [25]', 'sgd lr=1 decay=0.1 epochs=30 lam=1 [25]', per step 'sgd lr=1 decay=0.001/step
+    epochs=30 lam=1 [25]'. Added when not the default: 'batch=8' (not the optimizer's own default; 'batch=all': the
+    whole training part), the penalty's kind when not l2 ('l1 lam=1', 'none'), the activation when not sigmoid, the
+    cost when not cross_entropy, the initializer when not epsilon_uniform ('init=zeros', 'init=constant(0.1)', a
+    fixed eps 'init=epsilon_uniform(0.05)'), dataset.train_size ('m=80', the training samples used) and the dtype
+    when not float64: 'batch_gd lr=1 epochs=100 l1 lam=1 [25] tanh mse', 'lbfgs epochs=200 lam=0 [25] m=80
+    float32'."""
     optimizer, regularization = plugins["optimizer"], plugins["regularization"]
     architecture, initializer = plugins["architecture"], plugins["initializer"]
     parts = [optimizer.name]
-    parts.append(f"lr={optimizer.lr:g}" if hasattr(optimizer, "lr") else f"epochs={optimizer.epochs}")
+    if hasattr(optimizer, "lr"):
+        parts.append(f"lr={optimizer.lr:g}")
     if getattr(optimizer, "lr_decay", 0):
         parts.append(f"decay={optimizer.lr_decay:g}" + ("/step" if optimizer.lr_decay_per == "step" else ""))
+    parts.append(f"epochs={optimizer.epochs}")
     batch_size = getattr(optimizer, "batch_size", None)
     if batch_size != getattr(type(optimizer), "batch_size", None):  # a dataclass's class attribute: its default
         parts.append(f"batch={'all' if batch_size is None else batch_size}")

@@ -60,7 +60,7 @@ def fast_run(store):
 def test_run_finishes_with_a_descriptive_name_and_a_summary(store, fast_run):
     result, run = fast_run
     assert run.info.status == "FINISHED"
-    assert run.info.run_name == "batch_gd lr=1 lam=1 [5]"
+    assert run.info.run_name == "batch_gd lr=1 epochs=12 lam=1 [5]"
     assert run.info.run_id in result.stdout
     assert re.search(r"test \d\.\d{4}", result.stdout)
     assert f"mlflow ui --backend-store-uri {store.uri}" in result.stdout

@@ -99,8 +99,9 @@ def test_first_order_optimizers_keep_a_constant_lr_unless_lr_decay_is_set(optimi
     per_step = prepare(compose(f"optimizer={optimizer}", "optimizer.lr=1", "optimizer.lr_decay=0.5",
                                "optimizer.lr_decay_per=step")).plugins["optimizer"]
     assert [per_step.step_sizes(t, 2).tolist() for t in (1, 2)] == [[1.0, 1 / 1.5], [0.5, 1 / 2.5]]
-    assert run_name({**plugins, "optimizer": per_step}) == f"{optimizer} lr=1 decay=0.5/step lam=1 [25]"
-    assert run_name(plugins) == f"{optimizer} lr=1 decay=0.5 lam=1 [25]"
+    epochs = per_step.epochs
+    assert run_name({**plugins, "optimizer": per_step}) == f"{optimizer} lr=1 decay=0.5/step epochs={epochs} lam=1 [25]"
+    assert run_name(plugins) == f"{optimizer} lr=1 decay=0.5 epochs={epochs} lam=1 [25]"
 
 
 def test_the_overrides_of_the_issue_compose(csv_file, tmp_path):

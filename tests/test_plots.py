@@ -272,19 +272,21 @@ def drawn_figures(monkeypatch) -> list:
 
 @pytest.mark.parametrize("overrides, name", [
     ((), "lbfgs epochs=200 lam=1 [25]"),  # the default run keeps its name
-    (("optimizer=sgd", "optimizer.lr=1", "optimizer.lr_decay=0.1"), "sgd lr=1 decay=0.1 lam=1 [25]"),
+    (("optimizer=sgd", "optimizer.lr=1", "optimizer.lr_decay=0.1"), "sgd lr=1 decay=0.1 epochs=30 lam=1 [25]"),
     (("optimizer=batch_gd", "optimizer.lr=1", "regularization=l1", "architecture.activation=tanh", "cost=mse"),
-     "batch_gd lr=1 l1 lam=1 [25] tanh mse"),
+     "batch_gd lr=1 epochs=1000 l1 lam=1 [25] tanh mse"),
     (("regularization=none", "architecture.hidden=[25,25]"), "lbfgs epochs=200 none [25, 25]"),
     (("cost=softmax_cross_entropy", "architecture.activation=relu"),
      "lbfgs epochs=200 lam=1 [25] relu softmax_cross_entropy"),
     (("initializer=zeros",), "lbfgs epochs=200 lam=1 [25] init=zeros"),
     (("initializer=constant",), "lbfgs epochs=200 lam=1 [25] init=constant(0.1)"),
     (("initializer.eps=0.05",), "lbfgs epochs=200 lam=1 [25] init=epsilon_uniform(0.05)"),
-    (("optimizer=minibatch",), "minibatch lr=0.5 lam=1 [25]"),  # its own default batch size: not named
-    (("optimizer=minibatch", "optimizer.batch_size=8"), "minibatch lr=0.5 batch=8 lam=1 [25]"),
-    (("optimizer=adam", "optimizer.batch_size=null"), "adam lr=0.01 batch=all lam=1 [25]"),
+    (("optimizer=minibatch",), "minibatch lr=0.5 epochs=100 lam=1 [25]"),  # its own default batch size: not named
+    (("optimizer=minibatch", "optimizer.batch_size=8"), "minibatch lr=0.5 epochs=100 batch=8 lam=1 [25]"),
+    (("optimizer=adam", "optimizer.batch_size=null"), "adam lr=0.01 epochs=100 batch=all lam=1 [25]"),
     (("dataset.train_size=80", "regularization.lam=0"), "lbfgs epochs=200 lam=0 [25] m=80"),
+    (("optimizer=sgd", "optimizer.epochs=7"), "sgd lr=0.1 epochs=7 lam=1 [25]"),  # before, runs of 7 and 30 epochs
+    (("optimizer=momentum", "optimizer.epochs=5000"), "momentum lr=0.1 epochs=5000 lam=1 [25]"),  # had one name
 ])
 def test_the_run_name_says_each_setting_that_differs_from_the_course_s_defaults(overrides, name):
     """Before, the name held only the optimizer, lr or epochs, decay, lam and the hidden sizes: a tanh run, an mse
@@ -312,7 +314,7 @@ def test_a_float32_run_is_named_so(new_store):
     result = new_store.cli(*FAST, "dtype=float32", "tracking.figures=false")
     assert result.returncode == 0, result.stderr
     (run,) = new_store.runs()
-    assert run.info.run_name == "batch_gd lr=1 lam=1 [5] float32"
+    assert run.info.run_name == "batch_gd lr=1 epochs=12 lam=1 [5] float32"
 
 
 def test_the_run_name_names_an_initializer_without_a_name_by_its_class():
