@@ -38,6 +38,9 @@ class Interrupted(KeyboardInterrupt):
     signum = signal.SIGTERM
 
 
+stop_signal: int | None = None  # the last stop signal this process took (raise_interrupted): a sweep's parent names it
+
+
 @dataclass
 class Outcome:
     """What a finished (or failed) run reports back."""
@@ -235,7 +238,13 @@ def _finish_quietly(tracker: Tracker, status: str, reason: str, run_dir: Path | 
 
 
 def raise_interrupted(signum, frame):
-    """The SIGTERM handler: raise Interrupted, so that SIGTERM ends what runs as Ctrl-C does."""
+    """The SIGTERM handler, and a sweep's SIGINT handler (runner.sweep): raise Interrupted for SIGTERM, so that it
+    ends what runs as Ctrl-C does, and Ctrl-C's KeyboardInterrupt for SIGINT; either kept in stop_signal, which a
+    stopped sweep's parent run names."""
+    global stop_signal
+    stop_signal = signum
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt()
     raise Interrupted()
 
 

@@ -63,10 +63,7 @@ def prepare(config: dict, allowed: tuple[str, ...] | None = None, training: bool
     if settings.early_stopping.restore_best and splits.val is None:
         raise UserError("early_stopping.restore_best=true needs a validation part, and dataset.val_fraction is 0; "
                         "accepted: dataset.val_fraction > 0, or early_stopping.restore_best=false")
-    objective = settings.tracking.objective
-    if objective.startswith("test_") and splits.test is None:
-        raise UserError(f"tracking.objective={objective} needs a test part, and dataset.test_fraction is 0; accepted: "
-                        "dataset.test_fraction > 0, or a val_ or train_ objective")
+    check_test_part(settings.tracking.objective, splits.test is not None)
     try:
         Theta0 = plugins["initializer"](layer_sizes, init_rng) if training else None
     except (ValueError, OSError) as error:
@@ -93,6 +90,14 @@ def check_representable(splits, dtype: np.dtype) -> None:
             raise UserError(f"dtype={dtype.name} is invalid for these data: a feature of the {name} part reaches "
                             f"{peak:.3g} as the network gets it, beyond {dtype.name}'s largest {largest:.3g}; "
                             "accepted: dtype=float64, or dataset.scale=standard or minmax")
+
+
+def check_test_part(objective: str, has_test: bool) -> None:
+    """A test_ objective needs a test part to be measured on (runner.sweep_checks asks it of a sweep's jobs before
+    its parent run, from dataset.test_fraction)."""
+    if objective.startswith("test_") and not has_test:
+        raise UserError(f"tracking.objective={objective} needs a test part, and dataset.test_fraction is 0; accepted: "
+                        "dataset.test_fraction > 0, or a val_ or train_ objective")
 
 
 def step_unit(optimizer) -> str:

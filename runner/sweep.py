@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import json
+import logging
 import math
 import os
 import secrets
@@ -29,7 +30,8 @@ from omegaconf.errors import InterpolationResolutionError
 
 from runner.errors import UserError, one_line
 from runner.paths import code_tags, command_line
-from runner.sweep_checks import check_group_keys, check_swept_values, check_sweep_settings, sweep_overrides
+from runner.sweep_checks import (check_group_keys, check_swept_values, check_sweep_settings, last_overrides,
+                                 sweep_overrides)
 from runner.sweep_runs import (direction, end_orphans, override_key, resume_command, set_aside_for_resume,
                                summarize, sweep_children)
 from runner.workers import start_workers
@@ -39,6 +41,8 @@ RESUME_VARIABLE = "BACKPROP_LAB_RESUME"  # set by runner.resume: the id of the s
 RESUMABLE_SWEEPERS = ("BasicSweeper",)  # an Optuna study would sample new trials, not repeat its jobs
 LOCAL_LAUNCHERS = ("BasicLauncher", "JoblibLauncher")  # their jobs stop when the sweep's process does
 MAX_RUN_NAME = 240
+OPTUNA_LOG = "hydra_plugins.hydra_optuna_sweeper._impl"  # the Optuna sweeper's logger
+STOPPED_BY = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM (kill, timeout or a scheduler's time limit)"}
 
 OmegaConf.register_new_resolver("blab.direction", lambda objective: direction(objective), replace=True)
 
@@ -47,21 +51,27 @@ def swept(config: DictConfig) -> tuple[list[str], list[str]]:
     """The sweep's search space as 'key=spec' strings, and its keys: the swept overrides of hydra.sweeper.params
     and the command line, the command line's value winning for a key given in both (a fixed value there replaces a
     preset's list: optimizer.lr_decay=0.5 under +experiment=lr_decay sweeps nothing)."""
-    last = {override.get_key_element(): override for override in sweep_overrides(config)}
-    specs = [override.input_line for override in last.values() if override.is_sweep_override()]
+    specs = [override.input_line for override in last_overrides(config).values() if override.is_sweep_override()]
     return specs, [override_key(spec) for spec in specs]
 
 
 def planned_jobs(config: DictConfig) -> int | None:
-    """How many jobs the sweep will launch: the product of the swept lists' lengths under the basic sweeper (as
-    BasicSweeper.split_arguments), n_trials under Optuna; None when unknown ahead (glob(), another sweeper)."""
+    """How many jobs the sweep will launch: the product of the swept lists' lengths under the basic sweeper, n_trials
+    under Optuna (at most the grid's size under GridSampler, which the sweeper takes as n_trials); None when unknown
+    ahead (glob(), another sampler or sweeper)."""
+    sweeper = config.hydra.sweeper
+    name = str(sweeper._target_).rsplit(".", 1)[-1]
+    if name == "OptunaSweeper":
+        grid = str((sweeper.get("sampler") or {}).get("_target_", "")).endswith("GridSampler")
+        return min(int(sweeper.n_trials), listed_jobs(config)) if grid else int(sweeper.n_trials)
+    return listed_jobs(config) if name == "BasicSweeper" else None
+
+
+def listed_jobs(config: DictConfig) -> int | None:
+    """The product of the swept lists' lengths (as BasicSweeper.split_arguments); None for a glob(), which the
+    sweeper expands against files."""
     from hydra.core.override_parser.types import ValueType
 
-    sweeper = str(config.hydra.sweeper._target_).rsplit(".", 1)[-1]
-    if sweeper == "OptunaSweeper":
-        return int(config.hydra.sweeper.n_trials)
-    if sweeper != "BasicSweeper":
-        return None
     lengths = {}  # per key: the command line's value wins over the params', as in BasicSweeper.sweep
     for override in sweep_overrides(config):
         if override.value_type == ValueType.GLOB_CHOICE_SWEEP:
@@ -123,6 +133,32 @@ def record_best_params(client, parent_run_id: str, best_params: dict[str, str], 
         return {"best.params": "an earlier launch's best (MLflow keeps a param's first value); the tags "
                                "best.run_id and best.overrides name the best job now"}
     return {}
+
+
+def without_study_best(record: logging.LogRecord) -> bool:
+    """The Optuna sweeper's log without its "Best parameters" and "Best value" lines: the sweep's summary names the
+    best job from its runs, and says when there is none, where the study's best value of a sweep whose every trial
+    diverged was the worst value a failed job returns for Optuna (1e9 for a cost: runner.experiment.worst_value)."""
+    return not str(record.msg).startswith(("Best parameters:", "Best value:"))
+
+
+def without_best(path: Path, why: str) -> None:
+    """Optuna's optimization_results.yaml, when no trial finished: it says why there is no best, where it named a
+    failed trial's worst value (1e9) the best."""
+    import yaml
+
+    if path.exists():
+        path.write_text(yaml.safe_dump({"name": "optuna", "best_params": None, "best_value": None, "no_best": why}))
+
+
+def stop_reason() -> str:
+    """A stopped sweep's parent's failure_reason: what stopped it, the signal its process took
+    (runner.experiment.stop_signal) or else an error."""
+    from runner import experiment
+
+    by = STOPPED_BY.get(experiment.stop_signal)
+    return f"the sweep was stopped by {by} before all its jobs returned" if by else \
+        "the sweep stopped on an error before all its jobs returned (its output says which)"
 
 
 def check_folder_unused(sweep_dir: Path) -> None:
@@ -199,8 +235,12 @@ class SweepCallback(Callback):
             self.sweep = self._parent(config, tracker, sweep_dir, worker_start)
         (sweep_dir / SWEEP_FILE).write_text(json.dumps(self.sweep, indent=2))
         atexit.register(self._end_if_open)
+        if str(config.hydra.sweeper._target_).endswith("OptunaSweeper"):
+            logging.getLogger(OPTUNA_LOG).addFilter(without_study_best)
         if in_main_thread():  # SIGTERM (a scheduler's time limit, kill) then stops the sweep as Ctrl-C does
             signal.signal(signal.SIGTERM, raise_interrupted)
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not ignored (a background sweep)
+                signal.signal(signal.SIGINT, raise_interrupted)  # the same KeyboardInterrupt, its signal noted
 
     @staticmethod
     def _parent(config: DictConfig, tracker, sweep_dir: Path, worker_start: str | None) -> dict:
@@ -247,7 +287,7 @@ class SweepCallback(Callback):
         if self.sweep:
             sweep = self.sweep  # _end empties it
             with contextlib.suppress(SystemExit):
-                self._end("FAILED", "the sweep stopped before all its jobs returned")
+                self._end("FAILED", stop_reason())
             if sweep.get("resumable", True):
                 print(f"  resume: {resume_command(sweep['id'], sweep['experiment'], sweep['uri'])}  "
                       "(runs the jobs that did not finish)", flush=True)
@@ -277,12 +317,15 @@ class SweepCallback(Callback):
             summary.jobs_planned = sweep.get("planned")
             if summary.jobs_launched == 0:
                 reason = reason or "the sweep launched no job"
+            reason = reason or summary.no_best()
             for key, value in summary.metrics().items():
                 tracker.metric(key, value, 0)
             stale = record_best_params(tracker.client, tracker.run_id, summary.best_params, "done" in sweep)
             text = summary.text(sweep["id"], tracker.run_id, sweep["experiment"], sweep["uri"])
             tracker.set_tags({**summary.tags(), **stale, **({"failure_reason": reason} if reason else {}),
                               "mlflow.note.content": f"```\n{text}\n```"})  # the run's description in the dashboard
+            if summary.no_best():
+                without_best(Path(sweep["dir"]) / "optimization_results.yaml", summary.no_best())
             for name in ("multirun.yaml", "optimization_results.yaml"):
                 tracker.artifact(Path(sweep["dir"]) / name)
             if summary.finished == 0:

@@ -248,10 +248,11 @@ def check_sweep_space(sweeper, overrides: list[str]) -> None:
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     params = sweeper.get("params") or {}
-    given = [*overrides, *(f"{key}={value}" for key, value in params.items())]
+    given = [*(f"{key}={value}" for key, value in params.items()), *overrides]  # as both sweepers read them
     basic = str(sweeper.get("_target_", "")).endswith("BasicSweeper")
     optuna = str(sweeper.get("_target_", "")).endswith("OptunaSweeper")
-    for override in OverridesParser.create().parse_overrides(given):
+    parsed = OverridesParser.create().parse_overrides(given)
+    for override in parsed:
         if not override.is_sweep_override():
             continue
         key, line = override.key_or_group, override.input_line
@@ -263,6 +264,8 @@ def check_sweep_space(sweeper, overrides: list[str]) -> None:
                             "comma list, range(), choice() or glob(), or hydra/sweeper=optuna for interval()")
         if optuna:
             check_optuna_distribution(override)
+    if optuna:
+        check_optuna_space(sweeper, parsed)
 
 
 def check_optuna_distribution(override) -> None:
@@ -285,6 +288,37 @@ def check_optuna_distribution(override) -> None:
                         "tag(log, interval(LOW,HIGH)) for a log scale, or no tag")
 
 
+def check_optuna_space(sweeper, overrides: list) -> None:
+    """What the Optuna sweeper searches, worked out as it does (a key's fixed value wins over its distribution):
+    at least one key of more than one value (with none, its n_trials trials ran the same job), and under GridSampler
+    lists of values only (an interval made a ValueError's traceback after the parent run)."""
+    from hydra_plugins.hydra_optuna_sweeper._impl import create_params_from_overrides
+    from optuna.distributions import CategoricalDistribution, DiscreteUniformDistribution, IntUniformDistribution
+
+    space, fixed = create_params_from_overrides([override.input_line for override in overrides])
+    lines = {override.get_key_element(): override.input_line for override in overrides}
+    if str((sweeper.get("sampler") or {}).get("_target_", "")).endswith("GridSampler"):
+        listed = (CategoricalDistribution, DiscreteUniformDistribution, IntUniformDistribution)  # what it can list
+        for key, distribution in space.items():
+            if not isinstance(distribution, listed):
+                raise UserError(f"{lines[key]} cannot be searched by GridSampler (hydra/sweeper/sampler=grid), "
+                                "which runs a list of values; accepted: choice(A,B,...) or range(START,STOP[,STEP]), "
+                                "or another sampler (tpe, random) for an interval")
+    searched = [key for key, distribution in space.items() if key not in fixed and not distribution.single()]
+    if not searched and sweeper.get("custom_search_space") is None:
+        one = sorted(key for key in space if key in fixed or space[key].single())
+        given_one = f" (every key it would search is given one value: {', '.join(one)})" if one else ""
+        raise UserError(f"the Optuna sweep has nothing to search{given_one}, so its {sweeper.get('n_trials')} trials "
+                        "would run the same job; accepted: at least one key searched with choice(A,B,...), "
+                        "range(START,STOP) or interval(LOW,HIGH) (e.g. regularization.lam='interval(0,10)'), or one "
+                        "run without -m")
+
+
+def last_overrides(config) -> dict:
+    """The sweep's overrides (sweep_overrides) by key, the last of a key's winning as in BasicSweeper.sweep."""
+    return {override.get_key_element(): override for override in sweep_overrides(config)}
+
+
 def sweep_overrides(config) -> list:
     """The sweep's overrides parsed as the basic sweeper reads them: hydra.sweeper.params, then the command line's
     (hydra.overrides.task), whose value for a key given in both wins (BasicSweeper.sweep)."""
@@ -296,17 +330,18 @@ def sweep_overrides(config) -> list:
 
 
 def check_group_keys(config) -> None:
-    """Each key the sweep sets under a plugin group (optimizer.lr=..., swept or not; not +optimizer.lr) is a key of
-    every option its jobs take of that group (optimizer=choice(lbfgs,sgd), or the one the config chooses): Hydra
-    stopped the sweep at the first such job, after the ones before it, with "Could not override 'optimizer.lr'. To
-    append to your config use +optimizer.lr=..." (which lbfgs refuses too). An option whose config this cannot read
-    as a plain map of keys (a defaults list, a package of its own), and a glob() of options, are left to the jobs."""
-    last = {override.get_key_element(): override for override in sweep_overrides(config)}
+    """Each key the sweep sets under a plugin group (optimizer.lr=... or ++optimizer.lr=..., swept or not; not
+    +optimizer.lr) is a key of every option its jobs take of that group (optimizer=choice(lbfgs,sgd), or the one the
+    config chooses): Hydra stopped the sweep at the first such job, after the ones before it, with "Could not
+    override 'optimizer.lr'. To append to your config use +optimizer.lr=..." (which lbfgs refuses too), and a ++ at
+    the first job whose option's plugin refused the key. An option whose config this cannot read as a plain map of
+    keys (a defaults list, a package of its own), and a glob() of options, are left to the jobs."""
+    last = last_overrides(config)
     options = group_options(config, last.values())
     repository = config_repository(config)
     for override in last.values():
         group, _, key = override.key_or_group.partition(".")
-        if override.is_add() or override.is_force_add() or override.is_delete() or group not in options or not key:
+        if override.is_add() or override.is_delete() or group not in options or not key:  # ++: as KEY=V
             continue
         for option in options[group]:
             keys = option_keys(repository, group, option)
@@ -357,49 +392,73 @@ def option_keys(repository, group: str, option: str) -> list[str] | None:
 
 
 def check_swept_values(config) -> None:
-    """Under the basic sweeper, the sweep's base config and each swept value set alone on it pass what a job checks
-    before it loads data: its settings and the construction of every plugin (runner.setup.check_config), so a bad
-    value (optimizer.lr=0.5,-1), a missing data file or an unknown key stops the sweep before its parent run, not
-    at its job after the ones before it ran. A plugin group that is swept (optimizer=sgd,adam) is left to its jobs,
-    with the keys under it; a swept experiment preset, which may set anything, leaves every check to the jobs."""
-    from hydra.core.override_parser.types import ValueType
+    """Under the basic sweeper and Optuna, the sweep's base config and each listed value set alone on it pass what a
+    job checks before it loads data (check_job), so a bad value (optimizer.lr=0.5,-1, or a fixed optimizer.lr=-1 in
+    an Optuna study), a missing data file or an unknown key stops the sweep before its parent run, not at its job
+    after the ones before it ran. What swept_lists leaves out is left to the jobs."""
     from omegaconf import OmegaConf, open_dict
 
-    from runner.paths import PROJECT_ROOT
-    from runner.setup import check_config
-
-    if not str(config.hydra.sweeper.get("_target_", "")).endswith("BasicSweeper"):
+    if not str(config.hydra.sweeper.get("_target_", "")).endswith(("BasicSweeper", "OptunaSweeper")):
         return
-    swept = [o for o in sweep_overrides(config) if o.is_sweep_override() and not o.is_delete()]
-    groups = {*config.hydra.runtime.choices, *(p.name for p in (PROJECT_ROOT / "conf").iterdir() if p.is_dir())}
-    swept_groups = {o.key_or_group for o in swept if o.key_or_group in groups}
-    if "experiment" in swept_groups:
+    found = swept_lists(config)
+    if found is None:
         return
-    values = {o.key_or_group: list(o.sweep_iterator()) for o in swept if o.key_or_group not in swept_groups
-              and o.key_or_group.split(".")[0] not in swept_groups and o.value_type != ValueType.GLOB_CHOICE_SWEEP}
-    if not all(values.values()):  # an empty list (seed=range(0)): no job, which the sweep's end says in one line
-        return
+    values, skip = found
     first = OmegaConf.create(OmegaConf.to_container(config, resolve=False))  # the first job: each key's first value
     with open_dict(first):
         del first["hydra"]
         for key, listed in values.items():
             OmegaConf.update(first, key, listed[0], merge=False, force_add=True)
-    skip = tuple(swept_groups)
-    check_config(OmegaConf.to_container(first, resolve=True), skip)
+    check_job(first, skip)
     for key, listed in values.items():  # then each other value alone on it
         for value in listed[1:]:
             job = first.copy()
             with open_dict(job):
                 OmegaConf.update(job, key, value, merge=False, force_add=True)
-            check_config(OmegaConf.to_container(job, resolve=True), skip)
+            check_job(job, skip)
+
+
+def swept_lists(config) -> tuple[dict[str, list], tuple[str, ...]] | None:
+    """The values each swept key lists (the last override of a key winning), and the plugin groups swept: those
+    (optimizer=sgd,adam), with the keys under them, are left to their jobs, as are Optuna's interval()s, which its
+    trials sample. None when every check is left to the jobs (a swept experiment preset may set anything) or there
+    is no job (an empty list, seed=range(0): the sweep's end says so in one line)."""
+    from hydra.core.override_parser.types import ValueType
+
+    from runner.paths import PROJECT_ROOT
+
+    swept = [o for o in last_overrides(config).values() if o.is_sweep_override() and not o.is_delete()]
+    groups = {*config.hydra.runtime.choices, *(p.name for p in (PROJECT_ROOT / "conf").iterdir() if p.is_dir())}
+    swept_groups = {o.key_or_group for o in swept if o.key_or_group in groups}
+    if "experiment" in swept_groups:
+        return None
+    values = {o.key_or_group: list(o.sweep_iterator()) for o in swept if o.key_or_group not in swept_groups
+              and o.key_or_group.split(".")[0] not in swept_groups and o.is_discrete_sweep()
+              and o.value_type != ValueType.GLOB_CHOICE_SWEEP}
+    return (values, tuple(swept_groups)) if all(values.values()) else None
+
+
+def check_job(job, skip: tuple[str, ...]) -> None:
+    """A job's config passes what the job checks before it loads data: its settings and every plugin but those of
+    the groups in `skip` built (runner.setup.check_config), and a test_ objective has a test part to be measured on
+    (runner.setup.prepare says the same once the data is loaded: the dataset's test_fraction tells already)."""
+    from omegaconf import OmegaConf
+
+    from runner.setup import check_config, check_test_part
+
+    settings, plugins = check_config(OmegaConf.to_container(job, resolve=True), skip)
+    check_test_part(settings.tracking.objective, getattr(plugins.get("dataset"), "test_fraction", None) != 0)
 
 
 def merge_error(error: BaseException) -> str | None:
     """Hydra's "Error merging override hydra.launcher.n_jobs=abc" (a value the setting's schema cannot hold) as
-    one line naming the value, Hydra's reason and what the setting accepts; None for any other error."""
+    one line naming the value, Hydra's reason and what the setting accepts (also a key a config file gives the
+    sampler chosen, which it lacks: sampler_key_error); None for any other error."""
     from hydra.errors import ConfigCompositionException
     from omegaconf.errors import ValidationError
 
+    if line := sampler_key_error(error):
+        return line
     cause = error.__cause__
     if not isinstance(error, ConfigCompositionException) or not isinstance(cause, ValidationError) \
             or not getattr(cause, "full_key", None):
@@ -409,6 +468,38 @@ def merge_error(error: BaseException) -> str | None:
     accepted = ACCEPTED.get(key, f"a value of the type {cause.object_type_str}.{cause.key} declares")
     return (f"{cause.full_key}={'null' if value is None else repr(value)} is invalid "
             f"({str(cause.msg).splitlines()[0]}); accepted: {accepted}")
+
+
+def sampler_key_error(error: BaseException) -> str | None:
+    """Hydra's "In 'experiment/optuna_search': ConfigKeyError raised while composing config: Key 'seed' not in
+    'SamplerConfig'" (a config file sets a hydra.sweeper.sampler key the sampler chosen lacks: the preset's seed under
+    hydra/sweeper/sampler=grid) as one line naming both and what is accepted; None for any other error."""
+    from omegaconf.errors import ConfigKeyError
+
+    source = re.match(r"In '(\w+)/([^']+)': ConfigKeyError", str(error))
+    context = error.__context__
+    if source is None or not isinstance(context, ConfigKeyError) \
+            or not str(getattr(context, "full_key", "")).startswith("hydra.sweeper.sampler."):
+        return None
+    group, option = source.groups()
+    key = context.full_key.rpartition(".")[2]
+    lacking, taking = sampler_options(key)
+    grid = ("; for a grid, the basic sweeper (python -m runner -m KEY=V1,V2 ...), or hydra/sweeper/sampler=grid "
+            "with choice() or range() values and no preset") if "grid" in lacking else ""
+    return (f"{'+' if group == 'experiment' else ''}{group}={option} cannot be used with hydra/sweeper/sampler="
+            f"{' or '.join(lacking) or '...'}: it sets hydra.sweeper.sampler.{key}, which that sampler does not take; "
+            f"accepted: a sampler that takes it ({', '.join(taking)}){grid}")
+
+
+def sampler_options(key: str) -> tuple[list[str], list[str]]:
+    """The options of hydra/sweeper/sampler whose config lacks `key`, and those that have it (seed: grid lacks it)."""
+    from hydra.core.config_store import ConfigStore
+
+    importlib.import_module("hydra_plugins.hydra_optuna_sweeper.config")  # registers the options
+    options = {name.removesuffix(".yaml"): node.node for name, node in
+               ConfigStore.instance().repo["hydra"]["sweeper"]["sampler"].items()}
+    return ([name for name, config in options.items() if key not in config],
+            [name for name, config in options.items() if key in config])
 
 
 def null_node_error(error: BaseException) -> str | None:

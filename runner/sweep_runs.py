@@ -91,11 +91,20 @@ class Summary:
     best_params: dict[str, str] = field(default_factory=dict)
     jobs_launched: int = 0
     jobs_planned: int | None = None  # None: not known ahead (runner.sweep.planned_jobs)
+    diverged: int = 0  # jobs FAILED with the tag diverged=true
     importance: list[tuple[str, float]] = field(default_factory=list)  # (swept key, epsilon squared of ranks)
 
     @property
     def finished(self) -> int:
         return self.statuses.get("FINISHED", 0)
+
+    def no_best(self) -> str | None:
+        """Why a sweep with jobs has no best one (None when one finished, or none ran): every job diverged, or none
+        finished. An Optuna study's best value is then a failed job's worst value (1e9 for a cost), not a result."""
+        jobs = sum(self.statuses.values())
+        if self.best_run_id or self.finished or not jobs:
+            return None
+        return "every job diverged (cost NaN or inf)" if self.diverged == jobs else "no job finished"
 
     def metrics(self) -> dict[str, float]:
         values = {"jobs": sum(self.statuses.values()), "jobs_launched": self.jobs_launched,
@@ -121,6 +130,8 @@ class Summary:
         if self.best_run_id:
             params = " ".join(f"{k}={v}" for k, v in self.best_params.items()) or "(no swept parameters)"
             lines.append(f"  best {self.objective} {self.best_value:.6g}: {params} (run {self.best_run_id})")
+        if self.no_best():
+            lines.append(f"  no best {self.objective}: {self.no_best()}")
         if self.importance:
             shares = ", ".join(f"{key} {share:.0%}" for key, share in self.importance)
             lines.append(f"  what moves {self.objective} (share of the jobs' order each swept key explains alone): "
@@ -157,7 +168,7 @@ def summarize(children: list, objective: str) -> Summary:
         statuses[run.info.status] = statuses.get(run.info.status, 0) + 1
     finished = sorted((run for run in children if run.info.status == "FINISHED"), key=launch_order)
     metric = ranked_metric([run.data.metrics for run in finished], objective)
-    summary = Summary(metric, statuses)
+    summary = Summary(metric, statuses, diverged=sum(run.data.tags.get("diverged") == "true" for run in children))
     scored = [(run.data.metrics.get(metric), run) for run in finished]  # ties: the job launched first
     scored = [(value, run) for value, run in scored if value is not None]
     if scored:

@@ -71,6 +71,8 @@ CASES = [
     ("a key no option has", ["dataset.bar=2"], {},
      ["dataset.bar=2 cannot be set with dataset=digits, whose config has no key bar; accepted: the keys of "
       "dataset=digits: val_fraction, test_fraction, train_size, scale"]),
+    ("a forced key one swept option lacks", ["-m", "optimizer=sgd,lbfgs", "++optimizer.lr=0.1"], {},
+     ["++optimizer.lr=0.1 cannot be set with optimizer=lbfgs (of optimizer=sgd,lbfgs), whose config has no key lr"]),
     ("a key under a swept group", ["-m", "optimizer=sgd,adam", "optimizer.lr=0.1"], {},  # Hydra: "use +optimizer.lr"
      ["optimizer.lr=0.1 is set on the sweep's base config, optimizer=lbfgs, whose config has no key lr, before each "
       "job takes its optimizer=sgd,adam; accepted: ++optimizer.lr=0.1, which sets it in each job"]),

@@ -103,7 +103,8 @@ def test_optunas_direction_must_be_the_objectives(direction, objective, message)
      "contradicts tracking.objective=val_cost"),
 ])
 def test_an_optuna_sweep_against_its_objective_is_refused_before_its_parent_run(tmp_path, overrides, message):
-    for agreeing in (["+experiment=optuna_search", "tracking.objective=val_accuracy"], ["hydra/sweeper=optuna"]):
+    for agreeing in (["+experiment=optuna_search", "tracking.objective=val_accuracy"],
+                     ["hydra/sweeper=optuna", "+hydra.sweeper.params={seed: 'range(0,3)'}"]):
         config = multirun_config(*agreeing)
         check_sweep_settings(config.hydra.launcher, config.hydra.sweeper, tmp_path, [], config.tracking.objective)
     config = multirun_config(*overrides)
@@ -153,7 +154,7 @@ def test_a_plugin_that_is_not_installed_names_the_package_to_install():
 
 
 def test_the_sweep_folder_is_made_or_named_in_the_error(tmp_path):
-    check_sweep_settings(JOBLIB, OPTUNA, tmp_path / "a" / "sweep")
+    check_sweep_settings(JOBLIB, OPTUNA, tmp_path / "a" / "sweep", ["seed=0,1"])  # a study with a key to search
     assert (tmp_path / "a" / "sweep").is_dir()
     (tmp_path / "file").write_text("x")
     with pytest.raises(UserError, match=re.escape(f"hydra.sweep.dir='{tmp_path}/file/sweep' cannot be made")):
@@ -365,6 +366,7 @@ def test_a_bad_sweep_setting_is_one_line_exit_2_and_no_parent_run(new_store, ove
     ["+experiment=initializers"],
     ["hydra/sweeper=optuna", "+experiment=optuna_search"],  # Optuna samples: its trials check themselves
     ["seed=range(0)"],  # no job: the sweep's end says so
+    ["hydra/sweeper=optuna", "optimizer=sgd", "optimizer.lr=interval(0.0,1.0)"],  # an interval: its trials sample it
 ])
 def test_swept_values_that_jobs_would_accept_pass_the_check(overrides):
     check_swept_values(multirun_config(*overrides))
@@ -375,7 +377,73 @@ def test_swept_values_that_jobs_would_accept_pass_the_check(overrides):
     (["+experiment=lambda_sweep", "+optimizer.lr=1"], "unknown key optimizer.lr for plugins.optimizers.LBFGS"),
     (["+hydra.sweeper.params={dtype: 'float64,float16'}"], "dtype='float16' is invalid"),
     (["seed=0,-1"], "seed=-1 is invalid"),
+    # Under Optuna too (before, trial 0 refused them, after the parent run): a fixed value, a choice's, the objective
+    (["hydra/sweeper=optuna", "optimizer=sgd", "optimizer.lr=-1", "regularization.lam=interval(0,1)"],
+     "optimizer.lr=-1 is invalid; accepted: a number > 0"),
+    (["hydra/sweeper=optuna", "optimizer=sgd", "optimizer.lr=choice(0.1,-2)"], "optimizer.lr=-2 is invalid"),
+    (["+experiment=optuna_search", "architecture.hidden.0=0"], "architecture.hidden=[0] is invalid"),
+    (["+experiment=optuna_search", "tracking.objective=test_accuracy", "dataset.test_fraction=0"],
+     "tracking.objective=test_accuracy needs a test part, and dataset.test_fraction is 0; accepted: "
+     "dataset.test_fraction > 0, or a val_ or train_ objective"),
+    (["seed=0,1", "tracking.objective=test_f1_macro", "dataset.test_fraction=0"],  # the basic sweeper's first job's
+     "tracking.objective=test_f1_macro needs a test part"),
 ])
 def test_a_swept_value_a_job_would_refuse_is_refused_first(overrides, message):
     with pytest.raises(UserError, match=re.escape(message)):
         check_swept_values(multirun_config(*overrides))
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["+experiment=optuna_search", "optimizer=sgd", "optimizer.lr=0.5", "regularization.lam=1",
+      "architecture.hidden.0=8"], "the Optuna sweep has nothing to search (every key it would search is given one "
+     "value: architecture.hidden.0, optimizer, optimizer.lr, regularization.lam), so its 20 trials would run the same "
+     "job; accepted: at least one key searched with choice(A,B,...), range(START,STOP) or interval(LOW,HIGH)"),
+    (["hydra/sweeper=optuna", "hydra.sweeper.n_trials=3"], "the Optuna sweep has nothing to search, so its 3 trials"),
+    (["hydra/sweeper=optuna", "regularization.lam=choice(1)", "seed=interval(2,2)"], "the Optuna sweep has nothing "
+     "to search (every key it would search is given one value: regularization.lam, seed)"),
+])
+def test_an_optuna_study_with_nothing_to_search_is_refused(tmp_path, overrides, message):
+    """Before, such a study ran n_trials copies of one job."""
+    for fine in (["+experiment=optuna_search", "optimizer=sgd"], ["hydra/sweeper=optuna", "seed=0,1"],
+                 ["hydra/sweeper=optuna", "+hydra.sweeper.params={regularization.lam: 'interval(0,1)'}"]):
+        config = multirun_config(*fine)
+        check_sweep_space(config.hydra.sweeper, list(config.hydra.overrides.task))
+    config = multirun_config(*overrides)
+    with pytest.raises(UserError, match=re.escape(message)):
+        check_sweep_space(config.hydra.sweeper, list(config.hydra.overrides.task))
+
+
+def test_the_grid_sampler_is_refused_an_interval_and_the_optuna_preset_in_one_line():
+    """Before: with the preset, Hydra's "In 'experiment/optuna_search': ConfigKeyError raised while composing config:
+    Key 'seed' not in 'SamplerConfig' ..."; with an interval, a ValueError's traceback after the parent run."""
+    grid = ("hydra/sweeper=optuna", "hydra/sweeper/sampler=grid")
+    check_sweep_space(multirun_config(*grid).hydra.sweeper, ["optimizer.epochs=range(1,4)", "seed=choice(0,1)"])
+    with pytest.raises(UserError, match=re.escape("regularization.lam=interval(0,1) cannot be searched by GridSampler "
+                                                  "(hydra/sweeper/sampler=grid), which runs a list of values; "
+                                                  "accepted: choice(A,B,...) or range(START,STOP[,STEP])")):
+        check_sweep_space(multirun_config(*grid).hydra.sweeper, ["seed=0,1", "regularization.lam=interval(0,1)"])
+    with pytest.raises(Exception) as refused:
+        multirun_config("+experiment=optuna_search", "hydra/sweeper/sampler=grid")
+    assert one_line(refused.value) == (
+        "+experiment=optuna_search cannot be used with hydra/sweeper/sampler=grid: it sets hydra.sweeper.sampler.seed, "
+        "which that sampler does not take; accepted: a sampler that takes it (tpe, random, cmaes, nsgaii, motpe); for "
+        "a grid, the basic sweeper (python -m runner -m KEY=V1,V2 ...), or hydra/sweeper/sampler=grid with choice() "
+        "or range() values and no preset")
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    (["hydra/sweeper=optuna", "optimizer=sgd"], "error: the Optuna sweep has nothing to search, so its 20 trials "
+     "would run the same job"),
+    (["hydra/sweeper=optuna", "optimizer=sgd", "optimizer.lr=-1", "seed=0,1"], "error: optimizer.lr=-1 is invalid"),
+    (["+experiment=optuna_search", "tracking.objective=test_accuracy", "dataset.test_fraction=0"],
+     "error: tracking.objective=test_accuracy needs a test part"),
+    (["+experiment=optuna_search", "hydra/sweeper/sampler=grid"], "error: +experiment=optuna_search cannot be used "
+     "with hydra/sweeper/sampler=grid"),
+    (["hydra/sweeper=optuna", "hydra/sweeper/sampler=grid", "regularization.lam=interval(0,1)"],
+     "error: regularization.lam=interval(0,1) cannot be searched by GridSampler"),
+])
+def test_an_optuna_study_it_would_refuse_later_is_one_line_exit_2_and_no_parent_run(new_store, overrides, expected):
+    result = new_store.cli("-m", "dataset=iris", "optimizer.epochs=5", *overrides)
+    assert result.returncode == 2 and result.stderr.startswith(expected), result.stderr[-3000:]
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+    assert new_store.runs() == []
