@@ -28,10 +28,10 @@ def could_not_override(message: str, argv: list[str]) -> str | None:
     key = dotted.split(".")[0]
     given = next((o.input_line for o in reversed(overrides) if o.key_or_group == f"{group}.{dotted}"), found.group(1))
     base = base_option(group, overrides)
-    keys = option_keys(group, base)
+    keys = conf_keys(group, base)
     if keys is None or key in keys:
         return None
-    having = [option for option in group_options(group) if key in (option_keys(group, option) or [])]
+    having = [option for option in conf_options(group) if key in (conf_keys(group, option) or [])]
     sweep = next((o for o in reversed(overrides) if o.key_or_group == group and o.is_sweep_override()), None)
     if sweep is not None and ("-m" in argv or "--multirun" in argv):
         return (f"{given} is set on the sweep's base config, {group}={base}, whose config has no key {key}, before "
@@ -69,12 +69,14 @@ def base_option(group: str, overrides: list) -> str | None:
     return None
 
 
-def option_keys(group: str, option: str | None) -> list[str] | None:
-    """The keys conf/<group>/<option>.yaml writes; None when there is no such file."""
+def conf_keys(group: str, option: str | None) -> list[str] | None:
+    """The keys conf/<group>/<option>.yaml writes; None when there is no such file. Read from the file, not through
+    Hydra's repository as runner.sweep_checks.option_keys does: here the config failed to compose, so there are no
+    config sources to build one from (an option from hydra.searchpath is then left to Hydra's own line)."""
     path = CONF / group / f"{option}.yaml"
     return list(OmegaConf.load(path)) if option and path.is_file() else None
 
 
-def group_options(group: str) -> list[str]:
+def conf_options(group: str) -> list[str]:
     """The options of a config group under conf/, by name."""
     return sorted(path.stem for path in (CONF / group).glob("*.yaml"))
