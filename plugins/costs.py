@@ -1,7 +1,8 @@
 """Cost plugins: the data term of J(Theta), its output layer, and delta(L).
 
-Costs are computed from z(L) rather than from h, so saturated units (z = +-800)
-never take log(0): log(sigmoid(z)) = -softplus(-z) and log(1 - sigmoid(z)) = -softplus(z).
+Saturated units (z = +-800) never take log(0): row costs are computed from z(L)
+(log(sigmoid(z)) = -softplus(-z), log(1 - sigmoid(z)) = -softplus(z)), and J from z(L)
+and h by logs of numbers no smaller than 1/2 (sigmoid) or 1/K (softmax).
 """
 from __future__ import annotations
 
@@ -33,6 +34,16 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e
 
 
+def sigmoid_cross_entropy(z: np.ndarray, h: np.ndarray, Y: np.ndarray) -> float:
+    """(1/m) sum [softplus(z) - y z] for h = sigmoid(z), with softplus(z) = max(z, 0) - log(max(h, 1 - h))
+    (z - log h for z >= 0, -log(1 - h) below): one log of a number >= 1/2 per unit, where softplus costs an
+    exp and a log1p."""
+    larger = np.subtract(1.0, h)
+    np.maximum(larger, h, out=larger)
+    np.log(larger, out=larger)
+    return float((np.sum(np.maximum(z, 0.0)) - np.sum(larger) - np.vdot(Y, z)) / z.shape[0])
+
+
 @dataclass
 class CrossEntropy:
     """The course's cost: J = (1/m) sum_i sum_k [-y log h - (1 - y) log(1 - h)], h = sigmoid(z).
@@ -47,7 +58,7 @@ class CrossEntropy:
         return sigmoid(z)
 
     def value(self, z, h, Y):
-        return float(np.sum(softplus(z) - Y * z) / z.shape[0])
+        return sigmoid_cross_entropy(z, h, Y)
 
     def row_costs(self, z, Y):
         return np.sum(softplus(z) - Y * z, axis=-1)
@@ -90,12 +101,12 @@ class SoftmaxCrossEntropy:
         return sigmoid(z) if z.shape[1] == 1 else softmax(z)
 
     def value(self, z, h, Y):
+        """logsumexp(z_i) = max_k z_ik - log max_k h_ik, for h = softmax(z): its largest output is
+        exp(0) / sum_j exp(z_ij - max_k z_ik). One log per row, never of less than 1/K, where logsumexp
+        itself costs K exps."""
         if z.shape[1] == 1:
-            return float(np.sum(softplus(z) - Y * z) / z.shape[0])
-        z_max = row_max(z)
-        e = z - z_max[:, None]
-        np.exp(e, out=e)
-        log_sum_exp = z_max + np.log(e @ np.ones(e.shape[1], e.dtype))
+            return sigmoid_cross_entropy(z, h, Y)
+        log_sum_exp = row_max(z) - np.log(row_max(h))
         return float((np.sum(log_sum_exp) - np.vdot(Y, z)) / z.shape[0])
 
     def row_costs(self, z, Y):

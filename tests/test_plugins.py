@@ -174,6 +174,20 @@ def test_cross_entropy_at_z_40_is_exact():
     assert CrossEntropy().value(z, CrossEntropy().output(z), Y) == pytest.approx((40.0 + 800.0) / 2, rel=1e-15)
 
 
+
+@pytest.mark.parametrize("scale", [1.0, 30.0, 800.0])
+@pytest.mark.parametrize("cost", [CrossEntropy(), SoftmaxCrossEntropy()])
+def test_value_from_h_equals_the_softplus_and_logsumexp_forms(cost, scale):
+    """value() takes one log of max(h, 1 - h) or of the largest softmax output; row_costs works from z alone
+    (softplus, logsumexp). They agree to rounding, saturated rows (h of 0 or 1, softmax outputs of 0) included."""
+    rng = np.random.default_rng(int(scale))
+    for K in (1, 3, 10):
+        z = scale * rng.standard_normal((400, K))
+        Y = targets(K, rng.integers(0, max(K, 2), 400))
+        with np.errstate(over="ignore", under="ignore"):
+            J = cost.value(z, cost.output(z), Y)
+        assert J == pytest.approx(cost.row_costs(z, Y).sum() / 400, rel=1e-14)
+
 # --- 4. optimizers take exactly the course's steps ---------------------------------------------
 
 @pytest.fixture
