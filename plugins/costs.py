@@ -34,6 +34,13 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e
 
 
+def sum_of_products(a: np.ndarray, b: np.ndarray) -> float:
+    """sum_ij a_ij b_ij: np.vdot, of the transposes when both are column-major (vdot copies what is not row-major)."""
+    if a.flags.f_contiguous and b.flags.f_contiguous:
+        return np.vdot(a.T, b.T)
+    return np.vdot(a, b)
+
+
 def sigmoid_cross_entropy(z: np.ndarray, h: np.ndarray, Y: np.ndarray) -> float:
     """(1/m) sum [softplus(z) - y z] for h = sigmoid(z), with softplus(z) = max(z, 0) - log(max(h, 1 - h))
     (z - log h for z >= 0, -log(1 - h) below): one log of a number >= 1/2 per unit, where softplus costs an
@@ -41,7 +48,7 @@ def sigmoid_cross_entropy(z: np.ndarray, h: np.ndarray, Y: np.ndarray) -> float:
     larger = np.subtract(1.0, h)
     np.maximum(larger, h, out=larger)
     np.log(larger, out=larger)
-    return float((np.sum(np.maximum(z, 0.0)) - np.sum(larger) - np.vdot(Y, z)) / z.shape[0])
+    return float((np.sum(np.maximum(z, 0.0)) - np.sum(larger) - sum_of_products(Y, z)) / z.shape[0])
 
 
 @dataclass
@@ -107,7 +114,7 @@ class SoftmaxCrossEntropy:
         if z.shape[1] == 1:
             return sigmoid_cross_entropy(z, h, Y)
         log_sum_exp = row_max(z) - np.log(row_max(h))
-        return float((np.sum(log_sum_exp) - np.vdot(Y, z)) / z.shape[0])
+        return float((np.sum(log_sum_exp) - sum_of_products(Y, z)) / z.shape[0])
 
     def row_costs(self, z, Y):
         """logsumexp(z_i) - y_i . z_i per row, for z with any leading axes."""

@@ -80,6 +80,21 @@ def test_workspace_batches_equal_the_plain_formulas_on_those_rows(rows):
     assert obj.value(Theta, rows) == pytest.approx(J_ref, rel=1e-13)
 
 
+@pytest.mark.parametrize("cost", list(COSTS))
+def test_batches_of_one_size_each_bring_their_own_targets_in_the_layout_of_z(cost):
+    """A workspace holds Y^T as it holds X^T: the cost reads Y and z(L) in one order (h - Y, sum of Y .* z), and
+    each batch of the same size reloads it."""
+    obj, Theta = make([4, 5, 3], cost=cost)
+    for rows in (np.array([0, 1, 2]), np.array([9, 4, 7]), np.array([0, 1, 2]), None):
+        J, D = obj.value_and_gradient(Theta, rows)
+        J_ref, D_ref = reference(obj, Theta, rows)
+        assert J == pytest.approx(J_ref, rel=1e-13)
+        assert_close(D, D_ref, rtol=1e-12, atol=1e-15)
+        workspace, Y = obj._prepare(Theta, rows)
+        np.testing.assert_array_equal(Y, obj.Y if rows is None else obj.Y[rows])
+        assert Y.flags.f_contiguous and workspace.z_L.T.flags.f_contiguous
+
+
 def test_the_gradient_is_the_callers_and_theta_is_left_alone():
     obj, Theta = make([4, 5, 3])
     before = [T.copy() for T in Theta]

@@ -158,18 +158,18 @@ class NetworkObjective:
         """
         sizes = [T.shape[1] - 1 for T in Theta] + [Theta[-1].shape[0]]
         if rows is None:
-            key = ("all", id(self.X), *sizes)
+            key = ("all", id(self.X), id(self.Y), *sizes)
             if key not in self._workspaces:
-                self._workspaces[key] = Workspace(sizes, self.m, self.X.dtype, self.X)
-            return self._workspaces[key], self.Y
+                self._workspaces[key] = Workspace(sizes, self.m, self.X.dtype, self.X, self.Y)
+            return self._workspaces[key], self._workspaces[key].Y
         X, Y = self.X[rows], self.Y[rows]
         key = (X.shape[0], *sizes)
         if key not in self._workspaces:
             if len(self._workspaces) >= 4:  # a run needs three at most: all rows, a batch, the last batch
                 self._workspaces.clear()
             self._workspaces[key] = Workspace(sizes, X.shape[0], self.X.dtype)
-        self._workspaces[key].load(X)
-        return self._workspaces[key], Y
+        self._workspaces[key].load(X, Y)
+        return self._workspaces[key], self._workspaces[key].Y
 
 
 def labels(h: np.ndarray) -> np.ndarray:

@@ -13,7 +13,8 @@ separate step:
 A(0) is X^T with its row of ones: for the whole training set it is copied once, when the
 workspace is made, and never again; a batch's rows are copied into it. Every buffer has
 X's dtype, and Theta is cast to it (a no-op when it matches), so float32 stays float32.
-The cost plugin sees z(L) and h as (n, K) views, as everywhere else.
+The cost plugin sees z(L) and h as (n, K) views, as everywhere else, and Y as one too: Y^T
+is held like X^T, so that h - Y and the sum of Y .* z read both in the same order.
 """
 from __future__ import annotations
 
@@ -54,23 +55,35 @@ def gradient_into(g: Activation, a: np.ndarray, out: np.ndarray) -> None:
 
 
 class Workspace:
-    """Buffers for n samples through a network of layer sizes [s_1, ..., s_L]; X given: it is A(0)'s, once."""
+    """Buffers for n samples through a network of layer sizes [s_1, ..., s_L]; X and Y given: A(0) and Y^T
+    hold them, once."""
 
-    def __init__(self, layer_sizes: list[int], n: int, dtype, X: np.ndarray | None = None):
+    def __init__(self, layer_sizes: list[int], n: int, dtype, X: np.ndarray | None = None,
+                 Y: np.ndarray | None = None):
         self.dtype = np.dtype(dtype)
         self.A = [np.empty((s + 1, n), self.dtype) for s in layer_sizes[:-1]]
         for A in self.A:
             A[0] = 1.0
-        if X is not None:
-            self.A[0][1:] = X.T
         self.z_L = np.empty((layer_sizes[-1], n), self.dtype)  # z(L)^T
+        self.Y_T: np.ndarray | None = None  # Y^T, in Y's dtype
+        if X is not None:
+            self.load(X, Y)
         self.delta = [np.empty((s, n), self.dtype) for s in layer_sizes[1:-1]]  # delta(l)^T, hidden l
         self.g_prime = [np.empty_like(d) for d in self.delta]
         self.D: Weights | None = None  # backprop(reuse=True)'s gradients, made at its first call
 
-    def load(self, X_rows: np.ndarray) -> None:
-        """Copy a batch's rows of X into A(0)."""
+    def load(self, X_rows: np.ndarray, Y_rows: np.ndarray | None = None) -> None:
+        """Copy a batch's rows of X into A(0), and of Y into Y^T."""
         self.A[0][1:] = X_rows.T
+        if Y_rows is not None:
+            if self.Y_T is None:
+                self.Y_T = np.empty(Y_rows.T.shape, Y_rows.dtype)
+            self.Y_T[...] = Y_rows.T
+
+    @property
+    def Y(self) -> np.ndarray:
+        """The loaded rows of Y, (n, K): a view of Y^T."""
+        return self.Y_T.T
 
     def cast(self, Theta: Weights) -> Weights:
         """Theta in the workspace's dtype (the same arrays when they already are)."""
