@@ -172,6 +172,9 @@ def test_in_place_activations_equal_the_activation_functions():
     activate_in_place(own, a)
     np.testing.assert_array_equal(a, own.g(z))
     assert sigmoid(0.0) == 0.5 and sigmoid(np.float64(-800.0)) == 0.0
+    with np.errstate(over="ignore"):  # the textbook formula, bit for bit, in either dtype
+        for x in (z, z.astype(np.float32)):
+            np.testing.assert_array_equal(sigmoid(x), 1 / (1 + np.exp(-x)), strict=True)
 
 
 # --- compiled SGD and mini-batch against the numpy loop ------------------------------------------
