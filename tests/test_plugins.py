@@ -174,7 +174,6 @@ def test_cross_entropy_at_z_40_is_exact():
     assert CrossEntropy().value(z, CrossEntropy().output(z), Y) == pytest.approx((40.0 + 800.0) / 2, rel=1e-15)
 
 
-
 @pytest.mark.parametrize("scale", [1.0, 30.0, 800.0])
 @pytest.mark.parametrize("cost", [CrossEntropy(), SoftmaxCrossEntropy()])
 def test_value_from_h_equals_the_softplus_and_logsumexp_forms(cost, scale):
@@ -187,6 +186,7 @@ def test_value_from_h_equals_the_softplus_and_logsumexp_forms(cost, scale):
         with np.errstate(over="ignore", under="ignore"):
             J = cost.value(z, cost.output(z), Y)
         assert J == pytest.approx(cost.row_costs(z, Y).sum() / 400, rel=1e-14)
+
 
 # --- 4. optimizers take exactly the course's steps ---------------------------------------------
 
