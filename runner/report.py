@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -49,7 +50,7 @@ from runner.report_figures import (natural_key, plot_bias_variance, plot_curves,
 from runner.report_html import write_page
 from runner.report_tables import description, importance, markdown, ranking, seed_statistics
 from runner.paths import default_tracking_uri, outputs_dir
-from runner.sweep_runs import all_runs, direction, launch_order, ranked_metric, sweep_children
+from runner.sweep_runs import all_runs, direction, launch_order, ranked_metric, resume_command, sweep_children
 from runner.settings import OBJECTIVES
 from runner.store import deleted_experiment, normalized_uri, open_client, resolve_tracking_uri, same_store
 
@@ -399,7 +400,34 @@ def report(client, uri: str, args: argparse.Namespace) -> Path:
               "(epsilon squared of its ranks, then of its values)")
         print(markdown(shares), end="")
     print(f"report: {out}" + (f" (and artifacts {folder}/ of run {parent.info.run_id})" if parent else ""))
+    if parent is not None and (note := running_note(parent, args.experiment, uri)):
+        print(note, file=sys.stderr)
     return out
+
+
+def running_note(parent, experiment: str, uri: str) -> str | None:
+    """A line for a sweep whose parent run is RUNNING: still running (its launching process lives: the report holds
+    the runs recorded so far), or left RUNNING by a launching process killed outright, which runner.resume --force
+    ends; None for a sweep that has ended. The process is the parent's tags process.pid and process.host."""
+    from runner.tracking import running_process
+
+    if parent.info.status != "RUNNING":
+        return None
+    tags = parent.data.tags
+    sweep_id = tags.get("sweep.id", parent.info.run_id)
+    force = f"{resume_command(sweep_id, experiment, uri)} --force"
+    pid = running_process(tags)
+    if pid is not None:
+        return (f"note: sweep {sweep_id} is still running (its launching process {pid}): this report holds the runs "
+                "recorded so far")
+    host, recorded = tags.get("process.host"), tags.get("process.pid")
+    if host == socket.gethostname() and recorded:
+        return (f"note: sweep {sweep_id}'s parent run is RUNNING, but its launching process {recorded} is gone "
+                f"(killed outright, or out of memory): {force} ends its RUNNING runs (and a grid sweep then runs "
+                "again the jobs that did not finish)")
+    where = f" on {host}" if host and recorded else ""
+    return (f"note: sweep {sweep_id}'s parent run is RUNNING: it still runs{where}, or its launching process was "
+            f"killed outright{where and ' there'} (then {force}{where and ' on that machine'} ends its RUNNING runs)")
 
 
 def main(argv: list[str] | None = None) -> int:

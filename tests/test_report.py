@@ -943,3 +943,42 @@ def test_a_logged_sweep_s_tables_are_as_before_and_its_runs_figures_are_read_wit
                (ranking.to_csv(index=False), (folder / "seeds.csv").read_text(),
                 (folder / "importance.csv").read_text())]
     assert digests == ["82f0930dde350057", "30818f89eacec8e4", "583c3546ade3fdca"]
+
+
+def test_a_sweep_whose_parent_is_running_is_noted_still_running_or_its_process_gone(new_store, tmp_path, monkeypatch,
+                                                                                    capsys):
+    """Before, the report of a sweep whose launching process was killed outright (kill -9, out of memory) did not say
+    that its parent run, RUNNING in the dashboard, will stay so: now one line on stderr names runner.resume --force,
+    and for a sweep still running, that the report holds the runs recorded so far."""
+    import os
+    import socket
+
+    from runner.errors import run_command
+    from runner.report import main
+    from runner.tracking import process_tags
+
+    monkeypatch.setenv("BACKPROP_LAB_OUTPUTS", str(tmp_path / "outputs"))  # new_store is not the default store
+    sweep_id = logged_sweep(new_store, "live", [0, 1, 3])
+    client = new_store.client
+    (parent,) = client.search_runs([client.get_experiment_by_name("live").experiment_id],
+                                   "tags.`sweep.role` = 'parent'")
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    args = ["--experiment", "live", "--sweep", sweep_id, "--tracking-uri", new_store.uri]
+    assert run_command(main, args) == 0
+    assert "note:" not in capsys.readouterr().err  # a FINISHED parent: nothing to say
+    client.update_run(parent.info.run_id, status="RUNNING")
+    for tags, said in (
+            (process_tags(), f"note: sweep {sweep_id} is still running (its launching process {os.getpid()}): "
+                             "this report holds the runs recorded so far"),
+            ({"process.host": socket.gethostname(), "process.pid": ended.stdout.strip()},
+             f"note: sweep {sweep_id}'s parent run is RUNNING, but its launching process {ended.stdout.strip()} is "
+             f"gone (killed outright, or out of memory): MLFLOW_TRACKING_URI={new_store.uri} python -m runner.resume "
+             f"{sweep_id} --experiment live --force ends its RUNNING runs"),
+            ({"process.host": "elsewhere"}, f"note: sweep {sweep_id}'s parent run is RUNNING: it still runs on "
+                                             "elsewhere, or its launching process was killed outright there")):
+        for key, value in tags.items():
+            client.set_tag(parent.info.run_id, key, value)
+        assert run_command(main, args) == 0
+        printed = capsys.readouterr()
+        assert said in printed.err, printed.err
+        assert printed.out.splitlines()[-1].startswith("report: ")  # stdout still ends with the report's folder
