@@ -16,6 +16,7 @@ from hydra.types import RunMode
 from runner.errors import UserError
 from runner.sweep import MAX_RUN_NAME, SWEEP_FILE
 from runner.sweep_runs import override_key
+from runner.tracking import canonical_numbers
 from runner.workers import job_stops, start_method
 
 
@@ -56,10 +57,23 @@ def job_context(hydra_cfg, config: dict) -> Job:
     sweep = json.loads(path.read_text())
     overrides = list(hydra_cfg.overrides.task)
     own = [o for o in overrides if override_key(o) in sweep["swept_keys"]] or overrides
-    name = " ".join(own) or "(defaults)"
+    name = " ".join(map(canonical_override, own)) or "(defaults)"
     tags = {"sweep.id": sweep["id"], "sweep.role": "job", "sweep.job": str(hydra_cfg.job.num),
             "sweep.job_overrides": name}
     return Job(sweep["parent_run_id"], name[:MAX_RUN_NAME], tags, threads, sweep.get("done", {}))
+
+
+def canonical_override(override: str) -> str:
+    """key=VALUE with a whole number as the run's params write it (runner.tracking.canonical_numbers): Hydra gives
+    a swept 1e6 as 1000000.0, whose param is 1000000; any other override as it is."""
+    key, sign, value = override.partition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        return override
+    whole = canonical_numbers(number)
+    written_whole = value.lstrip("+-").isdigit()  # 007 stays 007
+    return f"{key}{sign}{whole}" if isinstance(whole, int) and sign and not written_whole else override
 
 
 def earlier_attempt(job: Job, config_hash: str, config: dict) -> tuple[dict | None, dict | None]:

@@ -67,6 +67,18 @@ def test_run_finishes_with_a_descriptive_name_and_a_summary(store, fast_run):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("override, name", [
+    ("optimizer.lr=1000000.0", "optimizer.lr=1000000"), ("regularization.lam=1.0", "regularization.lam=1"),
+    ("optimizer.lr=0.5", "optimizer.lr=0.5"), ("seed=007", "seed=007"), ("architecture.hidden=[5,5]", None),
+    ("dataset=moons", None), ("k=inf", None), ("k=1e300", None), ("+x=2.0", "+x=2")])
+def test_a_job_is_named_with_its_whole_numbers_as_its_params_write_them(override, name):
+    """Before, a sweep over optimizer.lr=0.5,1e6 named its second job `optimizer.lr=1000000.0` (Hydra's text of the
+    swept value) while its param said 1000000."""
+    from runner.jobs import canonical_override
+
+    assert canonical_override(override) == (name or override)
+
+
 def test_a_number_has_one_text_and_one_config_hash_however_it_was_typed(new_store):
     """Before, regularization.lam=1 on the command line logged '1' and another config_hash than the default 1.0
     (logged '1.0'), and a filter params.`regularization.lam` = '1' missed every run with the default."""

@@ -350,6 +350,7 @@ def test_a_job_that_diverges_fails_and_the_sweep_goes_on(store, launcher):
     assert diverged.info.status == "FAILED"
     assert diverged.data.tags["diverged"] == "true"
     assert "diverged" in diverged.data.tags["failure_reason"]
+    assert (diverged.info.run_name, diverged.data.params["optimizer.lr"]) == ("optimizer.lr=1000000", "1000000")
     parent = store.client.get_run(parent_id)
     assert parent.info.status == "FINISHED"
     assert (parent.data.metrics["jobs_finished"], parent.data.metrics["jobs_failed"]) == (1, 1)
