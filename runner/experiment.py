@@ -39,6 +39,7 @@ class Interrupted(KeyboardInterrupt):
 
 
 stop_signal: int | None = None  # the last stop signal this process took (raise_interrupted): a sweep's parent names it
+STOPPED_BY = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM (kill, timeout or a scheduler's time limit)"}
 
 
 @dataclass
@@ -159,13 +160,14 @@ def run_experiment(config: dict, run_dir: Path, tags: dict[str, str] | None = No
         tracker.set_tags({**({"failure_reason": reason, **failure_tags} if reason else {}),
                           **({"stopped_early": stopped_early} if stopped_early else {}),
                           **({"restored": restored} if restored else {}), "mlflow.note.content": description})
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         if tracker.run_id is None:  # stopped before the store made the run: nothing to end
             raise
         with further_stops_ignored():  # a second Ctrl-C or SIGTERM would cut the record of the first short
             progress.close()
             save_model(recorder.last_finite or setup.Theta0, setup.splits, run_dir)
-            reason = sweep_stop_reason() or "interrupted by the user (SIGINT/SIGTERM)"
+            by = STOPPED_BY[signal.SIGTERM if isinstance(stop, Interrupted) else signal.SIGINT]
+            reason = sweep_stop_reason() or f"stopped by {by}"
             _finish_quietly(tracker, "KILLED", reason, run_dir,
                             stopped_description(setup, recorder, "KILLED", reason, train_started))
         raise

@@ -42,8 +42,6 @@ RESUMABLE_SWEEPERS = ("BasicSweeper",)  # an Optuna study would sample new trial
 LOCAL_LAUNCHERS = ("BasicLauncher", "JoblibLauncher")  # their jobs stop when the sweep's process does
 MAX_RUN_NAME = 240
 OPTUNA_LOG = "hydra_plugins.hydra_optuna_sweeper._impl"  # the Optuna sweeper's logger
-STOPPED_BY = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM (kill, timeout or a scheduler's time limit)"}
-
 OmegaConf.register_new_resolver("blab.direction", lambda objective: direction(objective), replace=True)
 
 
@@ -156,7 +154,7 @@ def stop_reason() -> str:
     (runner.experiment.stop_signal) or else an error."""
     from runner import experiment
 
-    by = STOPPED_BY.get(experiment.stop_signal)
+    by = experiment.STOPPED_BY.get(experiment.stop_signal)
     return f"the sweep was stopped by {by} before all its jobs returned" if by else \
         "the sweep stopped on an error before all its jobs returned (its output says which)"
 

@@ -140,8 +140,9 @@ def test_an_interrupt_mid_training_ends_the_run_killed_with_its_metrics_and_weig
     # What a replay must match, and the dashboard's description: before, only a run that ended recorded them.
     assert {"python_version", "numpy_version", "blas", "blas_threads", "cpu", "platform"} <= set(run.data.tags)
     description = run.data.tags["mlflow.note.content"]
-    assert re.match(r"\*\*.+\*\*: KILLED \(interrupted by the user \(SIGINT/SIGTERM\); last recorded at epoch \d+\)",
-                    description), description
+    by = re.escape("Ctrl-C (SIGINT)" if signum == signal.SIGINT
+                   else "SIGTERM (kill, timeout or a scheduler's time limit)")
+    assert re.match(rf"\*\*.+\*\*: KILLED \(stopped by {by}; last recorded at epoch \d+\)", description), description
     assert "| accuracy | 0." in description and "| - |" in description  # train and val recorded, no test yet
     history = histories(new_store.client, run.info.run_id)["train_cost"]
     assert len(history) > 10 and [s for s, _ in history] == list(range(len(history)))
@@ -375,7 +376,8 @@ def test_a_stop_just_after_the_run_is_made_ends_it_killed(new_store, monkeypatch
     with pytest.raises(experiment.Interrupted):
         experiment.run_experiment(resolved_config(*FAST), new_store.root / "stopped")
     (run,) = new_store.runs()
-    assert run.info.status == "KILLED" and run.data.tags["failure_reason"] == "interrupted by the user (SIGINT/SIGTERM)"
+    assert run.info.status == "KILLED" and run.data.tags["failure_reason"] == (
+        "stopped by SIGTERM (kill, timeout or a scheduler's time limit)")
     assert {"config.yaml", "weights.npz", "metrics.csv"} <= {a.path for a in new_store.client.list_artifacts(
         run.info.run_id)}
 
@@ -482,15 +484,16 @@ def test_replay_of_a_killed_run_says_so_and_compares_the_steps_it_recorded(new_s
     run_id = killed.info.run_id
     replay = new_store.module("runner.replay", run_id)
     assert replay.returncode == 0 and "MISMATCH" not in replay.stdout, replay.stdout + replay.stderr
-    assert replay.stdout.splitlines()[0] == ("the original run ended KILLED at epoch 5 (interrupted by the user "
-                                             "(SIGINT/SIGTERM)): only the metric steps it recorded are compared")
+    assert replay.stdout.splitlines()[0] == ("the original run ended KILLED at epoch 5 (stopped by SIGTERM (kill, "
+                                             "timeout or a scheduler's time limit)): only the metric steps it "
+                                             "recorded are compared")
     assert re.search(r"match    train_cost\s+6 steps", replay.stdout), replay.stdout
     assert new_store.runs()[1].info.status == "FINISHED"  # the replay trained all 12 epochs
     predicted = new_store.module("runner.predict", run_id)
     assert predicted.returncode == 0 and "samples of test part classified" in predicted.stdout, predicted.stderr
     assert predicted.stderr.strip().splitlines() == [
-        f"note: run {run_id} ended KILLED at epoch 5 (interrupted by the user (SIGINT/SIGTERM)): its weights are "
-        "those of epoch 5"]
+        f"note: run {run_id} ended KILLED at epoch 5 (stopped by SIGTERM (kill, timeout or a scheduler's time "
+        "limit)): its weights are those of epoch 5"]
 
 
 def test_a_replay_carries_the_originals_rerun_command_config_hash_and_choices(new_store):

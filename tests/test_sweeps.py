@@ -1012,3 +1012,6 @@ def test_sigterm_to_a_sweep_names_sigterm_as_its_parents_failure_reason(new_stor
     assert parent.info.status == "FAILED"
     assert parent.data.tags["failure_reason"] == ("the sweep was stopped by SIGTERM (kill, timeout or a scheduler's "
                                                   "time limit) before all its jobs returned")
+    (job,) = [run for run in new_store.runs() if run.data.tags.get("sweep.role") == "job"]  # the basic launcher's
+    assert (job.info.status, job.data.tags["failure_reason"]) == (  # before: "interrupted by the user (SIGINT/SIGTERM)"
+        "KILLED", "stopped by SIGTERM (kill, timeout or a scheduler's time limit)")

@@ -240,7 +240,7 @@ def test_a_stopped_parallel_sweep_records_its_training_jobs_as_a_stopped_run_is_
     for job in jobs:
         assert job.info.status == "KILLED", job.data.tags.get("failure_reason")
         assert job.data.tags["failure_reason"] == ("stopped with the sweep (Ctrl-C, SIGTERM, hydra.launcher.timeout "
-                                                   "or another job's error)")  # not "interrupted by the user"
+                                                   "or another job's error)")  # not "stopped by Ctrl-C (SIGINT)"
         assert {"train_cost", "val_cost"} <= set(job.data.metrics), job.data.tags.get("failure_reason")
         assert RUN_FILES <= {a.path for a in store.client.list_artifacts(job.info.run_id)}
 
