@@ -66,14 +66,13 @@ def job_context(hydra_cfg, config: dict) -> Job:
 def canonical_override(override: str) -> str:
     """key=VALUE with a whole number as the run's params write it (runner.tracking.canonical_numbers): Hydra gives
     a swept 1e6 as 1000000.0, whose param is 1000000; any other override as it is."""
-    key, sign, value = override.partition("=")
+    key, _, value = override.partition("=")
     try:
-        number = float(value)
+        whole = canonical_numbers(float(value))  # no '=': float('') refuses
     except ValueError:
         return override
-    whole = canonical_numbers(number)
     written_whole = value.lstrip("+-").isdigit()  # 007 stays 007
-    return f"{key}{sign}{whole}" if isinstance(whole, int) and sign and not written_whole else override
+    return f"{key}={whole}" if isinstance(whole, int) and not written_whole else override
 
 
 def earlier_attempt(job: Job, config_hash: str, config: dict) -> tuple[dict | None, dict | None]:

@@ -421,13 +421,15 @@ def running_note(parent, experiment: str, uri: str) -> str | None:
         return (f"note: sweep {sweep_id} is still running (its launching process {pid}): this report holds the runs "
                 "recorded so far")
     host, recorded = tags.get("process.host"), tags.get("process.pid")
-    if host == socket.gethostname() and recorded:
-        return (f"note: sweep {sweep_id}'s parent run is RUNNING, but its launching process {recorded} is gone "
-                f"(killed outright, or out of memory): {force} ends its RUNNING runs (and a grid sweep then runs "
-                "again the jobs that did not finish)")
-    where = f" on {host}" if host and recorded else ""
-    return (f"note: sweep {sweep_id}'s parent run is RUNNING: it still runs{where}, or its launching process was "
-            f"killed outright{where and ' there'} (then {force}{where and ' on that machine'} ends its RUNNING runs)")
+    if not (host and recorded):  # a parent made before runs recorded their process
+        return (f"note: sweep {sweep_id}'s parent run is RUNNING: it still runs, or its launching process was killed "
+                f"outright (then {force} ends its RUNNING runs)")
+    if host != socket.gethostname():
+        return (f"note: sweep {sweep_id}'s parent run is RUNNING: it still runs on {host}, or its launching process "
+                f"was killed outright there (then {force} on that machine ends its RUNNING runs)")
+    return (f"note: sweep {sweep_id}'s parent run is RUNNING, but its launching process {recorded} is gone (killed "
+            f"outright, or out of memory): {force} ends its RUNNING runs (and a grid sweep then runs again the jobs "
+            "that did not finish)")
 
 
 def main(argv: list[str] | None = None) -> int:
