@@ -108,6 +108,22 @@ def run_ending(client, run_id: str) -> Ending | None:
     return Ending(run.info.status, run.data.tags.get("failure_reason", "no reason recorded"), max(steps, default=None))
 
 
+def replay_config(config: dict, ending: Ending | None) -> tuple[dict, str | None]:
+    """The config the replay runs, and what it changed: that of a run stopped midway (KILLED, or left RUNNING) is cut
+    to the epochs it recorded (optimizer.epochs = the last one; iterations for lbfgs and cg), with tracking.every
+    pinned to what the original's epochs gave it (auto records every ceil(epochs / 250)): the steps it recorded are
+    then recorded and compared alike, and no epoch past them is trained. A FAILED run is replayed whole, to fail alike."""
+    optimizer = config.get("optimizer") or {}
+    if ending is None or ending.status == "FAILED" or ending.epoch is None or "epochs" not in optimizer:
+        return config, None
+    from runner.settings import RunSettings
+
+    every = RunSettings.from_dict(config).tracking.record_every(optimizer["epochs"])
+    cut = {**config, "optimizer": {**optimizer, "epochs": ending.epoch},
+           "tracking": {**(config.get("tracking") or {}), "every": every}}
+    return cut, f"optimizer.epochs={ending.epoch} tracking.every={every}"
+
+
 def environment_changes(client, original_id: str, replay_id: str) -> list[tuple[str, str, str]]:
     """(tag, original's value, replay's value) for each ENVIRONMENT_TAGS tag that differs between the runs, and
     git_dirty when either ran with uncommitted changes (the same commit then need not be the same code)."""
@@ -177,8 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     check_targets(config, allowed)
     config = with_recorded_init_path(client, args.run_id, with_recorded_data_path(client, args.run_id, config))
     ending = run_ending(client, args.run_id)
+    config, cut = replay_config(config, ending)
     if ending is not None:  # what it recorded before it stopped is still comparable, step by step
-        print(f"the original run ended {ending}: only the metric steps it recorded are compared")
+        print(f"the original run ended {ending}: only the metric steps it recorded are compared"
+              + (f"; the replay trains up to them ({cut})" if cut else ""))
     run_dir = outputs_dir() / "replays" / args.run_id / time.strftime("%Y-%m-%d_%H-%M-%S")
     copy_hydra_files(client, args.run_id, run_dir)
     original_tags = client.get_run(args.run_id).data.tags

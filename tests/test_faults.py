@@ -461,7 +461,8 @@ def test_replay_names_the_steps_that_differ_rather_than_their_counts():
 
 
 def test_replay_of_a_killed_run_says_so_and_compares_the_steps_it_recorded(new_store, monkeypatch):
-    """Before, it trained every epoch and printed MISMATCH for each metric the killed run had not reached."""
+    """Before, it printed MISMATCH for each metric the killed run had not reached; and it trained every epoch of the
+    original's config (of a run killed at epoch 300 of 100000, all 100000): now only those the original recorded."""
     from conftest import resolved_config
     from runner.experiment import Interrupted, run_experiment
     from runner.recording import EpochRecorder
@@ -486,14 +487,47 @@ def test_replay_of_a_killed_run_says_so_and_compares_the_steps_it_recorded(new_s
     assert replay.returncode == 0 and "MISMATCH" not in replay.stdout, replay.stdout + replay.stderr
     assert replay.stdout.splitlines()[0] == ("the original run ended KILLED at epoch 5 (stopped by SIGTERM (kill, "
                                              "timeout or a scheduler's time limit)): only the metric steps it "
-                                             "recorded are compared")
+                                             "recorded are compared; the replay trains up to them "
+                                             "(optimizer.epochs=5 tracking.every=1)")
     assert re.search(r"match    train_cost\s+6 steps", replay.stdout), replay.stdout
-    assert new_store.runs()[1].info.status == "FINISHED"  # the replay trained all 12 epochs
+    replayed = new_store.runs()[1]
+    assert replayed.info.status == "FINISHED" and replayed.data.params["optimizer.epochs"] == "5"  # of 12
+    assert max(m.step for m in new_store.client.get_metric_history(replayed.info.run_id, "train_cost")) == 5
     predicted = new_store.module("runner.predict", run_id)
     assert predicted.returncode == 0 and "samples of test part classified" in predicted.stdout, predicted.stderr
     assert predicted.stderr.strip().splitlines() == [
         f"note: run {run_id} ended KILLED at epoch 5 (stopped by SIGTERM (kill, timeout or a scheduler's time "
         "limit)): its weights are those of epoch 5"]
+
+
+def test_the_replay_of_a_killed_run_records_the_steps_the_original_did(new_store, monkeypatch, capsys):
+    """tracking.every=auto records every ceil(epochs / 250) epochs: cut to 300 of 600 epochs, the replay must keep
+    the original's 3, not take 2 from its own 300, or half the steps the original recorded would be missing."""
+    from conftest import resolved_config
+    from runner import replay
+    from runner.experiment import Interrupted, run_experiment
+    from runner.recording import EpochRecorder
+
+    for key, value in new_store.env().items():
+        monkeypatch.setenv(key, value)
+    record = EpochRecorder.__call__
+
+    def stopped_at_301(self, epoch, Theta):  # SIGTERM at epoch 301: 0, 3, ..., 300 recorded
+        if epoch == 301:
+            raise Interrupted()
+        record(self, epoch, Theta)
+
+    monkeypatch.setattr(EpochRecorder, "__call__", stopped_at_301)
+    with pytest.raises(Interrupted):
+        run_experiment(resolved_config(*FAST, "optimizer.epochs=600"), new_store.root / "killed")
+    monkeypatch.setattr(EpochRecorder, "__call__", record)
+    (killed,) = new_store.runs()
+    assert replay.main([killed.info.run_id]) == 0, capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "the replay trains up to them (optimizer.epochs=300 tracking.every=3)" in out
+    assert re.search(r"match    train_cost\s+101 steps", out), out
+    replayed = next(run for run in new_store.runs() if run.info.run_id != killed.info.run_id)
+    assert replayed.data.params["optimizer.epochs"] == "300"
 
 
 def test_a_replay_carries_the_originals_rerun_command_config_hash_and_choices(new_store):
