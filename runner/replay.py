@@ -112,7 +112,8 @@ def replay_config(config: dict, ending: Ending | None) -> tuple[dict, str | None
     """The config the replay runs, and what it changed: that of a run stopped midway (KILLED, or left RUNNING) is cut
     to the epochs it recorded (optimizer.epochs = the last one; iterations for lbfgs and cg), with tracking.every
     pinned to what the original's epochs gave it (auto records every ceil(epochs / 250)): the steps it recorded are
-    then recorded and compared alike, and no epoch past them is trained. A FAILED run is replayed whole, to fail alike."""
+    then recorded and compared alike, and no epoch past them is trained. A FAILED run is replayed whole, to fail
+    alike."""
     optimizer = config.get("optimizer") or {}
     if ending is None or ending.status == "FAILED" or ending.epoch is None or "epochs" not in optimizer:
         return config, None
