@@ -282,7 +282,10 @@ def mlflow_server_at(folder: Path):
                                "--backend-store-uri", f"sqlite:///{folder / 'server.db'}",
                                "--artifacts-destination", str(folder / "served"), "--serve-artifacts",
                                "--workers", "1"],
-                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                              # MLflow's job runner (GenAI jobs, unused here) would start 8 more processes, each
+                              # importing MLflow, and leave a folder in /dev/shm behind
+                              env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
     try:
         deadline = time.monotonic() + 180
         while True:
@@ -295,10 +298,22 @@ def mlflow_server_at(folder: Path):
                 pass
             assert time.monotonic() < deadline, "mlflow server did not answer /health in 180 s"
             time.sleep(0.5)
+        commands = group_commands(server.pid)
+        assert not any("mlflow.server.jobs" in command for command in commands), commands
         yield url, server
     finally:
         stop_server(server)
         log.close()
+
+
+def group_commands(pgid: int) -> list[str]:
+    """The command lines of the processes of process group pgid (Linux: /proc/PID/stat, field 5 its group)."""
+    commands = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[2]) == pgid:
+                commands.append((stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+    return commands
 
 
 def stop_server(server: subprocess.Popen) -> None:
