@@ -178,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_id")
     parser.add_argument("--allow", action="append", default=[], metavar="MODULE",
                         help="also allow _target_s inside this module or package (repeatable)")
-    parser.add_argument("--tolerance", type=float, default=0.0, help="largest accepted |difference| (default 0: bitwise)")
+    parser.add_argument("--tolerance", type=float, default=0.0,
+                        help="largest accepted |difference| (default 0: bitwise)")
     args = parser.parse_args(argv)
     if not args.tolerance >= 0:
         raise UserError(f"--tolerance {args.tolerance} is invalid; accepted: a number >= 0 (0: bitwise)")
@@ -202,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     copy_hydra_files(client, args.run_id, run_dir)
     original_tags = client.get_run(args.run_id).data.tags
     tags = {**{key: value for key, value in original_tags.items() if key in RERUN_TAGS or key.startswith("choice.")},
-            "replay_of": args.run_id, **code_tags("python -m runner.replay")}
+            "replay_of": args.run_id, **({"replay_cut": cut} if cut else {}), **code_tags("python -m runner.replay")}
     outcome = run_experiment(config, run_dir, tags, allowed=allowed)
     rows = compare_histories(client, args.run_id, outcome.run_id, args.tolerance, reached_only=ending is not None)
     print(f"replay of {args.run_id} -> run {outcome.run_id} ({outcome.status})")

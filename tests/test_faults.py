@@ -528,6 +528,7 @@ def test_the_replay_of_a_killed_run_records_the_steps_the_original_did(new_store
     assert re.search(r"match    train_cost\s+101 steps", out), out
     replayed = next(run for run in new_store.runs() if run.info.run_id != killed.info.run_id)
     assert replayed.data.params["optimizer.epochs"] == "300"
+    assert replayed.data.tags["replay_cut"] == "optimizer.epochs=300 tracking.every=3"  # the dashboard says why
 
 
 def test_a_replay_carries_the_originals_rerun_command_config_hash_and_choices(new_store):
