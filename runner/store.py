@@ -229,5 +229,6 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
 
 
 def dashboard_command(uri: str) -> str:
-    """How to see the store's runs: the MLflow UI on a database store, the server's page otherwise."""
-    return f"open {uri}" if uri.startswith("http") else f"mlflow ui --backend-store-uri {uri}"
+    """How to see the store's runs: the MLflow UI on a database store (runner.dashboard: `mlflow ui` with one
+    worker and no server jobs), the server's page otherwise."""
+    return f"open {uri}" if uri.startswith("http") else f"python -m runner.dashboard --tracking-uri {uri}"

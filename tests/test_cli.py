@@ -63,7 +63,7 @@ def test_run_finishes_with_a_descriptive_name_and_a_summary(store, fast_run):
     assert run.info.run_name == "batch_gd lr=1 epochs=12 lam=1 [5]"
     assert run.info.run_id in result.stdout
     assert re.search(r"test \d\.\d{4}", result.stdout)
-    assert f"mlflow ui --backend-store-uri {store.uri}" in result.stdout
+    assert f"python -m runner.dashboard --tracking-uri {store.uri}" in result.stdout
     assert "Traceback" not in result.stderr
 
 
@@ -560,8 +560,62 @@ def test_help_says_what_the_tool_is_how_to_run_and_sweep_and_what_comes_next(new
     assert "python -m runner -m key=a,b,c" in text and "optimizer: adam, batch_gd, cg, lbfgs" in text
     assert "python -m runner.report" in text and "python -m runner.replay RUN_ID" in text
     assert "python -m runner.resume SWEEP_ID" in " ".join(text.split())
-    assert f"mlflow ui --backend-store-uri {new_store.uri} (the dashboard of this store)" in text  # not bare
+    assert f"python -m runner.dashboard --tracking-uri {new_store.uri} (the dashboard of this store)" in text
     assert not new_store.runs()  # help trains nothing and records nothing
     unusable = new_store.cli("--help", MLFLOW_TRACKING_URI="sqlite:///")  # before: Hydra's interpolation error alone
     assert unusable.returncode == 0 and unusable.stdout.startswith("backprop-lab: train"), unusable.stderr
     assert "no dashboard: tracking URI 'sqlite:///' cannot be used (an in-memory SQLite store" in unusable.stdout
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--tracking-uri", "sqlite:////nonexistent/x.db"], "tracking URI 'sqlite:////nonexistent/x.db' names no "
+                                                        "existing store (/nonexistent/x.db is missing)"),
+    (["--tracking-uri", "http://127.0.0.1:9"], "is a server, whose page is the dashboard; accepted: a database store"),
+    (["--port", "0"], "--port 0 is invalid; accepted: a port number from 1 to 65535"),
+])
+def test_the_dashboard_refuses_what_it_cannot_show_in_one_line(new_store, args, words):
+    result = new_store.module("runner.dashboard", *args)
+    assert result.returncode == 2 and result.stderr.startswith("error: ") and words in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1 and not result.stdout
+
+
+def test_the_dashboard_shows_the_store_from_one_worker_without_mlflow_s_server_jobs(new_store):
+    """Before, the printed `mlflow ui` started 4 workers and MLflow's job runner: 15 processes importing MLflow."""
+    import json
+    import os
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    from conftest import group_commands
+
+    new_store.client.create_experiment("shown-by-the-dashboard")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ui = subprocess.Popen([sys.executable, "-m", "runner.dashboard", "--port", str(port)], cwd=new_store.root,
+                          env=new_store.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert ui.poll() is None, ui.communicate()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the dashboard did not answer /health in 180 s"
+                time.sleep(0.5)
+        url = f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search?max_results=10"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            names = {e["name"] for e in json.load(response)["experiments"]}
+        commands = group_commands(ui.pid)
+    finally:
+        os.killpg(ui.pid, signal.SIGTERM)
+        stdout, _ = ui.communicate(timeout=60)
+    assert "shown-by-the-dashboard" in names  # the store of MLFLOW_TRACKING_URI, as the runs recorded into
+    assert not any("mlflow.server.jobs" in command for command in commands), commands
+    workers = [command for command in commands if "uvicorn" in command]
+    assert len(workers) == 1 and "--workers 1" in workers[0], commands
+    assert stdout.splitlines()[0] == f"dashboard of {new_store.uri}: http://127.0.0.1:{port} (Ctrl-C stops it)"
