@@ -460,28 +460,35 @@ def test_replay_names_the_steps_that_differ_rather_than_their_counts():
     assert reached == {"gradcheck_rel_error": False, "train_cost": True}  # the replay's later steps left out only
 
 
-def test_replay_of_a_killed_run_says_so_and_compares_the_steps_it_recorded(new_store, monkeypatch):
-    """Before, it printed MISMATCH for each metric the killed run had not reached; and it trained every epoch of the
-    original's config (of a run killed at epoch 300 of 100000, all 100000): now only those the original recorded."""
+def killed_run(store, monkeypatch, stop_at: int, *overrides: str):
+    """A FAST run of `overrides` into store, ended KILLED as SIGTERM at epoch stop_at would end it: the epochs before
+    it recorded and their weights saved (runner.experiment)."""
     from conftest import resolved_config
     from runner.experiment import Interrupted, run_experiment
     from runner.recording import EpochRecorder
 
-    for key, value in new_store.env().items():
+    for key, value in store.env().items():
         monkeypatch.setenv(key, value)
     record = EpochRecorder.__call__
 
-    def stopped_at_6(self, epoch, Theta):  # as SIGTERM at epoch 6 would: 0 .. 5 recorded, their weights saved
-        if epoch == 6:
+    def stopped(self, epoch, Theta):
+        if epoch == stop_at:
             raise Interrupted()
         record(self, epoch, Theta)
 
-    monkeypatch.setattr(EpochRecorder, "__call__", stopped_at_6)
+    monkeypatch.setattr(EpochRecorder, "__call__", stopped)
     with pytest.raises(Interrupted):
-        run_experiment(resolved_config(*FAST, "tracking.every=1"), new_store.root / "killed")
+        run_experiment(resolved_config(*FAST, *overrides), store.root / "killed")
     monkeypatch.setattr(EpochRecorder, "__call__", record)
-    (killed,) = new_store.runs()
+    (killed,) = store.runs()
     assert killed.info.status == "KILLED"
+    return killed
+
+
+def test_replay_of_a_killed_run_says_so_and_compares_the_steps_it_recorded(new_store, monkeypatch):
+    """Before, it printed MISMATCH for each metric the killed run had not reached; and it trained every epoch of the
+    original's config (of a run killed at epoch 300 of 100000, all 100000): now only those the original recorded."""
+    killed = killed_run(new_store, monkeypatch, 6, "tracking.every=1")  # 0 .. 5 recorded, their weights saved
     run_id = killed.info.run_id
     replay = new_store.module("runner.replay", run_id)
     assert replay.returncode == 0 and "MISMATCH" not in replay.stdout, replay.stdout + replay.stderr
@@ -503,25 +510,9 @@ def test_replay_of_a_killed_run_says_so_and_compares_the_steps_it_recorded(new_s
 def test_the_replay_of_a_killed_run_records_the_steps_the_original_did(new_store, monkeypatch, capsys):
     """tracking.every=auto records every ceil(epochs / 250) epochs: cut to 300 of 600 epochs, the replay must keep
     the original's 3, not take 2 from its own 300, or half the steps the original recorded would be missing."""
-    from conftest import resolved_config
     from runner import replay
-    from runner.experiment import Interrupted, run_experiment
-    from runner.recording import EpochRecorder
 
-    for key, value in new_store.env().items():
-        monkeypatch.setenv(key, value)
-    record = EpochRecorder.__call__
-
-    def stopped_at_301(self, epoch, Theta):  # SIGTERM at epoch 301: 0, 3, ..., 300 recorded
-        if epoch == 301:
-            raise Interrupted()
-        record(self, epoch, Theta)
-
-    monkeypatch.setattr(EpochRecorder, "__call__", stopped_at_301)
-    with pytest.raises(Interrupted):
-        run_experiment(resolved_config(*FAST, "optimizer.epochs=600"), new_store.root / "killed")
-    monkeypatch.setattr(EpochRecorder, "__call__", record)
-    (killed,) = new_store.runs()
+    killed = killed_run(new_store, monkeypatch, 301, "optimizer.epochs=600")  # 0, 3, ..., 300 recorded
     assert replay.main([killed.info.run_id]) == 0, capsys.readouterr().out
     out = capsys.readouterr().out
     assert "the replay trains up to them (optimizer.epochs=300 tracking.every=3)" in out
