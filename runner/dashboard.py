@@ -6,7 +6,7 @@ It is `mlflow ui --backend-store-uri URI --workers 1`, run with MLFLOW_SERVER_EN
 user's dashboard needs one worker process (`mlflow ui` starts 4), and backprop-lab none of MLflow 3's server jobs
 (GenAI), whose runner would start 8 more processes, each importing MLflow, and leave a folder in /dev/shm. On the
 2-core machine of 2026-11-30 it answered in 12-13 s with 2 processes and 10 s of CPU, against 38-49 s, 15
-processes and 42-56 s of CPU for the bare `mlflow ui` (README, Performance). A store that is not there, holds no
+processes and 42-56 s of CPU for the bare `mlflow ui` (README, Quick start). A store that is not there, holds no
 MLflow tables or is a server already is refused in one line, before the UI starts; the UI replaces this process
 (Ctrl-C stops it). The store is the one the runs recorded into: --tracking-uri, else MLFLOW_TRACKING_URI, else
 SQLite under outputs/ (runner.store.resolve_tracking_uri).
