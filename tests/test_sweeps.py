@@ -74,7 +74,7 @@ def test_each_job_prints_one_line_and_the_sweep_its_summary_with_the_dashboard(s
         assert name == run.info.run_name
         assert float(val_cost) == pytest.approx(run.data.metrics["val_cost"], rel=1e-3)
         assert test == f"{run.data.metrics['test_accuracy']:.4f}"
-    assert "accuracy   train" not in stdout and stdout.count("dashboard") == 1
+    assert "accuracy   train" not in stdout and stdout.count("python -m runner.dashboard") == 1
     assert f"  dashboard: python -m runner.dashboard --tracking-uri {store.uri}" in stdout
     note = parent.data.tags["mlflow.note.content"]  # the parent's description in the dashboard: the summary
     assert f"sweep {sweep_id}: 6 of 6 jobs recorded (6 FINISHED)" in note and "best val_cost" in note
