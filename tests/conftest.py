@@ -264,17 +264,39 @@ def new_store(_store_template, tmp_path) -> Store:
 
 # --- A real MLflow tracking server ------------------------------------------------------
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_health(url: str, process: subprocess.Popen, what: str, output=lambda: "") -> None:
+    """Wait, at most 180 s, until the MLflow server or UI `process` at url answers /health; fail with `output()`
+    should the process end first."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + 180
+    while True:
+        assert process.poll() is None, output()
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, f"{what} did not answer /health in 180 s"
+        time.sleep(0.5)
+
+
 @contextlib.contextmanager
 def mlflow_server_at(folder: Path):
     """A real `mlflow server` on 127.0.0.1 (free port, SQLite backend and served artifacts in
     folder), yielding (url, process); stopped, with its worker processes, on exit."""
-    import socket
-    import time
-    import urllib.request
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     folder.mkdir(parents=True, exist_ok=True)
     log = open(folder / "server.log", "w")
@@ -287,17 +309,7 @@ def mlflow_server_at(folder: Path):
                               # importing MLflow, and leave a folder in /dev/shm behind
                               env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert server.poll() is None, (folder / "server.log").read_text()[-3000:]
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "mlflow server did not answer /health in 180 s"
-            time.sleep(0.5)
+        wait_for_health(url, server, "mlflow server", lambda: (folder / "server.log").read_text()[-3000:])
         commands = group_commands(server.pid)
         assert not any("mlflow.server.jobs" in command for command in commands), commands
         yield url, server

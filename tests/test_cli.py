@@ -582,38 +582,24 @@ def test_the_dashboard_refuses_what_it_cannot_show_in_one_line(new_store, args, 
 def test_the_dashboard_shows_the_store_from_one_worker_without_mlflow_s_server_jobs(new_store):
     """Before, the printed `mlflow ui` started 4 workers and MLflow's job runner: 15 processes importing MLflow."""
     import json
-    import os
-    import signal
-    import socket
-    import time
     import urllib.request
 
-    from conftest import group_commands
+    from conftest import free_port, group_commands, stop_server, wait_for_health
 
     new_store.client.create_experiment("shown-by-the-dashboard")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     ui = subprocess.Popen([sys.executable, "-m", "runner.dashboard", "--port", str(port)], cwd=new_store.root,
                           env=new_store.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           start_new_session=True)
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert ui.poll() is None, ui.communicate()
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "the dashboard did not answer /health in 180 s"
-                time.sleep(0.5)
+        wait_for_health(f"http://127.0.0.1:{port}", ui, "the dashboard", lambda: ui.communicate())
         url = f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search?max_results=10"
         with urllib.request.urlopen(url, timeout=30) as response:
             names = {e["name"] for e in json.load(response)["experiments"]}
         commands = group_commands(ui.pid)
     finally:
-        os.killpg(ui.pid, signal.SIGTERM)
-        stdout, _ = ui.communicate(timeout=60)
+        stop_server(ui)
+    stdout = ui.stdout.read()
     assert "shown-by-the-dashboard" in names  # the store of MLFLOW_TRACKING_URI, as the runs recorded into
     assert not any("mlflow.server.jobs" in command for command in commands), commands
     workers = [command for command in commands if "uvicorn" in command]
