@@ -28,14 +28,8 @@ import threading
 import traceback
 from multiprocessing import synchronize
 
-from runner.workers import end_with_parent
+from runner.workers import JOB_MODULES, end_with_parent
 
-# heaviest first: MLflow with its SQLite store, matplotlib, numba, scipy, then the project
-JOB_MODULES = ("mlflow.tracking", "mlflow.store.tracking.sqlalchemy_workspace_store", "sqlalchemy.dialects.sqlite",
-               "alembic.command", "alembic.config", "matplotlib.pyplot", "matplotlib.backends.backend_agg",
-               "PIL.PngImagePlugin", "plugins.compiled_steps", "scipy.optimize", "threadpoolctl", "filelock",
-               "hydra_plugins.hydra_joblib_launcher.joblib_launcher", "runner.app", "plugins.architecture",
-               "plugins.datasets", "plugins.initializers", "plugins.optimizers")
 SIGINT_SET = {signal.SIGINT}
 PREVIOUS_EXCEPTHOOK = sys.excepthook
 

@@ -63,6 +63,13 @@ START_METHODS = ("forkserver", "loky")
 # joblib's limits for loky's workers (joblib/_parallel_backends.py), given here to the fork server
 THREAD_LIMITS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
                  "VECLIB_MAXIMUM_THREADS", "NUMBA_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+# What a job imports, which the fork server preloads (runner/preload.py), heaviest first: MLflow with its
+# SQLite store, matplotlib, numba, scipy, then the project
+JOB_MODULES = ("mlflow.tracking", "mlflow.store.tracking.sqlalchemy_workspace_store", "sqlalchemy.dialects.sqlite",
+               "alembic.command", "alembic.config", "matplotlib.pyplot", "matplotlib.backends.backend_agg",
+               "PIL.PngImagePlugin", "plugins.compiled_steps", "scipy.optimize", "threadpoolctl", "filelock",
+               "hydra_plugins.hydra_joblib_launcher.joblib_launcher", "runner.app", "plugins.architecture",
+               "plugins.datasets", "plugins.initializers", "plugins.optimizers")
 STOP_GRACE_SECONDS = 5.0  # a stopped run records itself in about 0.2 s; this bounds a job stuck in a long C call
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal this process gets when its parent ends
 PARENT_ENDED = signal.SIGUSR1  # that signal, in a worker: blocked, taken by its stop thread
