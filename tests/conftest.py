@@ -204,7 +204,11 @@ class Store:
     def env(self, **extra: str) -> dict[str, str]:
         """The environment of a subprocess against this store: one BLAS thread, no debug switches;
         the project stays importable through PYTHONPATH (appended to any PYTHONPATH given)."""
-        environment = {k: v for k, v in os.environ.items()
+        return self.env_from(os.environ, **extra)
+
+    def env_from(self, base, **extra: str) -> dict[str, str]:
+        """env, from the environment base instead of this process's."""
+        environment = {k: v for k, v in base.items()
                        if k not in ("MLFLOW_TRACKING_URI", "HYDRA_FULL_ERROR", "BACKPROP_LAB_DEBUG")}
         environment.update(MLFLOW_TRACKING_URI=self.uri, BACKPROP_LAB_OUTPUTS=str(self.root / "outputs"),
                            OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
@@ -217,9 +221,9 @@ class Store:
         return self.module("runner", *overrides, **env)
 
     def module(self, module: str, *args: str, **env: str) -> subprocess.CompletedProcess:
-        """`python -m MODULE ARGS` (runner, runner.replay, runner.sync, runner.report) against this store."""
-        return subprocess.run([sys.executable, "-m", module, *args], cwd=self.root, env=self.env(**env),
-                              capture_output=True, text=True, timeout=600)
+        """`python -m MODULE ARGS` (runner, runner.replay, runner.sync, runner.report) against this store,
+        forked from the CLI fork server where its environment allows (tests/cli_server.py)."""
+        return fork_server().run(module, args, self.env(**env), self.root, timeout=600)
 
     def runs(self) -> list:
         """Every run in every experiment of the store, oldest first."""
@@ -231,6 +235,37 @@ class Store:
         """One artifact of a run, copied into a fresh folder under root."""
         target = Path(tempfile.mkdtemp(dir=self.root))
         return Path(self.client.download_artifacts(run_id, path, str(target)))
+
+
+_fork_server: list = []  # the one ForkServer of this pytest process, made on first use
+SESSION_ENVIRONMENT: dict[str, str] = {}  # as the tests start, before any of them changed it
+
+
+def pytest_collection_finish(session):
+    """Note the environment once the test modules are imported (scikit-learn's import sets KMP_INIT_AT_FORK)."""
+    SESSION_ENVIRONMENT.update(os.environ)
+
+
+def new_fork_server():
+    """A CLI fork server (not started) with the environment Store.env gives every command in a session whose
+    tests change none: made within a test that does, it must not take that change to every later command."""
+    from cli_server import ForkServer
+
+    return ForkServer(Store(Path(tempfile.gettempdir())).env_from(SESSION_ENVIRONMENT))
+
+
+def fork_server():
+    """This pytest process's CLI fork server."""
+    if not _fork_server:
+        _fork_server.append(new_fork_server())
+    return _fork_server[0]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _close_fork_server():
+    yield
+    if _fork_server:
+        _fork_server[0].close()
 
 
 @pytest.fixture(scope="session")
