@@ -87,6 +87,12 @@ def become(request: dict) -> None:
     sys.modules.pop(request["module"], None)  # preloaded, but `-m` runs a module not imported yet, as __main__
 
 
+def run_fresh(module: str, args, env: dict[str, str], cwd: Path, timeout: float) -> subprocess.CompletedProcess:
+    """`python -m module args` in a fresh interpreter, as the tests ran every command before the server."""
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
 class ForkServer:
     """The test side: starts the server with `environment`, and runs command lines in it or, when their
     environment differs from it beyond the lazy variables, in a fresh interpreter."""
@@ -109,7 +115,7 @@ class ForkServer:
         """`python -m module args` in cwd with env, as subprocess.run(capture_output=True, text=True) gives it."""
         command = [sys.executable, "-m", module, *args]
         if not self.forks(env):
-            return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+            return run_fresh(module, args, env, cwd, timeout)
         with tempfile.TemporaryDirectory() as folder:
             out, err = Path(folder) / "stdout", Path(folder) / "stderr"
             request = dict(module=module, args=list(args), env=env, cwd=str(cwd), stdout=str(out), stderr=str(err))

@@ -331,6 +331,8 @@ def wait_for_health(url: str, process: subprocess.Popen, what: str, output=lambd
 def mlflow_server_at(folder: Path):
     """A real `mlflow server` on 127.0.0.1 (free port, SQLite backend and served artifacts in
     folder), yielding (url, process); stopped, with its worker processes, on exit."""
+    from runner.dashboard import NO_SERVER_JOBS
+
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -342,7 +344,7 @@ def mlflow_server_at(folder: Path):
                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                               # MLflow's job runner (GenAI jobs, unused here) would start 8 more processes, each
                               # importing MLflow, and leave a folder in /dev/shm behind
-                              env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
+                              env={**os.environ, **NO_SERVER_JOBS})
     try:
         wait_for_health(url, server, "mlflow server", lambda: (folder / "server.log").read_text()[-3000:])
         commands = group_commands(server.pid)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import pytest
-from cli_server import FRESH_VARIABLE
+from cli_server import FRESH_VARIABLE, run_fresh
 from conftest import FAST, Store, fork_server, new_fork_server
 
 FORKING = pytest.mark.skipif(os.environ.get(FRESH_VARIABLE) == "1", reason=f"{FRESH_VARIABLE}=1 forks no command")
@@ -15,8 +14,7 @@ FORKING = pytest.mark.skipif(os.environ.get(FRESH_VARIABLE) == "1", reason=f"{FR
 
 def fresh(store, module: str, *args: str) -> subprocess.CompletedProcess:
     """`python -m MODULE ARGS` against the store in a new interpreter, as Store.module ran it before the server."""
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=store.root, env=store.env(), capture_output=True,
-                          text=True, timeout=600)
+    return run_fresh(module, args, store.env(), store.root, timeout=600)
 
 
 @FORKING
